@@ -1,0 +1,15 @@
+/** Jest: ts-jest over every package's and example's tests; workspace imports resolve to sources. */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/packages", "<rootDir>/examples", "<rootDir>/test"],
+  testMatch: ["**/test/**/*.test.ts"],
+  testPathIgnorePatterns: ["/node_modules/", "/dist/"],
+  transform: {
+    "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.json", isolatedModules: true }],
+  },
+  moduleNameMapper: {
+    "^@sessionoffload/([a-z-]+)$": "<rootDir>/packages/$1/src/index.ts",
+  },
+  testTimeout: 30000,
+};

@@ -1,0 +1,1 @@
+export type { SwitchBackend, AddResult, ClosedLease, IterateOptions, MaybePromise } from "./backend";
