@@ -10,6 +10,7 @@ module.exports = {
   },
   moduleNameMapper: {
     "^@sessionoffload/([a-z-]+)$": "<rootDir>/packages/$1/src/index.ts",
+    "^@sessionoffload/([a-z-]+)/([a-z-]+)$": "<rootDir>/packages/$1/src/$2/index.ts",
   },
   testTimeout: 30000,
 };

@@ -1,0 +1,1 @@
+export type { ConformanceHarness, HarnessFactory, HarnessOptions, TrafficDelta } from "./harness";
