@@ -2,7 +2,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/packages", "<rootDir>/examples", "<rootDir>/test"],
+  roots: ["<rootDir>"],
+  modulePathIgnorePatterns: ["<rootDir>/packages/[^/]+/dist/"],
   testMatch: ["**/test/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/"],
   transform: {
