@@ -116,7 +116,8 @@ describe("the generated encoder writes the contract's tags", () => {
   const samples: Record<string, () => Uint8Array> = {
     "sessionId.sessionId": () => sessionsV1.sessionId.encode({ sessionId: 7n }).finish(),
     "actionType.actionType": () => sessionsV1.actionType.encode({ actionType: 2, actionNextHop: "" }).finish(),
-    "actionType.actionNextHop": () => sessionsV1.actionType.encode({ actionType: 0, actionNextHop: "1.2.3.4" }).finish(),
+    "actionType.actionNextHop": () =>
+      sessionsV1.actionType.encode({ actionType: 0, actionNextHop: "1.2.3.4" }).finish(),
     "statisticsRequestArgs.pageSize": () => sessionsV1.statisticsRequestArgs.encode({ pageSize: 9 }).finish(),
   };
   const requestField = (field: string, value: unknown) => () =>
