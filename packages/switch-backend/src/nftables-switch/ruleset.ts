@@ -1,0 +1,222 @@
+import { createHash } from "node:crypto";
+import type { NftCommand } from "./nft-runner";
+
+/** The two nft families the switch programs: one table of each, both with the configured name. */
+export type NftFamily = "ip" | "ip6";
+
+/** Both families, IPv4 first. */
+export const NFT_FAMILIES: readonly NftFamily[] = ["ip", "ip6"];
+
+/** The transport protocols of offloaded sessions. */
+export type NftProto = "tcp" | "udp";
+
+/**
+ * Which interface names a verdict-map key holds: `io` iifname (one map per
+ * oifname), `i` iifname, `o` oifname, `n` none. Looked up in this order, so
+ * the most specific entry wins.
+ */
+export type LifPattern = "io" | "i" | "o" | "n";
+
+/** The patterns with one map per protocol, made with the table, in lookup order (`io` maps come first, made on demand). */
+const STATIC_PATTERNS: readonly LifPattern[] = ["i", "o", "n"];
+
+/** What the kernel does with a direction's packets once its element matched. */
+export interface VerdictSpec {
+  readonly verdict: "accept" | "drop";
+  /** Address to duplicate packets to (`dup to`), for MIRROR and SNOOP. */
+  readonly dup?: string;
+}
+
+/**
+ * Name of the verdict map of a protocol and interface pattern. Pattern `io`
+ * has one map per output interface (`oifname`), keyed by the 4-tuple and
+ * `iifname`: a set key holds at most five fields in nft 1.0.6.
+ */
+export function mapName(proto: NftProto, pattern: LifPattern, oifname = ""): string {
+  if (pattern !== "io") return `${proto}_${pattern}`;
+  return `${proto}_io_${createHash("sha256").update(oifname).digest("hex").slice(0, 16)}`;
+}
+
+/**
+ * Commands that create the `io` verdict map of an output interface and put
+ * its lookup at the head of the forward chain (before the i, o and n maps).
+ */
+export function ioMapCommands(
+  family: NftFamily,
+  table: string,
+  proto: NftProto,
+  oifname: string,
+  sizes: RulesetSizes,
+): NftCommand[] {
+  const name = mapName(proto, "io", oifname);
+  return [
+    {
+      add: {
+        map: {
+          family,
+          table,
+          name,
+          type: keyType(family, "io"),
+          map: "verdict",
+          size: sizes.mapSize,
+          stmt: [{ counter: null }],
+        },
+      },
+    },
+    {
+      insert: {
+        rule: {
+          family,
+          table,
+          chain: "forward",
+          expr: [
+            { match: { op: "==", left: meta("l4proto"), right: proto } },
+            { match: { op: "==", left: meta("oifname"), right: oifname } },
+            { vmap: { key: { concat: packetKey(family, "io") }, data: `@${name}` } },
+          ],
+        },
+      },
+    },
+  ];
+}
+
+/** Name of the verdict chain for a spec: shared by every element with the same spec. */
+export function verdictChainName(spec: VerdictSpec): string {
+  if (spec.dup === undefined) return `v_${spec.verdict}`;
+  const hash = createHash("sha256")
+    .update(JSON.stringify([spec.verdict, spec.dup]))
+    .digest("hex")
+    .slice(0, 16);
+  return `v_${spec.verdict}_${hash}`;
+}
+
+const ADDR_TYPE: Record<NftFamily, string> = { ip: "ipv4_addr", ip6: "ipv6_addr" };
+
+function payload(protocol: string, field: string): NftCommand {
+  return { payload: { protocol, field } };
+}
+
+function meta(key: string): NftCommand {
+  return { meta: { key } };
+}
+
+/** The packet-side concatenation that a pattern's map is keyed by. */
+function packetKey(family: NftFamily, pattern: LifPattern): NftCommand[] {
+  const key = [payload(family, "saddr"), payload(family, "daddr"), payload("th", "sport"), payload("th", "dport")];
+  if (pattern === "io" || pattern === "i") key.push(meta("iifname"));
+  if (pattern === "o") key.push(meta("oifname"));
+  return key;
+}
+
+/** The element-type list of a pattern's map. */
+function keyType(family: NftFamily, pattern: LifPattern): string[] {
+  const type = [ADDR_TYPE[family], ADDR_TYPE[family], "inet_service", "inet_service"];
+  if (pattern !== "n") type.push("ifname");
+  return type;
+}
+
+/** Sizes of the kernel objects, derived from the configured capacity. */
+export interface RulesetSizes {
+  /** Most elements one verdict map may hold (two per session at most). */
+  readonly mapSize: number;
+  /** Most elements of the FIN and RST sets. */
+  readonly flagSetSize: number;
+  /** Seconds a FIN/RST mark stays in its set if nobody collects it. */
+  readonly flagTimeoutSeconds: number;
+}
+
+/**
+ * Commands that create one family's table: the verdict maps (with a counter
+ * per element), the FIN and RST sets the packet path fills, and the forward
+ * base chain (policy accept) that looks packets up in the maps. Everything
+ * that has no element is left alone.
+ */
+export function tableCommands(family: NftFamily, table: string, sizes: RulesetSizes): NftCommand[] {
+  const commands: NftCommand[] = [{ add: { table: { family, name: table } } }];
+  for (const proto of ["tcp", "udp"] as const) {
+    for (const pattern of STATIC_PATTERNS) {
+      commands.push({
+        add: {
+          map: {
+            family,
+            table,
+            name: mapName(proto, pattern),
+            type: keyType(family, pattern),
+            map: "verdict",
+            size: sizes.mapSize,
+            stmt: [{ counter: null }],
+          },
+        },
+      });
+    }
+  }
+  for (const name of ["fin", "rst"]) {
+    commands.push({
+      add: {
+        set: {
+          family,
+          table,
+          name,
+          type: keyType(family, "n"),
+          flags: ["timeout"],
+          timeout: sizes.flagTimeoutSeconds,
+          size: sizes.flagSetSize,
+        },
+      },
+    });
+  }
+  commands.push({
+    add: { chain: { family, table, name: "forward", type: "filter", hook: "forward", prio: 0, policy: "accept" } },
+  });
+  for (const proto of ["tcp", "udp"] as const) {
+    for (const pattern of STATIC_PATTERNS) {
+      commands.push({
+        add: {
+          rule: {
+            family,
+            table,
+            chain: "forward",
+            expr: [
+              { match: { op: "==", left: meta("l4proto"), right: proto } },
+              { vmap: { key: { concat: packetKey(family, pattern) }, data: `@${mapName(proto, pattern)}` } },
+            ],
+          },
+        },
+      });
+    }
+  }
+  return commands;
+}
+
+function flagRule(family: NftFamily, table: string, chain: string, flag: "fin" | "rst"): NftCommand {
+  const key = [payload(family, "saddr"), payload(family, "daddr"), payload("tcp", "sport"), payload("tcp", "dport")];
+  return {
+    add: {
+      rule: {
+        family,
+        table,
+        chain,
+        expr: [
+          { match: { op: "==", left: meta("l4proto"), right: "tcp" } },
+          { match: { op: "in", left: payload("tcp", "flags"), right: flag } },
+          { set: { op: "add", elem: { concat: key }, set: `@${flag}` } },
+        ],
+      },
+    },
+  };
+}
+
+/**
+ * Commands that create the verdict chain of a spec: record TCP FIN and RST in the flag sets, duplicate to the next
+ * hop, then accept or drop.
+ */
+export function verdictChainCommands(family: NftFamily, table: string, spec: VerdictSpec): NftCommand[] {
+  const chain = verdictChainName(spec);
+  const commands: NftCommand[] = [{ add: { chain: { family, table, name: chain } } }];
+  commands.push(flagRule(family, table, chain, "fin"), flagRule(family, table, chain, "rst"));
+  const last: NftCommand[] = [];
+  if (spec.dup !== undefined) last.push({ dup: { addr: spec.dup } });
+  last.push(spec.verdict === "accept" ? { accept: null } : { drop: null });
+  commands.push({ add: { rule: { family, table, chain, expr: last } } });
+  return commands;
+}

@@ -1,0 +1,125 @@
+import { ValidationError, formatAddress, parseAddress } from "@sessionoffload/offload-api";
+import type { SessionSpec } from "@sessionoffload/offload-api";
+import { mapName } from "./ruleset";
+import type { LifPattern, NftFamily, NftProto, VerdictSpec } from "./ruleset";
+
+/** One direction of a session as kernel state: the verdict-map element and its flag-set key. */
+export interface DirectionKey {
+  readonly family: NftFamily;
+  readonly map: string;
+  /** The concatenated key values, in map order (addresses as text, ports as numbers, interface names). */
+  readonly values: readonly (string | number)[];
+  /** Canonical text of (family, map, key); the same text `elementId` gives for a listed element. */
+  readonly id: string;
+  /** The 4-tuple (saddr, daddr, sport, dport) the FIN/RST sets use. */
+  readonly flagValues: readonly (string | number)[];
+  /** Canonical text of (family, 4-tuple). */
+  readonly flagId: string;
+  readonly verdict: VerdictSpec;
+  readonly proto: NftProto;
+  /** For pattern `io`: the output interface whose map holds the element. */
+  readonly oifname: string | undefined;
+}
+
+/** Both directions of a session: `in` source to destination, `out` the reverse. */
+export interface SessionKeys {
+  readonly in: DirectionKey;
+  readonly out: DirectionKey;
+}
+
+/** Longest Linux interface name (IFNAMSIZ - 1). */
+const MAX_IFNAME = 15;
+
+function checkLif(field: string, lif: string): void {
+  if (lif === "") return;
+  if (Buffer.byteLength(lif, "utf8") > MAX_IFNAME) {
+    throw new ValidationError(field, `"${lif}" is longer than ${MAX_IFNAME} bytes, so it names no Linux interface`);
+  }
+  if (lif === "." || lif === ".." || /[\s/:*]/.test(lif)) {
+    throw new ValidationError(field, `"${lif}" is not a Linux interface name (no "/", ":", "*" or white space)`);
+  }
+}
+
+/**
+ * Checks what the nftables switch needs beyond the API's validation: interface
+ * names that Linux accepts, and a next hop of the session's IP version.
+ * Throws `ValidationError` naming the field.
+ */
+export function checkKernelSpec(spec: SessionSpec): void {
+  checkLif("inLif", spec.inLif);
+  checkLif("outLif", spec.outLif);
+  if (spec.nextHop !== "" && (spec.action === "mirror" || spec.action === "snoop")) {
+    const { version } = parseAddress(spec.nextHop);
+    if (version !== spec.ipVersion) {
+      throw new ValidationError(
+        "action.actionNextHop",
+        `an ${spec.ipVersion === "ipv4" ? "_IPV4" : "_IPV6"} session needs a next hop of the same version, got ${spec.nextHop}`,
+      );
+    }
+  }
+}
+
+/** Canonical id of a verdict-map element. */
+export function elementId(family: NftFamily, map: string, values: readonly (string | number)[]): string {
+  return `${family} ${map} ${values.join(" ")}`;
+}
+
+/** Canonical id of a FIN/RST set element. */
+export function flagId(family: NftFamily, values: readonly (string | number)[]): string {
+  return `${family} ${values.join(" ")}`;
+}
+
+function pattern(iif: string, oif: string): LifPattern {
+  if (iif !== "" && oif !== "") return "io";
+  if (iif !== "") return "i";
+  if (oif !== "") return "o";
+  return "n";
+}
+
+function direction(
+  family: NftFamily,
+  proto: NftProto,
+  saddr: string,
+  daddr: string,
+  sport: number,
+  dport: number,
+  iif: string,
+  oif: string,
+  base: VerdictSpec,
+): DirectionKey {
+  const p = pattern(iif, oif);
+  const map = mapName(proto, p, oif);
+  const flagValues = [saddr, daddr, sport, dport];
+  const values: (string | number)[] = [...flagValues];
+  if (p === "io" || p === "i") values.push(iif);
+  if (p === "o") values.push(oif);
+  return {
+    family,
+    map,
+    values,
+    id: elementId(family, map, values),
+    flagValues,
+    flagId: flagId(family, flagValues),
+    verdict: base,
+    proto,
+    oifname: p === "io" ? oif : undefined,
+  };
+}
+
+/** The kernel keys of a session in both directions (the reverse direction enters by outLif and leaves by inLif). */
+export function sessionKeys(spec: SessionSpec): SessionKeys {
+  const family: NftFamily = spec.ipVersion === "ipv4" ? "ip" : "ip6";
+  const src = formatAddress(spec.sourceIp);
+  const dst = formatAddress(spec.destinationIp);
+  const base: VerdictSpec =
+    spec.action === "drop"
+      ? { verdict: "drop" }
+      : spec.action === "forward"
+        ? { verdict: "accept" }
+        : { verdict: "accept", dup: formatAddress(parseAddress(spec.nextHop).bytes) };
+  const proto = spec.protocol;
+  return {
+    in: direction(family, proto, src, dst, spec.sourcePort, spec.destinationPort, spec.inLif, spec.outLif, base),
+    out: direction(family, proto, dst, src, spec.destinationPort, spec.sourcePort, spec.outLif, spec.inLif, base),
+  };
+}
