@@ -1,0 +1,459 @@
+import {
+  UINT64_MAX,
+  ValidationError,
+  type CloseCode,
+  type Session,
+  type SessionSpec,
+  type SessionState,
+} from "@sessionoffload/offload-api";
+import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "../backend";
+import type { TrafficDelta } from "../conformance/harness";
+import { createTrafficModel, type TrafficModel, type TrafficTarget } from "../traffic-model";
+import { createIdIndex } from "./id-index";
+import { createIdOrder } from "./id-order";
+import { createInterner } from "./interner";
+import {
+  CLOSE_CODES,
+  closeCodeNumber,
+  KIND_TUPLE_MASK,
+  KIND_UDP,
+  packKind,
+  STATE_CLOSED,
+  STATES,
+  ACTIONS,
+} from "./kind";
+import { resolveMemorySwitchOptions, type MemorySwitchOptions } from "./options";
+import { createSlotList } from "./slot-list";
+import {
+  ADDRESS_BYTES,
+  createSlotStore,
+  FREE_STATE,
+  IN_BYTES,
+  IN_PACKETS,
+  NO_SLOT,
+  OUT_BYTES,
+  OUT_PACKETS,
+} from "./slot-store";
+import { createTupleIndex, hashTuple, type TupleKey } from "./tuple-index";
+
+/** The simulated switch: a SwitchBackend that answers synchronously, plus the controls a test or driver uses. */
+export interface MemorySwitch extends SwitchBackend {
+  add(spec: SessionSpec): AddResult;
+  get(id: bigint): Session | undefined;
+  delete(id: bigint): Session | undefined;
+  sessions(options?: IterateOptions): Iterable<Session>;
+  takeClosed(max: number): ClosedLease & { settle(deliveredIds: readonly bigint[]): void };
+  size(): number;
+  close(): void;
+  /** Runs one tick at the clock's current time: the traffic model (if on), then the idle-timeout sweep. */
+  step(): void;
+  /** Ends a live session as the data plane would (`finAck`, `rst` or `timeout`); throws for an unknown or ended id. */
+  endSession(id: bigint, code: Exclude<CloseCode, "notClosed">): void;
+  /** Adds non-negative counter increments to a live session (wrapping at 2^64) and refreshes its idle timer. */
+  addTraffic(id: bigint, delta: TrafficDelta): void;
+  /**
+   * Feeds the next step of a live TCP session's FIN handshake: established ->
+   * closing1 (first FIN) -> closing2 (second FIN) -> closed with `finAck`
+   * (last ACK). Answers the new state; throws for an unknown, ended or UDP session.
+   */
+  finStep(id: bigint): SessionState;
+}
+
+function checkPort(field: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ValidationError(field, `port ${port} is outside 1..65535`);
+  }
+}
+
+function checkSpec(spec: SessionSpec): void {
+  const want = spec.ipVersion === "ipv6" ? 16 : 4;
+  if (spec.ipVersion !== "ipv4" && spec.ipVersion !== "ipv6") {
+    throw new ValidationError("ipVersion", `must be ipv4 or ipv6, got ${String(spec.ipVersion)}`);
+  }
+  if (spec.sourceIp.length !== want) {
+    throw new ValidationError("sourceIp", `${spec.ipVersion} needs ${want} address bytes, got ${spec.sourceIp.length}`);
+  }
+  if (spec.destinationIp.length !== want) {
+    throw new ValidationError(
+      "destinationIp",
+      `${spec.ipVersion} needs ${want} address bytes, got ${spec.destinationIp.length}`,
+    );
+  }
+  checkPort("sourcePort", spec.sourcePort);
+  checkPort("destinationPort", spec.destinationPort);
+  if (spec.protocol !== "tcp" && spec.protocol !== "udp") {
+    throw new ValidationError("protocolId", `only tcp and udp can be offloaded, got ${String(spec.protocol)}`);
+  }
+  if (spec.action !== "forward" && spec.action !== "drop" && !ACTIONS.includes(spec.action)) {
+    throw new ValidationError("action.actionType", `unknown action ${String(spec.action)}`);
+  }
+}
+
+/** Copies 4 or 16 address bytes into a 16-byte cell, zeroing the rest: the caller's buffer is never kept. */
+function copyAddress(to: Uint8Array, base: number, from: Uint8Array): void {
+  const n = from.length;
+  for (let i = 0; i < n; i++) to[base + i] = from[i] ?? 0;
+  for (let i = n; i < ADDRESS_BYTES; i++) to[base + i] = 0;
+}
+
+/**
+ * Makes the simulated switch (see `MemorySwitchOptions` for defaults).
+ *
+ * The table is a struct of typed arrays (about 200 bytes per session at a
+ * million): add, get and delete are O(1); the idle-timeout sweep only visits
+ * expired sessions (per-protocol LRU lists); iteration is lazy in ascending id
+ * order. Ids are `firstId`, `firstId + 1`, ... and are never reused; when the
+ * next id would exceed 2^64-1, `add` throws a RangeError (the id space is
+ * exhausted) instead of wrapping. Throws SwitchOptionError for bad options,
+ * and `add` throws ValidationError for a malformed spec.
+ */
+export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwitch {
+  const opts = resolveMemorySwitchOptions(options);
+  const { capacity, clock, firstId } = opts;
+  const store = createSlotStore(Math.min(capacity, 1024), capacity);
+  const tuples = createTupleIndex(store, store.allocated);
+  const lifs = createInterner();
+  const slotOf = createIdIndex(store, store.allocated);
+  const order = createIdOrder(
+    (offset) => slotOf.get(offset) !== NO_SLOT,
+    () => store.used,
+  );
+  const tcpIdle = createSlotList(store);
+  const udpIdle = createSlotList(store);
+  const closedQueue = createSlotList(store);
+  const traffic: TrafficModel | undefined =
+    opts.traffic === undefined ? undefined : createTrafficModel(opts.traffic, opts.random);
+  const headroom = UINT64_MAX - firstId;
+  const lastOffset = headroom > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(headroom);
+  let nextOffset = 0;
+  let closed = false;
+  const key: { -readonly [K in keyof TupleKey]: TupleKey[K] } = {
+    inLif: 0,
+    outLif: 0,
+    tupleKind: 0,
+    sourceIp: new Uint8Array(0),
+    sourcePort: 0,
+    destinationIp: new Uint8Array(0),
+    destinationPort: 0,
+  };
+
+  function assertOpen(): void {
+    if (closed) throw new Error("memory switch: closed");
+  }
+
+  function idleList(slot: number) {
+    return ((store.kind[slot] ?? 0) & KIND_UDP) !== 0 ? udpIdle : tcpIdle;
+  }
+
+  function readSession(slot: number): Session {
+    const s = store;
+    const c = slot * 4;
+    const state = s.state[slot] ?? 0;
+    return {
+      id: firstId + BigInt(s.offset[slot] ?? 0),
+      state: STATES[state] ?? "closed",
+      closeCode: CLOSE_CODES[s.closeCode[slot] ?? 0] ?? "notClosed",
+      inPackets: s.counters[c + IN_PACKETS] ?? 0n,
+      outPackets: s.counters[c + OUT_PACKETS] ?? 0n,
+      inBytes: s.counters[c + IN_BYTES] ?? 0n,
+      outBytes: s.counters[c + OUT_BYTES] ?? 0n,
+      startTime: s.startTime[slot] ?? 0n,
+      endTime: state === STATE_CLOSED ? s.endTime[slot] : undefined,
+    };
+  }
+
+  /** The slot of a present id, or NO_SLOT. */
+  function find(id: bigint): number {
+    if (id < firstId) return NO_SLOT;
+    // Past 2^53 the conversion rounds, but only for offsets far beyond nextOffset.
+    const offset = Number(id - firstId);
+    if (offset >= nextOffset) return NO_SLOT;
+    return slotOf.get(offset);
+  }
+
+  function liveSlot(id: bigint, what: string): number {
+    const slot = find(id);
+    if (slot === NO_SLOT) throw new RangeError(`${what}: no session with id ${id}`);
+    if (store.state[slot] === STATE_CLOSED) throw new RangeError(`${what}: session ${id} has already ended`);
+    return slot;
+  }
+
+  function isLive(slot: number): boolean {
+    return (store.state[slot] ?? STATE_CLOSED) < STATE_CLOSED;
+  }
+
+  function touch(slot: number, now: bigint): void {
+    store.lastSeen[slot] = now;
+    const list = idleList(slot);
+    list.remove(slot);
+    list.push(slot);
+  }
+
+  /** Ends a live slot: out of the idle list and the tuple index, into the closed queue. */
+  function endSlot(slot: number, code: number, now: bigint): void {
+    idleList(slot).remove(slot);
+    tuples.remove(slot);
+    store.state[slot] = STATE_CLOSED;
+    store.closeCode[slot] = code;
+    store.endTime[slot] = now;
+    closedQueue.push(slot);
+  }
+
+  /** Removes a slot from the table entirely; it must be out of every list and the index. */
+  function freeSlot(slot: number): void {
+    slotOf.remove(slot);
+    lifs.release(store.inLif[slot] ?? 0);
+    lifs.release(store.outLif[slot] ?? 0);
+    lifs.release(store.nextHop[slot] ?? 0);
+    store.release(slot);
+  }
+
+  function finStepSlot(slot: number, now: bigint): boolean {
+    const state = store.state[slot] ?? 0;
+    if (state < 2) {
+      store.state[slot] = state + 1;
+      return false;
+    }
+    endSlot(slot, closeCodeNumber("finAck"), now);
+    return true;
+  }
+
+  function addCounters(slot: number, inP: bigint, outP: bigint, inB: bigint, outB: bigint): void {
+    const c = slot * 4;
+    const counters = store.counters;
+    counters[c + IN_PACKETS] = (counters[c + IN_PACKETS] ?? 0n) + inP;
+    counters[c + OUT_PACKETS] = (counters[c + OUT_PACKETS] ?? 0n) + outP;
+    counters[c + IN_BYTES] = (counters[c + IN_BYTES] ?? 0n) + inB;
+    counters[c + OUT_BYTES] = (counters[c + OUT_BYTES] ?? 0n) + outB;
+  }
+
+  function sweep(list: ReturnType<typeof createSlotList>, timeoutNs: bigint, now: bigint): void {
+    const code = closeCodeNumber("timeout");
+    for (let slot = list.head; slot !== NO_SLOT; slot = list.head) {
+      if (now - (store.lastSeen[slot] ?? 0n) < timeoutNs) return;
+      endSlot(slot, code, now);
+    }
+  }
+
+  let tickNow = 0n;
+  const target: TrafficTarget = {
+    slotCount: () => store.highWater,
+    isLive,
+    isTcp: (slot) => ((store.kind[slot] ?? 0) & KIND_UDP) === 0,
+    isEstablished: (slot) => store.state[slot] === 0,
+    offsetOf: (slot) => store.offset[slot] ?? -1,
+    addTraffic(slot, inP, outP, inB, outB) {
+      if (inP + outP === 0) return;
+      addCounters(slot, BigInt(inP), BigInt(outP), BigInt(inB), BigInt(outB));
+      touch(slot, tickNow);
+    },
+    finStep: (slot) => finStepSlot(slot, tickNow),
+    reset: (slot) => endSlot(slot, closeCodeNumber("rst"), tickNow),
+  };
+
+  function step(): void {
+    assertOpen();
+    tickNow = clock.now();
+    traffic?.tick(target);
+    sweep(tcpIdle, opts.tcpIdleTimeoutNs, tickNow);
+    sweep(udpIdle, opts.udpIdleTimeoutNs, tickNow);
+  }
+
+  const timer = opts.tickIntervalMs > 0 ? setInterval(step, opts.tickIntervalMs) : undefined;
+  timer?.unref();
+
+  function add(spec: SessionSpec): AddResult {
+    assertOpen();
+    checkSpec(spec);
+    const tupleKind = packKind(spec.protocol, spec.ipVersion, spec.action) & KIND_TUPLE_MASK;
+    key.inLif = lifs.lookup(spec.inLif);
+    key.outLif = lifs.lookup(spec.outLif);
+    key.tupleKind = tupleKind;
+    key.sourceIp = spec.sourceIp;
+    key.sourcePort = spec.sourcePort;
+    key.destinationIp = spec.destinationIp;
+    key.destinationPort = spec.destinationPort;
+    let hash = hashTuple(key);
+    const known = key.inLif >= 0 && key.outLif >= 0;
+    if (known) {
+      const existing = tuples.find(key, hash);
+      if (existing !== NO_SLOT) return { kind: "alreadyExists", id: firstId + BigInt(store.offset[existing] ?? 0) };
+    }
+    if (store.used >= capacity) return { kind: "tableFull" };
+    if (nextOffset > lastOffset) {
+      throw new RangeError(`add: session id space exhausted: the next id would exceed 2^64-1 (firstId ${firstId})`);
+    }
+    const grownFrom = store.allocated;
+    const slot = store.allocate();
+    if (slot === NO_SLOT) return { kind: "tableFull" };
+    if (store.allocated !== grownFrom) rebuildIndex();
+    const now = clock.now();
+    const offset = nextOffset++;
+    const s = store;
+    s.offset[slot] = offset;
+    const base = slot * ADDRESS_BYTES;
+    copyAddress(s.sourceIp, base, spec.sourceIp);
+    copyAddress(s.destinationIp, base, spec.destinationIp);
+    s.sourcePort[slot] = spec.sourcePort;
+    s.destinationPort[slot] = spec.destinationPort;
+    s.inLif[slot] = key.inLif = lifs.intern(spec.inLif);
+    s.outLif[slot] = key.outLif = lifs.intern(spec.outLif);
+    // A new lif string has just got its index: the hash must use it.
+    if (!known) hash = hashTuple(key);
+    s.nextHop[slot] = lifs.intern(spec.nextHop);
+    s.kind[slot] = packKind(spec.protocol, spec.ipVersion, spec.action);
+    s.state[slot] = 0;
+    s.closeCode[slot] = 0;
+    s.leased[slot] = 0;
+    const c = slot * 4;
+    s.counters[c] = 0n;
+    s.counters[c + 1] = 0n;
+    s.counters[c + 2] = 0n;
+    s.counters[c + 3] = 0n;
+    s.startTime[slot] = now;
+    s.endTime[slot] = 0n;
+    s.lastSeen[slot] = now;
+    s.hash[slot] = hash;
+    tuples.insert(slot);
+    idleList(slot).push(slot);
+    slotOf.insert(slot);
+    order.append(offset);
+    return {
+      kind: "accepted",
+      session: {
+        id: firstId + BigInt(offset),
+        state: "established",
+        closeCode: "notClosed",
+        inPackets: 0n,
+        outPackets: 0n,
+        inBytes: 0n,
+        outBytes: 0n,
+        startTime: now,
+        endTime: undefined,
+      },
+    };
+  }
+
+  function* liveSlots(): Generator<number> {
+    for (let slot = 0; slot < store.highWater; slot++) if (isLive(slot)) yield slot;
+  }
+
+  function* usedSlots(): Generator<number> {
+    for (let slot = 0; slot < store.highWater; slot++) if (store.state[slot] !== FREE_STATE) yield slot;
+  }
+
+  /** After the store grew: both indexes are re-sized (amortised O(1) per add). */
+  function rebuildIndex(): void {
+    tuples.rebuild(store.allocated, liveSlots());
+    slotOf.rebuild(store.allocated, usedSlots());
+  }
+
+  function takeClosed(max: number): ClosedLease & { settle(deliveredIds: readonly bigint[]): void } {
+    assertOpen();
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`takeClosed: max must be an integer >= 1, got ${max}`);
+    const slots: number[] = [];
+    while (slots.length < max && closedQueue.head !== NO_SLOT) {
+      const slot = closedQueue.head;
+      closedQueue.remove(slot);
+      store.leased[slot] = 1;
+      slots.push(slot);
+    }
+    slots.sort((a, b) => (store.offset[a] ?? 0) - (store.offset[b] ?? 0));
+    const offsets = slots.map((slot) => store.offset[slot] ?? 0);
+    const sessions = slots.map(readSession);
+    let settled = false;
+    return {
+      sessions,
+      settle(deliveredIds) {
+        if (settled) throw new Error("settle: this lease is already settled");
+        settled = true;
+        const delivered = new Set<number>();
+        for (const id of deliveredIds) if (id >= firstId) delivered.add(Number(id - firstId));
+        for (let i = slots.length - 1; i >= 0; i--) {
+          const slot = slots[i] ?? 0;
+          const offset = offsets[i] ?? 0;
+          // Deleted meanwhile (and perhaps reused by another session): not ours any more.
+          if (store.offset[slot] !== offset || store.leased[slot] !== 1 || slotOf.get(offset) !== slot) continue;
+          store.leased[slot] = 0;
+          if (delivered.has(offset)) freeSlot(slot);
+          else closedQueue.unshift(slot);
+        }
+      },
+    };
+  }
+
+  function* iterate(after: number): Generator<Session, void, undefined> {
+    for (const offset of order.iterate(after)) {
+      const slot = slotOf.get(offset);
+      if (slot !== NO_SLOT) yield readSession(slot);
+    }
+  }
+
+  return {
+    add,
+    get(id) {
+      assertOpen();
+      const slot = find(id);
+      return slot === NO_SLOT ? undefined : readSession(slot);
+    },
+    delete(id) {
+      assertOpen();
+      const slot = find(id);
+      if (slot === NO_SLOT) return undefined;
+      const now = clock.now();
+      if (isLive(slot)) {
+        idleList(slot).remove(slot);
+        tuples.remove(slot);
+      } else if (store.leased[slot] === 0) {
+        closedQueue.remove(slot);
+      }
+      const session: Session = { ...readSession(slot), state: "closing1", endTime: now };
+      freeSlot(slot);
+      return session;
+    },
+    sessions(iterateOptions = {}) {
+      assertOpen();
+      const afterId = iterateOptions.afterId;
+      const after = afterId === undefined || afterId < firstId ? -1 : Number(afterId - firstId);
+      return iterate(after);
+    },
+    takeClosed,
+    size: () => store.used,
+    close() {
+      if (timer !== undefined) clearInterval(timer);
+      closed = true;
+    },
+    step,
+    endSession(id, code) {
+      assertOpen();
+      const number = closeCodeNumber(code);
+      if (number < 1) throw new RangeError(`endSession: code must be finAck, rst or timeout, got ${String(code)}`);
+      const slot = liveSlot(id, "endSession");
+      if (code === "rst" || code === "finAck") {
+        if ((store.kind[slot] ?? 0) & KIND_UDP) {
+          throw new RangeError(`endSession: session ${id} is UDP; only timeout can end it`);
+        }
+      }
+      endSlot(slot, number, clock.now());
+    },
+    addTraffic(id, delta) {
+      assertOpen();
+      for (const field of ["inPackets", "outPackets", "inBytes", "outBytes"] as const) {
+        const value = delta[field];
+        if (typeof value !== "bigint" || value < 0n || value > UINT64_MAX) {
+          throw new RangeError(`addTraffic: ${field} must be a bigint in 0..2^64-1, got ${String(value)}`);
+        }
+      }
+      const slot = liveSlot(id, "addTraffic");
+      addCounters(slot, delta.inPackets, delta.outPackets, delta.inBytes, delta.outBytes);
+      touch(slot, clock.now());
+    },
+    finStep(id) {
+      assertOpen();
+      const slot = liveSlot(id, "finStep");
+      if ((store.kind[slot] ?? 0) & KIND_UDP) throw new RangeError(`finStep: session ${id} is UDP and has no FIN`);
+      finStepSlot(slot, clock.now());
+      return STATES[store.state[slot] ?? 0] ?? "closed";
+    },
+  };
+}

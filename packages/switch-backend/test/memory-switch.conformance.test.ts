@@ -1,0 +1,6 @@
+import {
+  createMemorySwitchHarness,
+  describeSwitchBackendConformance,
+} from "@sessionoffload/switch-backend/conformance";
+
+describeSwitchBackendConformance("memory switch", createMemorySwitchHarness());
