@@ -175,7 +175,7 @@ describe("conversion at the edge", () => {
   });
 
   it("sessionFromWire refuses an unknown state number", () => {
-    const wire = sessionsV1.sessionResponse.fromPartial({ sessionState: 9 });
+    const wire = sessionsV1.sessionResponse.fromPartial({ sessionState: 9 as sessionsV1.SESSION_STATE });
     expect(() => sessionFromWire(wire)).toThrow(/sessionState: unknown SESSION_STATE 9/);
   });
 });

@@ -121,7 +121,7 @@ describe("the generated encoder writes the contract's tags", () => {
     "statisticsRequestArgs.pageSize": () => sessionsV1.statisticsRequestArgs.encode({ pageSize: 9 }).finish(),
   };
   const requestField = (field: string, value: unknown) => () =>
-    sessionsV1.sessionRequest.encode(sessionsV1.sessionRequest.fromPartial({ [field]: value })).finish();
+    sessionsV1.sessionRequest.encode({ ...sessionsV1.sessionRequest.create(), [field]: value }).finish();
   for (const [field, value] of [
     ["inLif", "a"],
     ["outLif", "b"],
@@ -136,7 +136,7 @@ describe("the generated encoder writes the contract's tags", () => {
     samples[`sessionRequest.${field}`] = requestField(field, value);
   }
   const responseField = (field: string, value: unknown) => () =>
-    sessionsV1.sessionResponse.encode(sessionsV1.sessionResponse.fromPartial({ [field]: value })).finish();
+    sessionsV1.sessionResponse.encode({ ...sessionsV1.sessionResponse.create(), [field]: value }).finish();
   for (const [field, value] of [
     ["sessionId", 1n],
     ["inPackets", 1n],
@@ -235,9 +235,10 @@ describe("generated encode -> protobufjs decode, and back", () => {
     ["REQUEST_STATUS", "requestStatus"],
   ] as const) {
     for (const v of Object.values(ENUMS[e]!)) {
-      responses.push(
-        sessionsV1.sessionResponse.fromPartial({ sessionId: 1n, [field]: v, startTime: { seconds: 0n, nanos: 1 } }),
-      );
+      responses.push({
+        ...sessionsV1.sessionResponse.create({ sessionId: 1n, startTime: { seconds: 0n, nanos: 1 } }),
+        [field]: v,
+      });
     }
   }
 
