@@ -27,3 +27,5 @@ export { nanosToTimestamp, timestampToNanos, nanosToDate, dateToNanos, createSys
 export type { Clock } from "./time";
 export { ValidationError, validateSessionRequest, MAX_LIF_BYTES } from "./validation";
 export { specToWire, sessionToWire, statusToWire, sessionFromWire } from "./convert";
+export * from "./server-kit";
+export * from "./client";
