@@ -1,0 +1,81 @@
+import {
+  constants as h2,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type ServerHttp2Stream,
+} from "node:http2";
+import { Metadata } from "@grpc/grpc-js";
+import { encodeGrpcMessage } from "./grpc-message-encoding";
+import type { GrpcStatus } from "./grpc-status";
+
+// Request headers that are transport, not application metadata (grpc-js removes the same).
+const TRANSPORT_HEADERS = [
+  "grpc-timeout",
+  "grpc-encoding",
+  "grpc-accept-encoding",
+  "accept-encoding",
+  "te",
+  "content-type",
+];
+
+/** Response headers of every call, as grpc-js sends them. */
+export const RESPONSE_HEADERS: Readonly<OutgoingHttpHeaders> = Object.freeze({
+  [h2.HTTP2_HEADER_STATUS]: 200,
+  [h2.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto",
+  "grpc-accept-encoding": "identity,deflate,gzip",
+  "grpc-encoding": "identity",
+});
+
+/** The request metadata a handler sees: the headers less the transport ones. */
+export function requestMetadata(headers: IncomingHttpHeaders): Metadata {
+  const metadata = Metadata.fromHttp2Headers(headers);
+  for (const name of TRANSPORT_HEADERS) metadata.remove(name);
+  return metadata;
+}
+
+/** "address:port" of the peer, or "unknown", as grpc-js's `getPeer()`. */
+export function peerOf(stream: ServerHttp2Stream): string {
+  const socket = stream.session?.socket;
+  if (!socket?.remoteAddress) return "unknown";
+  return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+}
+
+/** The `:authority` (or `host`) of the request. */
+export function hostOf(headers: IncomingHttpHeaders): string | undefined {
+  const authority = headers[h2.HTTP2_HEADER_AUTHORITY] ?? headers.host;
+  return Array.isArray(authority) ? authority[0] : authority;
+}
+
+/** Whether the stream can no longer carry a response (reset, closed, or its session gone). */
+export function isGone(stream: ServerHttp2Stream): boolean {
+  return stream.destroyed || stream.closed;
+}
+
+/** The trailer fields of `status`: grpc-status, percent-encoded grpc-message, and its metadata. */
+export function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
+  const trailers: OutgoingHttpHeaders = {
+    "grpc-status": String(status.code),
+    "grpc-message": encodeGrpcMessage(status.details),
+  };
+  return status.metadata ? Object.assign(trailers, status.metadata.toHttp2Headers()) : trailers;
+}
+
+/** Answers with a trailers-only response (one HEADERS frame that ends the stream); nothing when the stream is gone. */
+export function respondTrailersOnly(stream: ServerHttp2Stream, status: GrpcStatus): void {
+  if (isGone(stream)) return;
+  stream.respond(Object.assign({}, RESPONSE_HEADERS, statusTrailers(status)), { endStream: true });
+}
+
+/** The response headers with a handler's `sendMetadata` fields, if any. */
+export function responseHeaders(custom: Metadata | undefined): OutgoingHttpHeaders {
+  return custom ? Object.assign({}, RESPONSE_HEADERS, custom.toHttp2Headers()) : { ...RESPONSE_HEADERS };
+}
+
+/** Writes the 5-byte gRPC message prefix (uncompressed) and the message into a new buffer. */
+export function frameMessage(message: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  frame.set(message, 5);
+  return frame;
+}

@@ -1,0 +1,9 @@
+/** Limits and hooks every fast call is served with. */
+export interface FastCallOptions {
+  /** Largest request message accepted, in bytes; -1 for no limit (grpc-js `grpc.max_receive_message_length`). */
+  readonly maxReceiveMessageLength: number;
+  /** Largest response message sent, in bytes; -1 for no limit (grpc-js `grpc.max_send_message_length`). */
+  readonly maxSendMessageLength: number;
+  /** Bytes of framed messages a server stream gathers into one HTTP/2 write. */
+  readonly streamChunkBytes: number;
+}

@@ -1,0 +1,92 @@
+/** A length-prefixed gRPC message longer than the receive limit. */
+export class MessageTooLargeError extends Error {
+  override readonly name = "MessageTooLargeError";
+  constructor(
+    readonly length: number,
+    readonly limit: number,
+  ) {
+    super(`Received message larger than max (${length} vs. ${limit})`);
+  }
+}
+
+/** Receives each complete message: its compressed flag and its bytes (which may share the input chunk's memory). */
+export type MessageSink = (compressed: boolean, message: Buffer) => void;
+
+/** Reassembles gRPC length-prefixed messages from DATA chunks split anywhere. */
+export interface FrameDecoder {
+  /** Feeds one chunk; calls `sink` for each message it completes. Throws `MessageTooLargeError` past the limit. */
+  push(chunk: Buffer, sink: MessageSink): void;
+  /** Bytes of an incomplete message held (0 between messages). */
+  readonly pendingBytes: number;
+}
+
+const PREFIX = 5;
+
+/**
+ * Creates a decoder of the gRPC message framing (1 flag byte, 4-byte
+ * big-endian length, the message). `maxLength` caps a message's length
+ * (-1: no cap); the check runs on the prefix, before the body is buffered.
+ */
+export function createFrameDecoder(maxLength: number): FrameDecoder {
+  const prefix = Buffer.alloc(PREFIX);
+  let prefixFill = 0;
+  let body: Buffer | undefined;
+  let bodyFill = 0;
+
+  const checkLength = (length: number): void => {
+    if (maxLength !== -1 && length > maxLength) throw new MessageTooLargeError(length, maxLength);
+  };
+
+  return {
+    get pendingBytes() {
+      return prefixFill + bodyFill;
+    },
+    push(chunk, sink) {
+      let at = 0;
+      while (at < chunk.length) {
+        if (body === undefined) {
+          let flag: number;
+          let length: number;
+          if (prefixFill === 0 && chunk.length - at >= PREFIX) {
+            flag = chunk[at] as number;
+            length = chunk.readUInt32BE(at + 1);
+            at += PREFIX;
+          } else {
+            const take = Math.min(PREFIX - prefixFill, chunk.length - at);
+            chunk.copy(prefix, prefixFill, at, at + take);
+            prefixFill += take;
+            at += take;
+            if (prefixFill < PREFIX) return;
+            flag = prefix[0] as number;
+            length = prefix.readUInt32BE(1);
+          }
+          checkLength(length);
+          const compressed = (flag & 1) === 1;
+          if (chunk.length - at >= length) {
+            // The whole message is in this chunk: hand out a view, no copy.
+            prefixFill = 0;
+            sink(compressed, chunk.subarray(at, at + length));
+            at += length;
+            continue;
+          }
+          prefix[0] = flag;
+          prefix.writeUInt32BE(length, 1);
+          prefixFill = PREFIX;
+          body = Buffer.allocUnsafe(length);
+          bodyFill = 0;
+        }
+        const take = Math.min(body.length - bodyFill, chunk.length - at);
+        chunk.copy(body, bodyFill, at, at + take);
+        bodyFill += take;
+        at += take;
+        if (bodyFill === body.length) {
+          const done = body;
+          body = undefined;
+          bodyFill = 0;
+          prefixFill = 0;
+          sink(((prefix[0] as number) & 1) === 1, done);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,9 @@
+export { createFastRoute } from "./fast-route";
+export type { FastRoute, FastUnaryRoute, FastServerStreamRoute, FastMessageEncoder } from "./fast-route";
+export { installFastPath } from "./install-fast-path";
+export type { FastPathInstallOptions } from "./install-fast-path";
+export type { FastPathCounters } from "./stream-dispatcher";
+export type { FastCallOptions } from "./fast-call-options";
+export type { FastWritableCall } from "./writable-call";
+export { encodeGrpcMessage } from "./grpc-message-encoding";
+export { parseGrpcTimeout } from "./grpc-timeout";

@@ -1,0 +1,69 @@
+import type { ServerHttp2Stream } from "node:http2";
+import { status } from "@grpc/grpc-js";
+import { createFrameDecoder, MessageTooLargeError } from "./frame-decoder";
+import type { GrpcStatus } from "./grpc-status";
+
+/** Where `readSingleRequest` reports: the one message, or the status that ends the call. */
+export interface SingleRequestSink {
+  /** The request's bytes, once the client half-closed after exactly one message. */
+  onRequest(message: Buffer): void;
+  /** The request broke the protocol or a limit; the call must end with this status. */
+  onReject(status: GrpcStatus): void;
+}
+
+/**
+ * Reads the request of a unary or server-streaming call from `stream`: length-
+ * prefixed messages reassembled across DATA frames. Exactly one uncompressed
+ * message, then end of stream, gives `onRequest`; otherwise `onReject` with:
+ * RESOURCE_EXHAUSTED past `maxLength` (checked on the prefix), UNIMPLEMENTED
+ * for none or a second message (as grpc-js), INTERNAL for a compressed message
+ * (the fast path only takes identity-encoded calls) or a stream that ends
+ * inside a message. Each callback fires at most once, and only one of them.
+ */
+export function readSingleRequest(
+  stream: ServerHttp2Stream,
+  path: string,
+  maxLength: number,
+  sink: SingleRequestSink,
+): void {
+  const decoder = createFrameDecoder(maxLength);
+  let message: Buffer | undefined;
+  let settled = false;
+
+  const reject = (code: status, details: string): void => {
+    if (settled) return;
+    settled = true;
+    sink.onReject({ code, details });
+  };
+  const onMessage = (compressed: boolean, bytes: Buffer): void => {
+    if (settled) return;
+    if (message !== undefined) {
+      reject(status.UNIMPLEMENTED, `Received a second request message for method ${path}`);
+    } else if (compressed) {
+      reject(status.INTERNAL, "Received a compressed message on a call with grpc-encoding identity");
+    } else {
+      message = bytes;
+    }
+  };
+
+  stream.on("data", (chunk: Buffer) => {
+    if (settled) return;
+    try {
+      decoder.push(chunk, onMessage);
+    } catch (err) {
+      if (err instanceof MessageTooLargeError) reject(status.RESOURCE_EXHAUSTED, err.message);
+      else throw err;
+    }
+  });
+  stream.on("end", () => {
+    if (settled) return;
+    if (decoder.pendingBytes > 0) {
+      reject(status.INTERNAL, `Request ended inside a message (${decoder.pendingBytes} bytes held)`);
+    } else if (message === undefined) {
+      reject(status.UNIMPLEMENTED, `Received no request message for method ${path}`);
+    } else {
+      settled = true;
+      sink.onRequest(message);
+    }
+  });
+}

@@ -1,0 +1,78 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import { respondTrailersOnly } from "./call-context";
+import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline } from "./call-deadline";
+import type { FastCallOptions } from "./fast-call-options";
+import type { FastServerStreamRoute } from "./fast-route";
+import type { GrpcStatus } from "./grpc-status";
+import { readSingleRequest } from "./request-reader";
+import { createWritableCall, type WritableCallControl } from "./writable-call";
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Serves one server-streaming call of `route` on `stream`: reads the single
+ * request, then runs the handler with a `FastWritableCall`. A malformed
+ * request or `grpc-timeout` is answered trailers-only; an expired deadline
+ * ends the call DEADLINE_EXCEEDED and emits 'cancelled' to the handler.
+ */
+export function serveServerStreamCall(
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  route: FastServerStreamRoute,
+  options: FastCallOptions,
+): void {
+  let control: WritableCallControl | undefined;
+  let done = false;
+  const fail = (status: GrpcStatus): void => {
+    if (control) control.abort(status);
+    else if (!done) {
+      done = true;
+      deadline.clear();
+      respondTrailersOnly(stream, status);
+    }
+  };
+  const started = startDeadline(headers, () => fail(DEADLINE_EXCEEDED));
+  if (isDeadlineError(started)) {
+    respondTrailersOnly(stream, started);
+    return;
+  }
+  const deadline = started;
+  stream.on("error", () => undefined);
+  stream.on("close", () => {
+    if (control) return; // the call object reports it
+    done = true;
+    deadline.clear();
+  });
+
+  readSingleRequest(stream, route.path, options.maxReceiveMessageLength, {
+    onReject: fail,
+    onRequest(bytes) {
+      if (done) return;
+      let request: unknown;
+      try {
+        request = route.decode(bytes);
+      } catch (e) {
+        fail({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(e)}` });
+        return;
+      }
+      control = createWritableCall(stream, {
+        headers,
+        path: route.path,
+        request,
+        deadline: deadline.at,
+        serialize: route.serialize,
+        options,
+        onDone: deadline.clear,
+      });
+      try {
+        // The one cast: the fast call offers what ServerWritableStream handlers use (see FastWritableCall).
+        route.handler(control.call as unknown as ServerWritableStream<unknown, unknown>);
+      } catch (e) {
+        fail({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });
+      }
+    },
+  });
+}

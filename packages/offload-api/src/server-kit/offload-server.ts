@@ -1,0 +1,242 @@
+import {
+  Server,
+  type ServerCredentials,
+  type ServerOptions,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { installFastPath, type FastRoute } from "./fast-path";
+import type { FastPathCounters } from "./fast-path/stream-dispatcher";
+import { createSilentLogger, isLevelEnabled, type Logger } from "./logger";
+
+/** A gRPC server hosting offload services: bind it, then shut it down gracefully. */
+export interface OffloadServer {
+  /** The underlying grpc-js server, for adding more services before `listen`. */
+  readonly grpcServer: Server;
+  /**
+   * Binds `address` (e.g. "127.0.0.1:0", "[::1]:3443") with the server's
+   * credentials and starts serving; resolves to the bound port. May be called
+   * more than once for several addresses. Rejects with the bind error (a port
+   * in use says EADDRINUSE).
+   */
+  listen(address: string): Promise<number>;
+  /**
+   * Graceful stop: no new calls; `onShutdown` hooks run (health turns
+   * NOT_SERVING, streams end at their next message); in-flight calls finish.
+   * After `shutdownTimeoutMs` whatever is left is cancelled. Idempotent.
+   */
+  shutdown(): Promise<void>;
+  /** Stops at once: in-flight calls are cancelled. */
+  forceShutdown(): void;
+  /** Whether the fast path serves this server's `fastRoutes`, and how many calls it took or handed to grpc-js. */
+  readonly fastPath: FastPathStatus;
+}
+
+/** The fast path of an `OffloadServer`, read live. */
+export interface FastPathStatus {
+  /** True when the fast path is installed (fast routes given, not turned off, and this grpc-js allows it). */
+  readonly installed: boolean;
+  /** Calls served by the fast path so far. */
+  readonly fastCalls: number;
+  /** Calls the fast path handed to grpc-js so far (other methods, compressed calls, health, reflection). */
+  readonly fallbackCalls: number;
+}
+
+/** Something that installs itself on a grpc-js server (a service, health, reflection). */
+export interface ServerAddOn {
+  /** Adds the add-on's services to `server`. */
+  addToServer(server: Pick<Server, "addService">): void;
+}
+
+/** The part of a streaming call the server needs to end it. */
+interface EndableCall {
+  end(): unknown;
+  on(event: string, listener: () => void): unknown;
+}
+
+// Installs add-ons through a proxy that remembers their open streaming calls
+// (health Watch, reflection), so that shutdown can end them: they never end
+// by themselves and would hold a graceful shutdown for its whole grace period.
+function trackStreams(server: Server, open: Set<EndableCall>): Pick<Server, "addService"> {
+  return {
+    addService(service: ServiceDefinition, implementation: UntypedServiceImplementation) {
+      const wrapped: UntypedServiceImplementation = { ...implementation };
+      for (const [name, method] of Object.entries(service)) {
+        if (!method.responseStream) continue;
+        const key = name in implementation ? name : method.originalName;
+        const handler = key === undefined ? undefined : implementation[key];
+        if (key === undefined || typeof handler !== "function") continue;
+        wrapped[key] = (call: EndableCall) => {
+          open.add(call);
+          const forget = () => open.delete(call);
+          call.on("finish", forget);
+          call.on("cancelled", forget);
+          call.on("close", forget);
+          (handler as (call: EndableCall) => void)(call);
+        };
+      }
+      server.addService(service, wrapped);
+    },
+  };
+}
+
+/** Options of `createOffloadServer`. */
+export interface OffloadServerOptions {
+  /** Transport security; plaintext only with an explicit `ServerCredentials.createInsecure()`. */
+  readonly credentials: ServerCredentials;
+  /** Installs the server's services on it (called once, before any `listen`). */
+  readonly install: (server: Server) => void;
+  /**
+   * Extra services (health, reflection), added after `install`. Their open
+   * streaming calls (a health Watch) are ended when shutdown starts.
+   */
+  readonly addOns?: readonly ServerAddOn[];
+  /** Called once when `shutdown()` starts, before the server stops taking calls. */
+  readonly onShutdown?: () => void;
+  /** grpc-js channel options of the server. */
+  readonly grpcOptions?: ServerOptions;
+  /** How long `shutdown()` waits for in-flight calls before cancelling them; default 10,000 ms. */
+  readonly shutdownTimeoutMs?: number;
+  /** Lifecycle log lines (bound at debug; shutting down, stopped); default silent. */
+  readonly logger?: Logger;
+  /** Name used in log lines, e.g. "sessions". */
+  readonly name?: string;
+  /**
+   * Methods served on the fast path (see `createFastRoute`): the server's own
+   * HTTP/2 handling of these unary and server-streaming methods, in front of
+   * grpc-js, for throughput and latency. They must also be installed as
+   * usual by `install`: grpc-js still serves them for calls the fast path
+   * leaves to it (a compressed request, a content type other than
+   * application/grpc[+proto]). Unary handlers get a call object without
+   * events (request, metadata, cancelled, getPeer, getDeadline, getPath,
+   * getHost, sendMetadata); streaming handlers get all of a
+   * ServerWritableStream that a handler writes with. Not used when
+   * `grpcOptions.interceptors` is set (interceptors must see every call).
+   */
+  readonly fastRoutes?: readonly FastRoute[];
+  /** Serve `fastRoutes` on the fast path; default true. False: grpc-js serves every call. */
+  readonly fastPath?: boolean;
+  /** Bytes of framed messages a fast server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
+  readonly fastStreamChunkBytes?: number;
+}
+
+/** Default of `OffloadServerOptions.fastStreamChunkBytes`. */
+export const DEFAULT_FAST_STREAM_CHUNK_BYTES = 32 * 1024;
+
+// grpc-js's defaults for the message size limits.
+const DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH = 4 * 1024 * 1024;
+const DEFAULT_MAX_SEND_MESSAGE_LENGTH = -1;
+
+function numberOption(options: ServerOptions | undefined, key: string, fallback: number): number {
+  const value: unknown = options?.[key];
+  return typeof value === "number" ? value : fallback;
+}
+
+/** Default grace period of `OffloadServer.shutdown`. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** Creates an `OffloadServer`: a grpc-js server with the given services, not yet bound. */
+export function createOffloadServer(options: OffloadServerOptions): OffloadServer {
+  const { credentials, logger = createSilentLogger(), name = "offload" } = options;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
+    throw new RangeError(`shutdownTimeoutMs: must be a number >= 0, got ${shutdownTimeoutMs}`);
+  }
+  const grpcServer = new Server(options.grpcOptions);
+  options.install(grpcServer);
+  const counters: FastPathCounters = { fastCalls: 0, fallbackCalls: 0 };
+  const chunkBytes = options.fastStreamChunkBytes ?? DEFAULT_FAST_STREAM_CHUNK_BYTES;
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > 1024 * 1024) {
+    throw new RangeError(`fastStreamChunkBytes: must be an integer in 1024..1048576, got ${chunkBytes}`);
+  }
+  const routes = new Map((options.fastRoutes ?? []).map((route) => [route.path, route] as const));
+  const wantFastPath = (options.fastPath ?? true) && routes.size > 0 && !options.grpcOptions?.interceptors?.length;
+  const fastPathInstalled =
+    wantFastPath &&
+    installFastPath(grpcServer, {
+      routes,
+      counters,
+      logger,
+      callOptions: {
+        maxReceiveMessageLength: numberOption(
+          options.grpcOptions,
+          "grpc.max_receive_message_length",
+          DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
+        ),
+        maxSendMessageLength: numberOption(
+          options.grpcOptions,
+          "grpc.max_send_message_length",
+          DEFAULT_MAX_SEND_MESSAGE_LENGTH,
+        ),
+        streamChunkBytes: chunkBytes,
+      },
+    });
+  const addOnStreams = new Set<EndableCall>();
+  const tracked = trackStreams(grpcServer, addOnStreams);
+  for (const addOn of options.addOns ?? []) addOn.addToServer(tracked);
+  let stopping: Promise<void> | undefined;
+  let notified = false;
+  const notifyShutdown = (): void => {
+    if (notified) return;
+    notified = true;
+    options.onShutdown?.();
+    // After onShutdown, so that a health watcher has been told NOT_SERVING first.
+    for (const call of addOnStreams) call.end();
+    addOnStreams.clear();
+  };
+
+  return {
+    grpcServer,
+    fastPath: {
+      installed: fastPathInstalled,
+      get fastCalls() {
+        return counters.fastCalls;
+      },
+      get fallbackCalls() {
+        return counters.fallbackCalls;
+      },
+    },
+    listen(address) {
+      return new Promise<number>((resolve, reject) => {
+        grpcServer.bindAsync(address, credentials, (err, port) => {
+          if (err) {
+            reject(err);
+            return;
+          }
+          if (isLevelEnabled(logger, "debug")) logger.debug({ server: name, address, port }, "bound");
+          resolve(port);
+        });
+      });
+    },
+    shutdown() {
+      stopping ??= new Promise<void>((resolve) => {
+        logger.info({ server: name }, "shutting down");
+        notifyShutdown();
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          logger.info({ server: name }, "stopped");
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          logger.warn(
+            { server: name, shutdownTimeoutMs },
+            "calls still running after the grace period: cancelling them",
+          );
+          grpcServer.forceShutdown();
+          // Do not rely on tryShutdown's callback after a forced stop: grpc-js 1.14.3
+          // skips it when channelz is disabled (grpc.enable_channelz: 0).
+          finish();
+        }, shutdownTimeoutMs);
+        grpcServer.tryShutdown(finish);
+      });
+      return stopping;
+    },
+    forceShutdown() {
+      notifyShutdown();
+      grpcServer.forceShutdown();
+    },
+  };
+}

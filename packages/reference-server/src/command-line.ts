@@ -1,0 +1,262 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { MAX_CAPACITY } from "@sessionoffload/switch-backend";
+import { BACKEND_KINDS, type BackendConfig, type BackendKind } from "./backend-factory";
+import type { TlsConfig } from "./server-credentials";
+
+/** The services the command can host. */
+export const SERVICE_NAMES = ["sessions", "stats"] as const;
+/** One of `SERVICE_NAMES`. */
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Log levels `--log-level` accepts (pino's). */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** One of `LOG_LEVELS`. */
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** Everything the command line decides, validated. */
+export interface ReferenceServerConfig {
+  /** Services to host, each on its own port. */
+  readonly services: readonly ServiceName[];
+  /** Address to bind (IPv4, IPv6 or a name). */
+  readonly host: string;
+  /** Port of the sessions service; 0 = any free port. */
+  readonly sessionsPort: number;
+  /** Port of the statistics service; 0 = any free port. */
+  readonly statsPort: number;
+  /** Transport security. */
+  readonly tls: TlsConfig;
+  /** Which switch, and its settings. */
+  readonly backend: BackendConfig;
+  /** Level of the structured log on stderr. */
+  readonly logLevel: LogLevelName;
+  /** Grace period for in-flight calls on SIGINT/SIGTERM, in milliseconds. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** A bad command line: one line saying which flag and why. The command exits with code 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** The command line's outcome: a configuration to run, or text already shown (help, version). */
+export type ParsedCommandLine =
+  { readonly kind: "run"; readonly config: ReferenceServerConfig } | { readonly kind: "shown" };
+
+/** Where `parseCommandLine` writes help and version text, and what environment it reads. */
+export interface CommandLineIo {
+  /** Help and version output; default process.stdout. */
+  readonly writeOut?: (text: string) => void;
+  /** Environment (OFFLOAD_TLS_DIR); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+function integerIn(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`must be an integer in ${min}..${max}`);
+    }
+    return n;
+  };
+}
+
+const DAY_S = 86_400;
+function seconds(value: string): number {
+  const s = Number(value);
+  if (value.trim() === "" || !Number.isFinite(s) || s < 0.001 || s > 365 * DAY_S) {
+    throw new InvalidArgumentError(`must be a number of seconds in 0.001..${365 * DAY_S}`);
+  }
+  return Math.round(s * 1000);
+}
+
+function serviceList(value: string): ServiceName[] {
+  const names = value.split(",").map((s) => s.trim());
+  const out: ServiceName[] = [];
+  for (const name of names) {
+    if (!(SERVICE_NAMES as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`unknown service "${name}"; choose from ${SERVICE_NAMES.join(", ")}`);
+    }
+    if (!out.includes(name as ServiceName)) out.push(name as ServiceName);
+  }
+  return out;
+}
+
+function onOff(value: string): boolean {
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new InvalidArgumentError('must be "on" or "off"');
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError("must not be empty");
+  return value;
+}
+
+/** The commander program of `offload-server`, with every flag and its default. */
+export function createProgram(): Command {
+  return new Command("offload-server")
+    .description(
+      "Reference session offload server: sessions.v1 SessionTable and SessionStatisticsTable over a " +
+        "simulated switch. TLS by default: without --tls-cert/--tls-key, a development CA and a server " +
+        "certificate for localhost, 127.0.0.1 and ::1 are made on first start in --tls-dir; clients must " +
+        "trust its ca.crt.",
+    )
+    .addOption(
+      new Option("--services <list>", "services to host, comma-separated")
+        .default(["sessions", "stats"], "sessions,stats")
+        .argParser(serviceList),
+    )
+    .addOption(new Option("--host <host>", "address to listen on").default("127.0.0.1").argParser(nonEmpty))
+    .addOption(
+      new Option("--sessions-port <port>", "port of the sessions service (0 = any free port)")
+        .default(3443)
+        .argParser(integerIn(0, 65535)),
+    )
+    .addOption(
+      new Option("--stats-port <port>", "port of the statistics service (0 = any free port)")
+        .default(3444)
+        .argParser(integerIn(0, 65535)),
+    )
+    .addOption(new Option("--insecure", "serve plaintext (no TLS)"))
+    .addOption(new Option("--tls-cert <file>", "server certificate chain (PEM); needs --tls-key").argParser(nonEmpty))
+    .addOption(new Option("--tls-key <file>", "server private key (PEM); needs --tls-cert").argParser(nonEmpty))
+    .addOption(
+      new Option("--tls-client-ca <file>", "require client certificates signed by this CA (mutual TLS)").argParser(
+        nonEmpty,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--tls-dir <dir>",
+        "folder of the development CA and certificate (default: $OFFLOAD_TLS_DIR or ./.offload/tls)",
+      ).argParser(nonEmpty),
+    )
+    .addOption(new Option("--backend <kind>", "switch backend").choices(BACKEND_KINDS).default("memory"))
+    .addOption(
+      new Option("--max-sessions <n>", "table capacity (default 1000000)").argParser(integerIn(1, MAX_CAPACITY)),
+    )
+    .addOption(
+      new Option(
+        "--tcp-idle-timeout <seconds>",
+        "idle time that ends a TCP session (default 3600; fractions allowed)",
+      ).argParser(seconds),
+    )
+    .addOption(
+      new Option(
+        "--udp-idle-timeout <seconds>",
+        "idle time that ends a UDP session (default 30; fractions allowed)",
+      ).argParser(seconds),
+    )
+    .addOption(
+      new Option(
+        "--traffic <on|off>",
+        "simulated traffic model; off = counters stay 0, only idle timeouts end sessions",
+      )
+        .default(true, "on")
+        .argParser(onOff),
+    )
+    .addOption(
+      new Option("--seed <n>", "seed of the traffic model (default 1)").argParser(
+        integerIn(-(2 ** 53) + 1, 2 ** 53 - 1),
+      ),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level of the JSON log on stderr").choices(LOG_LEVELS).default("info"),
+    )
+    .addOption(
+      new Option("--shutdown-timeout <seconds>", "grace period for in-flight calls on SIGINT/SIGTERM")
+        .default(10_000, "10")
+        .argParser(seconds),
+    )
+    .helpOption("-h, --help", "show this help")
+    .allowExcessArguments(false);
+}
+
+interface RawOptions {
+  services: ServiceName[];
+  host: string;
+  sessionsPort: number;
+  statsPort: number;
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  tlsDir?: string;
+  backend: BackendKind;
+  maxSessions?: number;
+  tcpIdleTimeout?: number;
+  udpIdleTimeout?: number;
+  traffic: boolean;
+  seed?: number;
+  logLevel: LogLevelName;
+  shutdownTimeout: number;
+}
+
+function tlsConfig(o: RawOptions): TlsConfig {
+  if (o.insecure) {
+    const clash = [o.tlsCert && "--tls-cert", o.tlsKey && "--tls-key", o.tlsClientCa && "--tls-client-ca"].filter(
+      Boolean,
+    );
+    if (clash.length > 0) throw new UsageError(`--insecure cannot be combined with ${clash.join(", ")}`);
+    return { mode: "insecure" };
+  }
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) {
+    throw new UsageError(o.tlsCert === undefined ? "--tls-key needs --tls-cert" : "--tls-cert needs --tls-key");
+  }
+  if (o.tlsCert !== undefined && o.tlsKey !== undefined) {
+    if (o.tlsDir !== undefined)
+      throw new UsageError("--tls-dir is for the development CA; do not combine it with --tls-cert");
+    return { mode: "files", certPath: o.tlsCert, keyPath: o.tlsKey, clientCaPath: o.tlsClientCa };
+  }
+  return { mode: "dev", dev: { dir: o.tlsDir }, clientCaPath: o.tlsClientCa };
+}
+
+/**
+ * Parses `argv` (without node and the script). Answers the configuration, or
+ * `shown` after writing help. Throws `UsageError` with one line naming the
+ * flag and the reason for anything wrong.
+ */
+export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}): ParsedCommandLine {
+  const writeOut = io.writeOut ?? ((text: string) => void process.stdout.write(text));
+  const program = createProgram()
+    .exitOverride()
+    .configureOutput({ writeOut, writeErr: () => undefined, outputError: () => undefined });
+  try {
+    program.parse([...argv], { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return { kind: "shown" };
+      throw new UsageError(err.message.replace(/^error: /, ""));
+    }
+    throw err;
+  }
+  const o = program.opts<RawOptions>();
+  if (o.services.length === 0) throw new UsageError("--services: name at least one service");
+  const both = o.services.includes("sessions") && o.services.includes("stats");
+  if (both && o.sessionsPort !== 0 && o.sessionsPort === o.statsPort) {
+    throw new UsageError(
+      `--sessions-port and --stats-port are both ${o.sessionsPort}; each service needs its own port`,
+    );
+  }
+  const config: ReferenceServerConfig = {
+    services: o.services,
+    host: o.host,
+    sessionsPort: o.sessionsPort,
+    statsPort: o.statsPort,
+    tls: tlsConfig(o),
+    backend: {
+      kind: o.backend,
+      maxSessions: o.maxSessions,
+      tcpIdleTimeoutMs: o.tcpIdleTimeout,
+      udpIdleTimeoutMs: o.udpIdleTimeout,
+      traffic: o.traffic,
+      seed: o.seed,
+    },
+    logLevel: o.logLevel,
+    shutdownTimeoutMs: o.shutdownTimeout,
+  };
+  if (config.tls.mode === "dev" && io.env !== undefined) {
+    return { kind: "run", config: { ...config, tls: { ...config.tls, dev: { ...config.tls.dev, env: io.env } } } };
+  }
+  return { kind: "run", config };
+}

@@ -1,0 +1,20 @@
+export { startReferenceServer, formatHostPort, ListenError } from "./reference-server";
+export type { RunningReferenceServer, ReferenceServerDeps, Endpoint } from "./reference-server";
+export { parseCommandLine, createProgram, UsageError, SERVICE_NAMES, LOG_LEVELS } from "./command-line";
+export type {
+  ReferenceServerConfig,
+  ParsedCommandLine,
+  CommandLineIo,
+  ServiceName,
+  LogLevelName,
+} from "./command-line";
+export { createBackend, BACKEND_KINDS } from "./backend-factory";
+export type { BackendConfig, BackendDeps, BackendKind } from "./backend-factory";
+export { buildServerCredentials, TlsFileError } from "./server-credentials";
+export type { TlsConfig, BuiltCredentials } from "./server-credentials";
+export { ensureDevTls, DEFAULT_DEV_TLS_DIR, DEV_SERVER_NAMES } from "./dev-tls";
+export type { DevTlsFiles, DevTlsOptions } from "./dev-tls";
+export { createCertificateAuthority, issueCertificate } from "./certificates";
+export type { CertificateAndKey, AuthorityOptions, IssueOptions } from "./certificates";
+export { createLogger } from "./create-logger";
+export type { CreateLoggerOptions } from "./create-logger";

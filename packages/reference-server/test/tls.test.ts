@@ -1,0 +1,194 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { sessionsV1, type OffloadServer } from "@sessionoffload/offload-api";
+import { createSessionServer } from "@sessionoffload/session-server";
+import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
+import {
+  buildServerCredentials,
+  createCertificateAuthority,
+  ensureDevTls,
+  issueCertificate,
+  TlsFileError,
+  type DevTlsFiles,
+  type TlsConfig,
+} from "../src";
+
+let dir: string;
+let dev: DevTlsFiles;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "offload-tls-"));
+  dev = ensureDevTls({ dir: join(dir, "dev") });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("ensureDevTls", () => {
+  it("makes a CA and a server certificate for localhost, 127.0.0.1 and ::1, keys mode 0600", () => {
+    expect(dev.created).toBe("ca");
+    expect(statSync(dev.caKeyPath).mode & 0o777).toBe(0o600);
+    expect(statSync(dev.keyPath).mode & 0o777).toBe(0o600);
+    expect(statSync(dev.dir).mode & 0o077).toBe(0);
+    const ca = new X509Certificate(readFileSync(dev.caCertPath));
+    const server = new X509Certificate(readFileSync(dev.certPath));
+    expect(ca.ca).toBe(true);
+    expect(server.ca).toBe(false);
+    expect(server.verify(ca.publicKey)).toBe(true);
+    expect(server.checkHost("localhost")).toBe("localhost");
+    expect(server.checkIP("127.0.0.1")).toBe("127.0.0.1");
+    expect(server.checkIP("::1")).toBeDefined();
+    expect(server.checkHost("example.com")).toBeUndefined();
+  });
+
+  it("reuses the files on a later start", () => {
+    const before = readFileSync(dev.certPath, "utf8");
+    const again = ensureDevTls({ dir: dev.dir });
+    expect(again.created).toBe("none");
+    expect(readFileSync(again.certPath, "utf8")).toBe(before);
+  });
+
+  it("renews an expiring server certificate with the same CA", () => {
+    const copy = join(dir, "renew");
+    ensureDevTls({ dir: copy });
+    const ca = readFileSync(join(copy, "ca.crt"), "utf8");
+    const later = ensureDevTls({ dir: copy, now: () => new Date(Date.now() + 830 * 86_400_000) });
+    expect(later.created).toBe("server");
+    expect(readFileSync(later.caCertPath, "utf8")).toBe(ca);
+  });
+
+  it("takes the folder from OFFLOAD_TLS_DIR, relative to cwd", () => {
+    const made = ensureDevTls({ cwd: dir, env: { OFFLOAD_TLS_DIR: "from-env" } });
+    expect(made.dir).toBe(join(dir, "from-env"));
+  });
+});
+
+describe("a real TLS client", () => {
+  let backend: MemorySwitch;
+  let server: OffloadServer | undefined;
+  afterEach(async () => {
+    await server?.shutdown();
+    server = undefined;
+    backend.close();
+  });
+
+  async function serve(config: TlsConfig): Promise<number> {
+    backend = createMemorySwitch({ capacity: 10, traffic: false, tickIntervalMs: 0 });
+    server = createSessionServer({ backend, credentials: buildServerCredentials(config).credentials });
+    return server.listen("127.0.0.1:0");
+  }
+
+  function add(port: number, creds: ChannelCredentials, host = "127.0.0.1"): Promise<sessionsV1.sessionResponse> {
+    const client = new sessionsV1.SessionTableClient(`${host}:${port}`, creds);
+    const request = sessionsV1.sessionRequest.fromPartial({
+      ipVersion: sessionsV1.IP_VERSION._IPV4,
+      sourceIp: Buffer.from([10, 0, 0, 1]),
+      sourcePort: 1000,
+      destinationIp: Buffer.from([10, 0, 0, 2]),
+      destinationPort: 2000,
+      protocolId: sessionsV1.PROTOCOL_ID._TCP,
+    });
+    const deadline = new Date(Date.now() + 5000);
+    return new Promise<sessionsV1.sessionResponse>((resolve, reject) =>
+      client.addSession(
+        request,
+        new Metadata(),
+        { deadline },
+        (err: ServiceError | null, res?: sessionsV1.sessionResponse) =>
+          err ? reject(err) : resolve(res as sessionsV1.sessionResponse),
+      ),
+    ).finally(() => client.close());
+  }
+
+  const caOf = (files: DevTlsFiles) => readFileSync(files.caCertPath);
+
+  it("node:tls verifies the development certificate against the CA, by name and by address", async () => {
+    const port = await serve({ mode: "dev", dev: { dir: dev.dir } });
+    for (const host of ["localhost", "127.0.0.1"]) {
+      const authorized = await new Promise<boolean>((resolve, reject) => {
+        const socket = connect({
+          host,
+          port,
+          ca: caOf(dev),
+          servername: host === "localhost" ? host : "",
+          ALPNProtocols: ["h2"],
+        });
+        socket.on("secureConnect", () => {
+          resolve(socket.authorized);
+          socket.destroy();
+        });
+        socket.on("error", reject);
+      });
+      expect(authorized).toBe(true);
+    }
+  });
+
+  it("a gRPC client that trusts the CA is served; one that does not is refused", async () => {
+    const port = await serve({ mode: "dev", dev: { dir: dev.dir } });
+    expect((await add(port, credentials.createSsl(caOf(dev)))).requestStatus).toBe(sessionsV1.REQUEST_STATUS._ACCEPTED);
+    expect((await add(port, credentials.createSsl(caOf(dev)), "localhost")).requestStatus).toBe(
+      sessionsV1.REQUEST_STATUS._REJECTED_SESSION_ALREADY_EXISTS,
+    );
+    await expect(add(port, credentials.createSsl())).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    await expect(add(port, credentials.createInsecure())).rejects.toMatchObject({ code: status.UNAVAILABLE });
+    expect(backend.size()).toBe(1);
+  });
+
+  it("serves a given certificate and key", async () => {
+    const ca = createCertificateAuthority({ commonName: "ops CA" });
+    const leaf = issueCertificate(ca, { commonName: "switch", usage: "server", ipAddresses: ["127.0.0.1"] });
+    writeFileSync(join(dir, "given.crt"), leaf.certPem);
+    writeFileSync(join(dir, "given.key"), leaf.keyPem, { mode: 0o600 });
+    const port = await serve({ mode: "files", certPath: join(dir, "given.crt"), keyPath: join(dir, "given.key") });
+    const res = await add(port, credentials.createSsl(Buffer.from(ca.certPem)));
+    expect(res.requestStatus).toBe(sessionsV1.REQUEST_STATUS._ACCEPTED);
+    await expect(add(port, credentials.createSsl(caOf(dev)))).rejects.toMatchObject({ code: status.UNAVAILABLE });
+  });
+
+  describe("mutual TLS", () => {
+    const clientCa = createCertificateAuthority({ commonName: "applications CA" });
+    const good = issueCertificate(clientCa, { commonName: "firewall-1", usage: "client" });
+    const rogueCa = createCertificateAuthority({ commonName: "rogue CA" });
+    const rogue = issueCertificate(rogueCa, { commonName: "intruder", usage: "client" });
+
+    async function serveMutual(): Promise<number> {
+      const clientCaPath = join(dir, "client-ca.crt");
+      writeFileSync(clientCaPath, clientCa.certPem);
+      return serve({ mode: "dev", dev: { dir: dev.dir }, clientCaPath });
+    }
+
+    it("serves a client with a certificate signed by the client CA", async () => {
+      const port = await serveMutual();
+      const creds = credentials.createSsl(caOf(dev), Buffer.from(good.keyPem), Buffer.from(good.certPem));
+      expect((await add(port, creds)).requestStatus).toBe(sessionsV1.REQUEST_STATUS._ACCEPTED);
+    });
+
+    it("refuses a client without a certificate, and one signed by another CA", async () => {
+      const port = await serveMutual();
+      await expect(add(port, credentials.createSsl(caOf(dev)))).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      const rogueCreds = credentials.createSsl(caOf(dev), Buffer.from(rogue.keyPem), Buffer.from(rogue.certPem));
+      await expect(add(port, rogueCreds)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      expect(backend.size()).toBe(0);
+    });
+  });
+});
+
+describe("buildServerCredentials", () => {
+  it.each([
+    [{ mode: "files", certPath: "/nonexistent/a.crt", keyPath: "/nonexistent/a.key" }, "--tls-cert"],
+    [{ mode: "dev", clientCaPath: "/nonexistent/ca.crt" }, "--tls-client-ca"],
+  ] as Array<[TlsConfig, string]>)("names the flag of a file it cannot read", (config, flag) => {
+    expect(() => buildServerCredentials(config)).toThrow(TlsFileError);
+    expect(() => buildServerCredentials(config)).toThrow(new RegExp(`^${flag}: cannot read /nonexistent/.*: ENOENT$`));
+  });
+
+  it("refuses a file that is not PEM", () => {
+    const notPem = join(dir, "not.pem");
+    writeFileSync(notPem, "hello");
+    expect(() => buildServerCredentials({ mode: "files", certPath: notPem, keyPath: notPem })).toThrow(
+      "--tls-cert: cannot read",
+    );
+  });
+});

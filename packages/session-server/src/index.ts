@@ -1,0 +1,5 @@
+export { createSessionTableHandlers } from "./session-table-handlers";
+export type { SessionTableHandlersOptions } from "./session-table-handlers";
+export { createSessionServer } from "./session-server";
+export type { SessionServerOptions } from "./session-server";
+export type { OffloadServer, Logger } from "@sessionoffload/offload-api";

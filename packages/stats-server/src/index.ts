@@ -1,0 +1,10 @@
+export { createSessionStatisticsHandlers, DEFAULT_CLOSED_BATCH_SIZE } from "./statistics-handlers";
+export type {
+  SessionStatisticsHandlersOptions,
+  StatisticsMethod,
+  StatisticsStreamHooks,
+  StreamOutcome,
+} from "./statistics-handlers";
+export { createStatsServer } from "./stats-server";
+export type { StatsServerOptions } from "./stats-server";
+export type { OffloadServer, Logger } from "@sessionoffload/offload-api";

@@ -1,0 +1,216 @@
+import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import {
+  backendErrorToStatus,
+  createSilentLogger,
+  createSystemClock,
+  isLevelEnabled,
+  isThenable,
+  sessionToWire,
+  sessionsV1,
+  type Clock,
+  type Logger,
+  type Session,
+} from "@sessionoffload/offload-api";
+import type { ClosedLease, SwitchBackend } from "@sessionoffload/switch-backend";
+import { createStreamGate, type StreamGate } from "./stream-gate";
+
+/** The two streaming methods of `sessions.v1.SessionStatisticsTable`. */
+export type StatisticsMethod = "getAllSessions" | "getClosedSessions";
+
+/** Observers of streaming progress (tests, metrics); each is called synchronously. */
+export interface StatisticsStreamHooks {
+  /** After each message is handed to the stream with `call.write`. */
+  readonly onWrite?: (method: StatisticsMethod, session: Session) => void;
+  /**
+   * After getClosedSessions settles a lease: `deliveredIds` left the table,
+   * the other `offered - deliveredIds.length` sessions stay for a later call.
+   */
+  readonly onSettle?: (deliveredIds: readonly bigint[], offered: number) => void;
+  /**
+   * When a call's handler is done: `count` messages written (getAllSessions)
+   * or delivered (getClosedSessions); `outcome` "ok", "cancelled" (the client
+   * went away), "shutdown" or "failed".
+   */
+  readonly onEnd?: (method: StatisticsMethod, count: number, outcome: StreamOutcome) => void;
+}
+
+/** How a streaming call ended, as `StatisticsStreamHooks.onEnd` reports it. */
+export type StreamOutcome = "ok" | "cancelled" | "shutdown" | "failed";
+
+/** Options of `createSessionStatisticsHandlers`. */
+export interface SessionStatisticsHandlersOptions {
+  /** The switch whose table is streamed. */
+  readonly backend: SwitchBackend;
+  /** Backend failures at error level with their cause; with debug enabled (checked once, here), one line per call. */
+  readonly logger?: Logger;
+  /** Times the debug lines (`ms`); default the system clock. */
+  readonly clock?: Clock;
+  /** How many closed sessions getClosedSessions leases at a time; default 256, 1..65536. */
+  readonly closedBatchSize?: number;
+  /** Streaming progress observers. */
+  readonly hooks?: StatisticsStreamHooks;
+  /**
+   * Server shutdown: when it aborts, streams stop at their next message.
+   * getClosedSessions settles what it delivered and ends OK (the rest stay);
+   * getAllSessions ends UNAVAILABLE, since its listing is incomplete.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Default lease size of getClosedSessions. */
+export const DEFAULT_CLOSED_BATCH_SIZE = 256;
+
+type Call = ServerWritableStream<sessionsV1.statisticsRequestArgs, sessionsV1.sessionResponse>;
+
+const { REQUEST_STATUS } = sessionsV1;
+
+// Ends the call with a status other than OK.
+function endWithStatus(call: Call, code: status, details: string): void {
+  call.emit("error", { code, details });
+}
+
+/**
+ * The `sessions.v1.SessionStatisticsTable` handlers over a SwitchBackend, for
+ * `server.addService(sessionsV1.SessionStatisticsTableService, handlers)`.
+ *
+ * getAllSessions streams `backend.sessions()` lazily in id order; pageSize > 0
+ * caps the count. getClosedSessions leases closed sessions in batches and
+ * settles each lease with exactly the sessions the transport took (their
+ * write callback fired), also when the client cancels or goes away: the rest
+ * stay for the next call, none is delivered twice. Both wait for 'drain'
+ * when the stream's buffer is full, so a slow reader holds the server to a
+ * bounded number of messages. Backend failures end the stream UNAVAILABLE or
+ * INTERNAL with a short message; the cause is logged.
+ */
+export function createSessionStatisticsHandlers(
+  options: SessionStatisticsHandlersOptions,
+): sessionsV1.SessionStatisticsTableServer {
+  const { backend, signal } = options;
+  const logger = options.logger ?? createSilentLogger();
+  const clock = options.clock ?? createSystemClock();
+  const debug = isLevelEnabled(logger, "debug");
+  const onWrite = options.hooks?.onWrite;
+  const onSettle = options.hooks?.onSettle;
+  const onEnd = options.hooks?.onEnd;
+  const batchSize = options.closedBatchSize ?? DEFAULT_CLOSED_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 65536) {
+    throw new RangeError(`closedBatchSize: must be an integer in 1..65536, got ${batchSize}`);
+  }
+
+  function fail(method: StatisticsMethod, call: Call, err: unknown): void {
+    const answer = backendErrorToStatus(err);
+    logger.error({ err, method, code: status[answer.code] }, "backend failure");
+    endWithStatus(call, answer.code, answer.details);
+  }
+
+  function finish(method: StatisticsMethod, call: Call, start: bigint, count: number, outcome: StreamOutcome): void {
+    if (debug) {
+      const ms = Number(clock.now() - start) / 1e6;
+      logger.debug({ method, pageSize: call.request.pageSize, count, outcome, ms }, "request");
+    }
+    onEnd?.(method, count, outcome);
+  }
+
+  async function streamAll(call: Call, gate: StreamGate): Promise<number> {
+    const limit = call.request.pageSize > 0 ? call.request.pageSize : Infinity;
+    const source = backend.sessions();
+    const iterator: Iterator<Session> | AsyncIterator<Session> =
+      Symbol.iterator in source ? source[Symbol.iterator]() : source[Symbol.asyncIterator]();
+    let count = 0;
+    let exhausted = false;
+    try {
+      while (count < limit && gate.stopped === undefined) {
+        const step = iterator.next();
+        const result = isThenable(step) ? await step : step;
+        if (result.done) {
+          exhausted = true;
+          break;
+        }
+        const session = result.value;
+        const writable = call.write(sessionToWire(session, REQUEST_STATUS._ACCEPTED));
+        count += 1;
+        onWrite?.("getAllSessions", session);
+        if (!writable) await gate.waitDrain();
+      }
+    } finally {
+      if (!exhausted && iterator.return) {
+        const closing = iterator.return();
+        if (isThenable(closing)) await closing;
+      }
+    }
+    return count;
+  }
+
+  async function getAllSessions(call: Call): Promise<void> {
+    const start = debug ? clock.now() : 0n;
+    const gate = createStreamGate(call, signal);
+    let count = 0;
+    try {
+      count = await streamAll(call, gate);
+      const outcome = gate.stopped ?? "ok";
+      if (outcome === "shutdown") endWithStatus(call, status.UNAVAILABLE, "server is shutting down");
+      else if (outcome === "ok") call.end();
+      finish("getAllSessions", call, start, count, outcome);
+    } catch (err) {
+      fail("getAllSessions", call, err);
+      finish("getAllSessions", call, start, count, "failed");
+    } finally {
+      gate.dispose();
+    }
+  }
+
+  // Writes one lease's sessions; settles exactly those the transport took. Returns how many.
+  async function deliverLease(call: Call, gate: StreamGate, lease: ClosedLease): Promise<number> {
+    const sessions = lease.sessions;
+    const base = gate.flushed;
+    let written = 0;
+    let delivered = 0;
+    try {
+      for (const session of sessions) {
+        if (gate.stopped !== undefined) break;
+        const writable = call.write(sessionToWire(session, REQUEST_STATUS._ACCEPTED), gate.onFlushed);
+        written += 1;
+        onWrite?.("getClosedSessions", session);
+        if (!writable) await gate.waitDrain();
+      }
+      await gate.waitFlushed(base + written);
+    } finally {
+      delivered = Math.min(gate.flushed - base, written);
+      const ids = new Array<bigint>(delivered);
+      for (let i = 0; i < delivered; i += 1) ids[i] = (sessions[i] as Session).id;
+      const settling = lease.settle(ids);
+      if (isThenable(settling)) await settling;
+      onSettle?.(ids, sessions.length);
+    }
+    return delivered;
+  }
+
+  async function getClosedSessions(call: Call): Promise<void> {
+    const start = debug ? clock.now() : 0n;
+    const gate = createStreamGate(call, signal);
+    let remaining = call.request.pageSize > 0 ? call.request.pageSize : Infinity;
+    let count = 0;
+    try {
+      while (remaining > 0 && gate.stopped === undefined) {
+        const want = Math.min(batchSize, remaining);
+        const taking = backend.takeClosed(want);
+        const lease = isThenable(taking) ? await taking : taking;
+        const offered = lease.sessions.length;
+        const delivered = await deliverLease(call, gate, lease);
+        count += delivered;
+        remaining -= delivered;
+        if (offered < want) break;
+      }
+      const outcome = gate.stopped ?? "ok";
+      if (outcome !== "cancelled") call.end();
+      finish("getClosedSessions", call, start, count, outcome);
+    } catch (err) {
+      fail("getClosedSessions", call, err);
+      finish("getClosedSessions", call, start, count, "failed");
+    } finally {
+      gate.dispose();
+    }
+  }
+
+  return { getAllSessions, getClosedSessions };
+}

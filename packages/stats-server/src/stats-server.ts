@@ -1,0 +1,90 @@
+import type { ServerCredentials, ServerOptions } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { ReflectionService } from "@grpc/reflection";
+import {
+  createFastRoute,
+  createOffloadServer,
+  createReflectionPackageDefinition,
+  SESSION_STATISTICS_SERVICE_NAME,
+  sessionsV1,
+  type Clock,
+  type Logger,
+  type OffloadServer,
+  type ServerAddOn,
+} from "@sessionoffload/offload-api";
+import type { SwitchBackend } from "@sessionoffload/switch-backend";
+import { createSessionStatisticsHandlers, type StatisticsStreamHooks } from "./statistics-handlers";
+
+const StatisticsService = sessionsV1.SessionStatisticsTableService;
+
+/** Options of `createStatsServer`. */
+export interface StatsServerOptions {
+  /** The switch whose table is streamed. The server does not close it. */
+  readonly backend: SwitchBackend;
+  /**
+   * Transport security: `ServerCredentials.createSsl(...)` for TLS (and mutual
+   * TLS). There is no default: plaintext only with an explicit
+   * `ServerCredentials.createInsecure()`.
+   */
+  readonly credentials: ServerCredentials;
+  /** Structured log; default silent. */
+  readonly logger?: Logger;
+  /** Clock of the debug timings; default the system clock. */
+  readonly clock?: Clock;
+  /** Serve grpc.health.v1.Health ("" and sessions.v1.SessionStatisticsTable); default true. */
+  readonly health?: boolean;
+  /** Serve gRPC server reflection (v1 and v1alpha) for sessions.v1.SessionStatisticsTable; default true. */
+  readonly reflection?: boolean;
+  /** grpc-js server options. */
+  readonly grpcOptions?: ServerOptions;
+  /** Grace period of `shutdown()` before in-flight calls are cancelled; default 10,000 ms. */
+  readonly shutdownTimeoutMs?: number;
+  /** Lease size of getClosedSessions; default 256. */
+  readonly closedBatchSize?: number;
+  /** Streaming progress observers. */
+  readonly hooks?: StatisticsStreamHooks;
+  /** Serve the two streams on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
+  readonly fastPath?: boolean;
+}
+
+/**
+ * Creates a server hosting `sessions.v1.SessionStatisticsTable` over
+ * `backend`, with health and reflection unless turned off. On `shutdown()`
+ * open streams stop at their next message (see
+ * `SessionStatisticsHandlersOptions.signal`). Call `listen("127.0.0.1:3444")`
+ * to bind and start it.
+ */
+export function createStatsServer(options: StatsServerOptions): OffloadServer {
+  const stopping = new AbortController();
+  const handlers = createSessionStatisticsHandlers({ ...options, signal: stopping.signal });
+  const addOns: ServerAddOn[] = [];
+  let health: HealthImplementation | undefined;
+  if (options.health ?? true) {
+    health = new HealthImplementation({ "": "SERVING", [SESSION_STATISTICS_SERVICE_NAME]: "SERVING" });
+    addOns.push(health);
+  }
+  if (options.reflection ?? true) {
+    addOns.push(
+      new ReflectionService(createReflectionPackageDefinition(), { services: [SESSION_STATISTICS_SERVICE_NAME] }),
+    );
+  }
+  return createOffloadServer({
+    credentials: options.credentials,
+    install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),
+    fastPath: options.fastPath,
+    fastRoutes: [
+      createFastRoute(StatisticsService.getAllSessions, handlers.getAllSessions, sessionsV1.sessionResponse),
+      createFastRoute(StatisticsService.getClosedSessions, handlers.getClosedSessions, sessionsV1.sessionResponse),
+    ],
+    addOns,
+    onShutdown: () => {
+      health?.setStatus("", "NOT_SERVING");
+      health?.setStatus(SESSION_STATISTICS_SERVICE_NAME, "NOT_SERVING");
+      stopping.abort();
+    },
+    grpcOptions: options.grpcOptions,
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
+    logger: options.logger,
+    name: "stats",
+  });
+}
