@@ -1,11 +1,21 @@
-import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
-import type { Clock } from "@sessionoffload/offload-api";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import {
+  createMemorySwitch,
+  createNftablesSwitch,
+  createSqliteSwitch,
+  type SwitchBackend,
+} from "@sessionoffload/switch-backend";
+import type { Clock, Logger } from "@sessionoffload/offload-api";
 
 /** The switches the reference server can run over. */
-export const BACKEND_KINDS = ["memory"] as const;
+export const BACKEND_KINDS = ["memory", "sqlite", "nftables"] as const;
 
 /** One of `BACKEND_KINDS`. */
 export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** Default database file of the sqlite backend, relative to the working directory (or `$OFFLOAD_DB`). */
+export const DEFAULT_DB_PATH = ".offload/switch.db";
 
 /** The backend part of the parsed command line; undefined fields take the switch's defaults. */
 export interface BackendConfig {
@@ -17,33 +27,54 @@ export interface BackendConfig {
   readonly tcpIdleTimeoutMs?: number;
   /** UDP idle timeout in milliseconds (`--udp-idle-timeout`, given in seconds). */
   readonly udpIdleTimeoutMs?: number;
-  /** The simulated traffic model (`--traffic on|off`). */
+  /** The simulated traffic model (`--traffic on|off`); the nftables switch counts real packets instead. */
   readonly traffic: boolean;
   /** Seed of the traffic model (`--seed`). */
   readonly seed?: number;
+  /** Database file of the sqlite switch (`--db`); default `DEFAULT_DB_PATH`. */
+  readonly dbPath?: string;
+  /** Network namespace the nftables switch programs (`--netns`); default the current one. */
+  readonly netns?: string;
 }
 
 /** What a backend may be given besides its configuration. */
 export interface BackendDeps {
   /** Time source; default the system clock. */
   readonly clock?: Clock;
+  /** Log of the switch (the sqlite switch reports leadership changes). */
+  readonly logger?: Logger;
 }
 
 /**
- * Makes the switch the command line asked for. The one place that knows the
- * backend kinds: new ones (sqlite with `--db`, nftables with `--netns`) are
- * added here. Throws the switch's option error for a bad value.
+ * Makes the switch the command line asked for: the one place that knows the
+ * backend kinds. Rejects with the switch's own error for a bad setting or an
+ * unusable store (`SwitchOptionError`, `SqliteSwitchOpenError`, `NftError`),
+ * each with a one-line message.
  */
-export function createBackend(config: BackendConfig, deps: BackendDeps = {}): SwitchBackend {
+export async function createBackend(config: BackendConfig, deps: BackendDeps = {}): Promise<SwitchBackend> {
+  const common = {
+    capacity: config.maxSessions,
+    tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
+    udpIdleTimeoutMs: config.udpIdleTimeoutMs,
+    clock: deps.clock,
+  };
   switch (config.kind) {
     case "memory":
-      return createMemorySwitch({
-        capacity: config.maxSessions,
-        tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
-        udpIdleTimeoutMs: config.udpIdleTimeoutMs,
+      return createMemorySwitch({ ...common, traffic: config.traffic, seed: config.seed });
+    case "sqlite": {
+      const path = resolve(config.dbPath ?? DEFAULT_DB_PATH);
+      // The default folder is ours to make; a folder the user named must exist.
+      if (config.dbPath === undefined || config.dbPath === DEFAULT_DB_PATH)
+        mkdirSync(dirname(path), { recursive: true });
+      return createSqliteSwitch({
+        ...common,
+        path,
         traffic: config.traffic,
         seed: config.seed,
-        clock: deps.clock,
+        logger: deps.logger,
       });
+    }
+    case "nftables":
+      return createNftablesSwitch({ ...common, capacity: config.maxSessions ?? 65536, netns: config.netns });
   }
 }

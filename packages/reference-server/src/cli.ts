@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { logVerbosity, setLogVerbosity } from "@grpc/grpc-js";
+import { NftError, SqliteSwitchOpenError, SwitchOptionError } from "@sessionoffload/switch-backend";
 import { parseCommandLine, UsageError } from "./command-line";
 import { createLogger } from "./create-logger";
 import { ListenError, startReferenceServer } from "./reference-server";
@@ -38,7 +39,8 @@ async function main(argv: readonly string[]): Promise<void> {
     running = await startReferenceServer(config, { logger });
   } catch (err) {
     if (err instanceof ListenError || err instanceof TlsFileError) return fail(err.message);
-    if (err instanceof RangeError) return fail(err.message);
+    if (err instanceof RangeError || err instanceof SwitchOptionError) return fail(err.message);
+    if (err instanceof SqliteSwitchOpenError || err instanceof NftError) return fail(err.message);
     throw err;
   }
   const server = running;

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { MAX_CAPACITY } from "@sessionoffload/switch-backend";
-import { BACKEND_KINDS, type BackendConfig, type BackendKind } from "./backend-factory";
+import { BACKEND_KINDS, DEFAULT_DB_PATH, type BackendConfig, type BackendKind } from "./backend-factory";
 import type { TlsConfig } from "./server-credentials";
 
 /** The services the command can host. */
@@ -46,7 +46,7 @@ export type ParsedCommandLine =
 export interface CommandLineIo {
   /** Help and version output; default process.stdout. */
   readonly writeOut?: (text: string) => void;
-  /** Environment (OFFLOAD_TLS_DIR); default process.env. */
+  /** Environment (OFFLOAD_TLS_DIR, OFFLOAD_DB); default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -131,7 +131,27 @@ export function createProgram(): Command {
         "folder of the development CA and certificate (default: $OFFLOAD_TLS_DIR or ./.offload/tls)",
       ).argParser(nonEmpty),
     )
-    .addOption(new Option("--backend <kind>", "switch backend").choices(BACKEND_KINDS).default("memory"))
+    .addOption(
+      new Option(
+        "--backend <kind>",
+        "switch backend: memory (in process), sqlite (a database file shared by processes, survives restarts), " +
+          "nftables (the Linux kernel's data plane; root)",
+      )
+        .choices(BACKEND_KINDS)
+        .default(undefined, "memory when one process hosts both services, else sqlite"),
+    )
+    .addOption(
+      new Option(
+        "--db <path>",
+        `database file of the sqlite backend (default: $OFFLOAD_DB or ./${DEFAULT_DB_PATH})`,
+      ).argParser(nonEmpty),
+    )
+    .addOption(
+      new Option(
+        "--netns <name>",
+        "network namespace the nftables backend programs (default: the current one)",
+      ).argParser(nonEmpty),
+    )
     .addOption(
       new Option("--max-sessions <n>", "table capacity (default 1000000)").argParser(integerIn(1, MAX_CAPACITY)),
     )
@@ -182,7 +202,9 @@ interface RawOptions {
   tlsKey?: string;
   tlsClientCa?: string;
   tlsDir?: string;
-  backend: BackendKind;
+  backend?: BackendKind;
+  db?: string;
+  netns?: string;
   maxSessions?: number;
   tcpIdleTimeout?: number;
   udpIdleTimeout?: number;
@@ -238,6 +260,13 @@ export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}
       `--sessions-port and --stats-port are both ${o.sessionsPort}; each service needs its own port`,
     );
   }
+  const backendKind: BackendKind = o.backend ?? (both ? "memory" : "sqlite");
+  if (o.db !== undefined && backendKind !== "sqlite")
+    throw new UsageError(`--db is for --backend sqlite, not ${backendKind}`);
+  if (o.netns !== undefined && backendKind !== "nftables") {
+    throw new UsageError(`--netns is for --backend nftables, not ${backendKind}`);
+  }
+  const env = io.env ?? process.env;
   const config: ReferenceServerConfig = {
     services: o.services,
     host: o.host,
@@ -245,7 +274,9 @@ export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}
     statsPort: o.statsPort,
     tls: tlsConfig(o),
     backend: {
-      kind: o.backend,
+      kind: backendKind,
+      dbPath: backendKind === "sqlite" ? (o.db ?? env.OFFLOAD_DB ?? DEFAULT_DB_PATH) : undefined,
+      netns: o.netns,
       maxSessions: o.maxSessions,
       tcpIdleTimeoutMs: o.tcpIdleTimeout,
       udpIdleTimeoutMs: o.udpIdleTimeout,

@@ -73,7 +73,8 @@ function bindReason(err: unknown): string {
  * on its own port, all with the configured credentials, health and
  * reflection. Throws `ListenError` when a port cannot be bound (whatever had
  * started is stopped first), `TlsFileError` for an unreadable TLS file, and
- * the switch's option error for a bad switch setting.
+ * the switch's own error for a bad switch setting or an unusable store
+ * (`SwitchOptionError`, `SqliteSwitchOpenError`, `NftError`).
  */
 export async function startReferenceServer(
   config: ReferenceServerConfig,
@@ -81,7 +82,7 @@ export async function startReferenceServer(
 ): Promise<RunningReferenceServer> {
   const { logger, clock } = deps;
   const built = buildServerCredentials(config.tls);
-  const backend = createBackend(config.backend, { clock });
+  const backend = await createBackend(config.backend, { clock, logger });
   const common = {
     backend,
     credentials: built.credentials,

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -235,6 +235,66 @@ describe("offload-server command", () => {
     expect(stderr().trim().split("\n")).toHaveLength(1);
     expect(stderr()).toContain(fragment);
     expect(stdout()).toBe("");
+  });
+
+  it.each([
+    ["not ours", "not a database of ours\n"],
+    ["corrupt", "SQLite format 3\u0000" + "\u00ff".repeat(200)],
+  ])("exits 2 with one line for a --db file that is %s, leaving it untouched", async (_kind, content) => {
+    const path = join(workdir, `bad-${Math.random().toString(36).slice(2)}.db`);
+    writeFileSync(path, content, "latin1");
+    const before = readFileSync(path);
+    const { exited, stderr, stdout } = run([
+      "--insecure",
+      "--backend",
+      "sqlite",
+      "--db",
+      path,
+      "--sessions-port",
+      "0",
+      "--stats-port",
+      "0",
+    ]);
+    expect(await exited).toBe(2);
+    expect(stderr().trim().split("\n")).toHaveLength(1);
+    expect(stderr()).toContain(path);
+    expect(stdout()).toBe("");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  it("runs the original demo's two processes over one --db file: what one adds, the other lists and collects", async () => {
+    const db = join(workdir, `shared-${Math.random().toString(36).slice(2)}.db`);
+    const common = ["--insecure", "--db", db, "--traffic", "off", "--tcp-idle-timeout", "0.5"];
+    const sessionsProc = await start([...common, "--services", "sessions", "--sessions-port", "0"]);
+    const statsProc = await start([...common, "--services", "stats", "--stats-port", "0"]);
+    const creds = credentials.createInsecure();
+    const sessions = new sessionsV1.SessionTableClient(`127.0.0.1:${sessionsProc.ports.sessions}`, creds);
+    const stats = new sessionsV1.SessionStatisticsTableClient(`127.0.0.1:${statsProc.ports.stats}`, creds);
+    try {
+      const added = await unary(sessions, "addSession", request(7000));
+      expect(added.requestStatus).toBe(sessionsV1.REQUEST_STATUS._ACCEPTED);
+      const listed = await collect(stats.getAllSessions({ pageSize: 0 }));
+      expect(listed.map((s) => s.sessionId)).toEqual([added.sessionId]);
+      // The idle timeout ends it; the statistics process delivers it once.
+      let closed: sessionsV1.sessionResponse[] = [];
+      for (let i = 0; i < 100 && closed.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        closed = await collect(stats.getClosedSessions({ pageSize: 0 }));
+      }
+      expect(closed.map((s) => [s.sessionId, s.sessionCloseCode])).toEqual([
+        [added.sessionId, sessionsV1.SESSION_CLOSE_CODE._TIMEOUT],
+      ]);
+      expect(await collect(stats.getClosedSessions({ pageSize: 0 }))).toEqual([]);
+      const gone = await unary(sessions, "getSession", { sessionId: added.sessionId });
+      expect(gone.requestStatus).toBe(sessionsV1.REQUEST_STATUS._REJECTED_SESSION_NONEXISTENT);
+    } finally {
+      sessions.close();
+      stats.close();
+      sessionsProc.child.kill("SIGTERM");
+      statsProc.child.kill("SIGTERM");
+    }
+    expect(await sessionsProc.exited).toBe(0);
+    expect(await statsProc.exited).toBe(0);
   });
 
   it("exits 2 with one line when its port is in use, leaving nothing bound", async () => {

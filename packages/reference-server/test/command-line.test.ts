@@ -103,6 +103,21 @@ describe("parseCommandLine", () => {
     });
   });
 
+  it("the backend defaults to memory for one process hosting both services, else to the shared sqlite file", () => {
+    expect(config([]).backend.kind).toBe("memory");
+    expect(config(["--services", "sessions"]).backend).toMatchObject({ kind: "sqlite", dbPath: ".offload/switch.db" });
+    expect(config(["--services", "stats", "--db", "/tmp/t.db"]).backend).toMatchObject({
+      kind: "sqlite",
+      dbPath: "/tmp/t.db",
+    });
+    const parsed = parseCommandLine(["--backend", "sqlite"], {
+      writeOut: () => undefined,
+      env: { OFFLOAD_DB: "e.db" },
+    });
+    expect(parsed.kind === "run" && parsed.config.backend.dbPath).toBe("e.db");
+    expect(config(["--backend", "nftables", "--netns", "sw"]).backend).toMatchObject({ kind: "nftables", netns: "sw" });
+  });
+
   it("--services dedupes and keeps the order given", () => {
     expect(config(["--services", "stats,sessions,stats"]).services).toEqual(["stats", "sessions"]);
   });
@@ -133,6 +148,10 @@ describe("parseCommandLine", () => {
     [["--tls-key", "a"], "--tls-key needs --tls-cert"],
     [["--tls-cert", "a", "--tls-key", "b", "--tls-dir", "c"], "--tls-dir"],
     [["--sessions-port", "5000", "--stats-port", "5000"], "each service needs its own port"],
+    [["--backend", "memory", "--db", "x.db"], "--db is for --backend sqlite"],
+    [["--db", "x.db"], "--db is for --backend sqlite, not memory"],
+    [["--backend", "sqlite", "--netns", "ns1"], "--netns is for --backend nftables"],
+    [["--backend", "sqlite", "--db", ""], "--db"],
   ])("refuses %j with one line naming %s", (args, fragment) => {
     expect(usage(args)).toContain(fragment);
   });
@@ -158,6 +177,8 @@ describe("parseCommandLine", () => {
       "--tls-client-ca",
       "--tls-dir",
       "--backend",
+      "--db",
+      "--netns",
       "--max-sessions",
       "--tcp-idle-timeout",
       "--udp-idle-timeout",
