@@ -7,4 +7,4 @@ prepare_tls
 exec node --import tsx packages/reference-server/src/cli.ts \
   --services sessions --sessions-port "${SESSIONS_PORT:-3443}" \
   --backend sqlite --db "$state/demo.db" \
-  --traffic off --tcp-idle-timeout 5 --udp-idle-timeout 5 "$@"
+  --traffic on --tcp-idle-timeout 20 --udp-idle-timeout 20 "$@"

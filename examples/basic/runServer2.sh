@@ -7,4 +7,4 @@ prepare_tls
 exec node --import tsx packages/reference-server/src/cli.ts \
   --services stats --stats-port "${STATS_PORT:-3444}" \
   --backend sqlite --db "$state/demo.db" \
-  --traffic off --tcp-idle-timeout 5 --udp-idle-timeout 5 "$@"
+  --traffic on --tcp-idle-timeout 20 --udp-idle-timeout 20 "$@"

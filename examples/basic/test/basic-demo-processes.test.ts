@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +12,6 @@ import { join } from "node:path";
  * section by section.
  */
 const HERE = join(__dirname, "..");
-const ROOT = join(HERE, "..", "..");
 
 let demoDir: string;
 beforeAll(() => {
@@ -36,13 +35,7 @@ function env(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Starts a server script and resolves the ports it printed, once it printed `ready`. */
 function startServer(script: string, extra: Record<string, string>, args: string[] = []): Promise<Map<string, number>> {
-  const child =
-    script === "sqlite-service"
-      ? spawn(process.execPath, ["--import", "tsx", join(HERE, "test/fixtures/sqlite-service.ts"), ...args], {
-          cwd: ROOT,
-          stdio: ["ignore", "pipe", "pipe"],
-        })
-      : spawn(join(HERE, script), args, { env: env(extra), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(join(HERE, script), args, { env: env(extra), stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = "";
@@ -129,13 +122,6 @@ function checkDemoOutput(stdout: string): void {
   for (const code of received.filter((l) => l.startsWith("Session ReasonCode: "))) expect(code).toMatch(/: [123]$/);
 }
 
-function commandSupportsSqlite(): boolean {
-  const help = execFileSync(process.execPath, ["--import", "tsx", "packages/reference-server/src/cli.ts", "--help"], {
-    cwd: ROOT,
-  }).toString();
-  return /--backend[^\n]*\n?[^\n]*sqlite/.test(help) && help.includes("--db");
-}
-
 describe("examples/basic scripts, end to end as child processes", () => {
   it("runServers.sh (both services, one process, TLS) + runClient.sh prints the demo with real values", async () => {
     const ports = await startServer("runServers.sh", { SESSIONS_PORT: "0", STATS_PORT: "0" });
@@ -145,36 +131,14 @@ describe("examples/basic scripts, end to end as child processes", () => {
     checkDemoOutput(stdout);
   }, 60_000);
 
-  it("two server processes over one SQLite switch (test fixture servers, not yet the command) + runClient.sh", async () => {
-    const db = join(demoDir, "fixture.db");
+  it("runServer1.sh + runServer2.sh (two processes, shared SQLite switch) + runClient.sh", async () => {
     const [sessions, stats] = await Promise.all([
-      startServer("sqlite-service", {}, ["sessions", db]),
-      startServer("sqlite-service", {}, ["stats", db]),
+      startServer("runServer1.sh", { SESSIONS_PORT: "0" }),
+      startServer("runServer2.sh", { STATS_PORT: "0" }),
     ]);
-    const { code, stdout, stderr } = await runClient(sessions.get("sessions") as number, stats.get("stats") as number, [
-      "--insecure",
-    ]);
+    const { code, stdout, stderr } = await runClient(sessions.get("sessions") as number, stats.get("stats") as number);
     expect(stderr).toBe("");
     expect(code).toBe(0);
     checkDemoOutput(stdout);
   }, 90_000);
-
-  const twoProcess = commandSupportsSqlite() ? it : it.skip;
-  twoProcess(
-    "runServer1.sh + runServer2.sh (two processes, shared SQLite switch) + runClient.sh [skipped until offload-server has --backend sqlite --db]",
-    async () => {
-      const [sessions, stats] = await Promise.all([
-        startServer("runServer1.sh", { SESSIONS_PORT: "0" }),
-        startServer("runServer2.sh", { STATS_PORT: "0" }),
-      ]);
-      const { code, stdout, stderr } = await runClient(
-        sessions.get("sessions") as number,
-        stats.get("stats") as number,
-      );
-      expect(stderr).toBe("");
-      expect(code).toBe(0);
-      checkDemoOutput(stdout);
-    },
-    90_000,
-  );
 });

@@ -14,7 +14,8 @@ type Row = { readonly id: bigint; readonly protocol: string };
  * TCP session whose FIN handshake is under way (closing1 or closing2, found
  * through an index, so a new leader picks them up) moves one step towards
  * closed/finAck; then the next `samplesPerTick` live sessions after a cursor
- * kept in the database are visited round-robin: each gets
+ * kept in the database are visited round-robin (a table with fewer live
+ * sessions than that is gone round several times): each visit gives
  * 0..maxPacketsPerSample packets per direction of random sizes, and a TCP
  * one may be reset or start its FIN handshake. Throws SwitchOptionError for
  * bad options.
@@ -57,7 +58,14 @@ export function createSqliteTrafficModel(
       const seen = new Set(rows.map((row) => row.id));
       for (const row of first.all(limit - rows.length) as Row[]) if (!seen.has(row.id)) rows.push(row);
     }
-    for (const row of rows) {
+    // A table smaller than samplesPerTick is visited repeatedly, as the memory
+    // switch's sampling with replacement does, so that small tables (the demo)
+    // see traffic and FIN/RST at the same pace on both switches.
+    const visits = rows.length === 0 ? 0 : Math.max(rows.length, limit);
+    const ended = new Set<bigint>();
+    for (let k = 0; k < visits; k++) {
+      const row = rows[k % rows.length]!;
+      if (ended.has(row.id)) continue;
       const inPackets = random.nextInt(0, settings.maxPacketsPerSample);
       const outPackets = random.nextInt(0, settings.maxPacketsPerSample);
       // No packet, no refresh of the idle timer (as in the memory switch).
@@ -70,8 +78,13 @@ export function createSqliteTrafficModel(
         });
       if (row.protocol !== "tcp") continue;
       const roll = random.nextFloat();
-      if (roll < settings.rstProbability) plane.end(row.id, "rst");
-      else if (roll < settings.rstProbability + settings.finProbability) plane.startFin(row.id);
+      if (roll < settings.rstProbability) {
+        plane.end(row.id, "rst");
+        ended.add(row.id);
+      } else if (roll < settings.rstProbability + settings.finProbability) {
+        plane.startFin(row.id);
+        ended.add(row.id);
+      }
     }
     const last = rows[rows.length - 1];
     writeCursor.run(last === undefined ? null : last.id);
