@@ -1,9 +1,11 @@
-// Benchmark of the nftables switch (root only): batched adds per second into the kernel,
-// and the time to read the counters of 100,000 sessions. Runs in a namespace of its own.
+// Benchmark of the nftables switch (root only): batched adds per second into the kernel, the
+// time to read the counters of 100,000 sessions, one poll, and getSession's read of one session.
+// Runs in a namespace of its own, removed at the end.
 // Run: npx tsx bench/nftables-switch.ts [sessions]
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { SessionSpec } from "@sessionoffload/offload-api";
+import { createFakeClock } from "../packages/switch-backend/src/fake-clock";
 import { createNftablesSwitch } from "../packages/switch-backend/src/nftables-switch";
 
 const total = Number(process.argv[2] ?? 100_000);
@@ -28,7 +30,10 @@ async function main(): Promise<void> {
   const netns = `so-bench-${randomBytes(3).toString("hex")}`;
   execFileSync("ip", ["netns", "add", netns]);
   try {
-    const sw = await createNftablesSwitch({ capacity: total, netns, pollIntervalMs: 0 });
+    const tc = process.hrtime.bigint();
+    const clock = createFakeClock();
+    const sw = await createNftablesSwitch({ capacity: total, netns, pollIntervalMs: 0, clock, idleTimeoutMs: 60_000 });
+    const createMs = Number(process.hrtime.bigint() - tc) / 1e6;
     const t0 = process.hrtime.bigint();
     for (let start = 0; start < total; start += chunk) {
       const adds = [];
@@ -44,14 +49,28 @@ async function main(): Promise<void> {
     const t2 = process.hrtime.bigint();
     await sw.poll();
     const pollMs = Number(process.hrtime.bigint() - t2) / 1e6;
-    console.log(`sessions: ${total} (two kernel elements each)`);
+    const t3 = process.hrtime.bigint();
+    await sw.get(1n);
+    const getMs = Number(process.hrtime.bigint() - t3) / 1e6;
+    const t4 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => sw.get(BigInt(i + 1))));
+    const get100Ms = Number(process.hrtime.bigint() - t4) / 1e6;
+    clock.advance(60_000);
+    const t5 = process.hrtime.bigint();
+    await sw.poll();
+    const endAllMs = Number(process.hrtime.bigint() - t5) / 1e6;
+    const lease = await sw.takeClosed(total);
+    if (lease.sessions.length !== total) throw new Error(`${lease.sessions.length} sessions ended idle, not ${total}`);
+    console.log(`sessions: ${total} (two kernel elements each); table made in ${createMs.toFixed(0)} ms`);
     console.log(
       `adds: ${addMs.toFixed(0)} ms, ${((total / addMs) * 1000).toFixed(0)} adds/s (concurrent adds of ${chunk}, batched)`,
     );
     console.log(
-      `read counters of ${n} sessions (sessions() iteration, one nft list per family): ${readMs.toFixed(0)} ms`,
+      `read counters of ${n} sessions (sessions() iteration, one nft list per used map): ${readMs.toFixed(0)} ms`,
     );
     console.log(`poll (read + end detection): ${pollMs.toFixed(0)} ms`);
+    console.log(`get of one session: ${getMs.toFixed(0)} ms; 100 concurrent gets: ${get100Ms.toFixed(0)} ms`);
+    console.log(`poll that ends all ${total} sessions idle (removing their kernel state): ${endAllMs.toFixed(0)} ms`);
     await sw.close();
   } finally {
     execFileSync("ip", ["netns", "del", netns]);

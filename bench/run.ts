@@ -1,0 +1,476 @@
+/**
+ * `npm run bench`: starts the reference server on each backend (memory,
+ * sqlite, and nftables where root), drives it over real gRPC, and writes a
+ * table (stdout and results/latest.md), the raw results (results/latest.json)
+ * and a chart (results/latest.svg). With the peers of ../shared/bench-peers
+ * built, the C++ offload-loadgen drives every run and the C++ and Python peer
+ * servers are measured in the same sitting; otherwise a Node driver runs and
+ * the peers are skipped. Server pinned to core 0, load to core 1.
+ *
+ *   npx tsx bench/run.ts [--quick] [--backends memory,sqlite,nftables] [--no-peers] [--reps N] [--out DIR]
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { renderBarChart } from "./lib/chart";
+import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
+import { median, type LoadResult } from "./lib/loadgen-result";
+import { runNodeLoadgen } from "./lib/node-loadgen";
+import { memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
+import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    backends: { type: "string" },
+    peers: { type: "boolean", default: true },
+    "no-peers": { type: "boolean", default: false },
+    reps: { type: "string" },
+    out: { type: "string", default: join(__dirname, "results") },
+    "peers-build": { type: "string", default: process.env.PEERS_BUILD ?? join(__dirname, ".peers-build") },
+  },
+});
+
+const quick = opts.quick ?? false;
+const isRoot = process.getuid?.() === 0;
+const backends = (opts.backends ?? (isRoot ? "memory,sqlite,nftables" : "memory,sqlite")).split(",");
+const reps = Number(opts.reps ?? (quick ? 1 : 3));
+const outDir = resolve(opts.out ?? "bench/results");
+const peersSrc = resolve(__dirname, "../../shared/bench-peers");
+const peersBuild = resolve(opts["peers-build"]!);
+const SIZES = quick
+  ? {
+      unaryN: 500,
+      unaryN1: 200,
+      prefill: 500,
+      dumpSmall: 1000,
+      dumpLarge: 2000,
+      closed: 500,
+      warmup: 50,
+      kernelN: 300,
+      kernelDump: 500,
+    }
+  : {
+      unaryN: 100_000,
+      unaryN1: 30_000,
+      prefill: 100_000,
+      dumpSmall: 100_000,
+      dumpLarge: 1_000_000,
+      closed: 100_000,
+      warmup: 2000,
+      kernelN: 10_000,
+      kernelDump: 20_000,
+    };
+
+/** One row of the report. */
+interface Row {
+  server: string;
+  backend: string;
+  scenario: string;
+  concurrency: number;
+  n: number;
+  opsPerS: number;
+  p50us: number;
+  p99us: number;
+  runs: number;
+  driver: string;
+  notes: string;
+  raw: LoadResult[];
+}
+
+const rows: Row[] = [];
+const memory: {
+  server: string;
+  backend: string;
+  sessions: number;
+  idleMiB: number;
+  rssMiB: number;
+  hwmMiB: number;
+  bytesPerSession: number;
+}[] = [];
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+function preparePeers(): string | undefined {
+  if (opts["no-peers"] || !opts.peers) return undefined;
+  const built = loadgenPath(peersBuild);
+  if (built) return built;
+  if (!existsSync(join(peersSrc, "build.sh"))) {
+    log(`no peers at ${peersSrc}: using the Node driver, peers skipped`);
+    return undefined;
+  }
+  log(`building the peers into ${peersBuild} (about a minute)`);
+  try {
+    execFileSync("bash", [join(peersSrc, "build.sh")], {
+      env: { ...process.env, PEERS_BUILD: peersBuild },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  } catch (err) {
+    log(`peers build failed (${(err as Error).message.split("\n")[0]}): using the Node driver, peers skipped`);
+    return undefined;
+  }
+  return loadgenPath(peersBuild);
+}
+
+const loadgen = preparePeers();
+const driverName = loadgen ? "offload-loadgen (C++)" : "node-loadgen";
+
+type Scenario = "add" | "get" | "delete" | "dump" | "closed";
+
+async function measure(
+  server: RunningServer,
+  scenario: Scenario,
+  n: number,
+  concurrency: number,
+  extra: { prefill?: number; warmup?: number; seed?: number } = {},
+): Promise<LoadResult> {
+  const target = scenario === "dump" || scenario === "closed" ? server.statsTarget : server.sessionsTarget;
+  if (loadgen) {
+    return runCppLoadgen(loadgen, {
+      scenario,
+      target,
+      n: scenario === "dump" || scenario === "closed" ? 1 : n,
+      concurrency,
+      warmup: extra.warmup,
+      prefill: extra.prefill,
+      seed: extra.seed,
+      extra: scenario === "dump" || scenario === "closed" ? ["--stream-deadline-ms", "600000"] : [],
+    });
+  }
+  return runNodeLoadgen({
+    scenario,
+    sessionsTarget: server.sessionsTarget,
+    statsTarget: server.statsTarget,
+    n,
+    concurrency,
+    prefill: extra.prefill,
+    seed: extra.seed,
+  });
+}
+
+/** Fills a server's table with `n` sessions (untimed for the report, but returned). */
+function fill(server: RunningServer, n: number, seed: number): Promise<LoadResult> {
+  return measure(server, "add", n, 64, { seed });
+}
+
+interface ServerKind {
+  name: string;
+  backend: string;
+  start(extraArgs?: readonly string[]): Promise<RunningServer>;
+}
+
+function ourServer(backend: string): ServerKind {
+  return {
+    name: "ts",
+    backend,
+    async start(extraArgs = []) {
+      const scratch = mkdtempSync(join(tmpdir(), "offload-bench-"));
+      // The kernel switch gets a namespace of its own, removed afterwards.
+      const netns = backend === "nftables" ? `offload-bench-${process.pid}-${Date.now() % 100000}` : undefined;
+      if (netns) execFileSync("ip", ["netns", "add", netns]);
+      const cleanup = () => {
+        rmSync(scratch, { recursive: true, force: true });
+        if (netns) execFileSync("ip", ["netns", "del", netns]);
+      };
+      try {
+        const args = referenceServerArgs(backend, scratch, [...(netns ? ["--netns", netns] : []), ...extraArgs]);
+        const [cmd, cmdArgs] = pinned(0, process.execPath, args);
+        const server = await startServer(`ts/${backend}`, cmd, cmdArgs, parseReferencePorts);
+        return {
+          ...server,
+          stop: async () => {
+            await server.stop();
+            cleanup();
+          },
+        };
+      } catch (err) {
+        cleanup();
+        throw err;
+      }
+    },
+  };
+}
+
+function peerServer(name: "cpp" | "py"): ServerKind {
+  const bin = join(peersBuild, "bin", name === "cpp" ? "offload-cpp-server" : "offload-py-server");
+  return {
+    name,
+    backend: "memory",
+    async start(extraArgs = []) {
+      const [cmd, cmdArgs] = pinned(0, bin, ["--address", "127.0.0.1:0", "--max-sessions", "2000000", ...extraArgs]);
+      return startServer(name, cmd, cmdArgs, (output) => {
+        const port = /listening on [^\s]*:(\d+)/.exec(output)?.[1];
+        return port ? { sessions: Number(port), stats: Number(port) } : undefined;
+      });
+    },
+  };
+}
+
+async function withServer<T>(
+  kind: ServerKind,
+  fn: (s: RunningServer) => Promise<T>,
+  extraArgs?: readonly string[],
+): Promise<T> {
+  const server = await kind.start(extraArgs);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+function record(
+  kind: ServerKind,
+  scenario: string,
+  concurrency: number,
+  n: number,
+  results: LoadResult[],
+  notes = "",
+): Row {
+  const rate = (r: LoadResult) => r.sessions_per_s ?? r.ops_per_s;
+  const row: Row = {
+    server: kind.name,
+    backend: kind.backend,
+    scenario,
+    concurrency,
+    n,
+    opsPerS: median(results.map(rate)),
+    p50us: median(results.map((r) => r.latency_us.p50)),
+    p99us: median(results.map((r) => r.latency_us.p99)),
+    runs: results.length,
+    driver: results[0]?.driver ?? driverName,
+    notes: notes + (results.some((r) => !r.ok || r.errors > 0) ? " ERRORS" : ""),
+    raw: results,
+  };
+  rows.push(row);
+  log(
+    `${kind.name}/${kind.backend} ${scenario} c=${concurrency}: ${Math.round(row.opsPerS)}/s p50 ${row.p50us}us p99 ${row.p99us}us`,
+  );
+  return row;
+}
+
+async function unary(
+  kind: ServerKind,
+  scenario: "add" | "get" | "delete",
+  concurrencies: readonly number[],
+  repsHere: number,
+  fixedN?: number,
+) {
+  for (const c of concurrencies) {
+    const n = fixedN ?? (c === 1 ? SIZES.unaryN1 : SIZES.unaryN);
+    const results: LoadResult[] = [];
+    for (let r = 0; r < repsHere; r++) {
+      results.push(
+        await withServer(kind, (s) =>
+          measure(s, scenario, n, c, {
+            warmup: SIZES.warmup,
+            seed: 100 + r,
+            prefill:
+              scenario === "get" ? (fixedN ?? SIZES.prefill) : scenario === "delete" ? n + SIZES.warmup : undefined,
+          }),
+        ),
+      );
+    }
+    record(kind, scenario, c, n, results);
+  }
+}
+
+async function dumpAndMemory(kind: ServerKind, sizes: readonly number[]) {
+  for (const size of sizes) {
+    const results: LoadResult[] = [];
+    for (let r = 0; r < (size >= 1_000_000 ? 1 : reps); r++) {
+      results.push(
+        await withServer(kind, async (s) => {
+          await new Promise((res) => setTimeout(res, 500));
+          const idle = memoryOf(s.child.pid!);
+          await fill(s, size, 400 + r);
+          const afterFill = memoryOf(s.child.pid!);
+          const dump = await measure(s, "dump", size, 1);
+          const afterDump = memoryOf(s.child.pid!);
+          memory.push({
+            server: kind.name,
+            backend: kind.backend,
+            sessions: size,
+            idleMiB: idle.rssMiB,
+            rssMiB: afterFill.rssMiB,
+            hwmMiB: afterDump.hwmMiB,
+            bytesPerSession: ((afterFill.rssMiB - idle.rssMiB) * 1048576) / size,
+          });
+          return dump;
+        }),
+      );
+    }
+    record(kind, `dump ${size.toLocaleString("en-US")}`, 1, size, results, "sessions/s streamed");
+  }
+}
+
+async function closed(kind: ServerKind) {
+  const results: LoadResult[] = [];
+  for (let r = 0; r < reps; r++) {
+    const extra = kind.name === "ts" ? ["--tcp-idle-timeout", "1", "--traffic", "off"] : ["--close-after-s", "1"];
+    results.push(
+      await withServer(
+        kind,
+        async (s) => {
+          await fill(s, SIZES.closed, 500 + r);
+          await new Promise((res) => setTimeout(res, 2500));
+          return measure(s, "closed", SIZES.closed, 1);
+        },
+        extra,
+      ),
+    );
+  }
+  record(kind, "closed", 1, SIZES.closed, results, "closed sessions/s delivered");
+}
+
+async function main() {
+  mkdirSync(outDir, { recursive: true });
+  const started = new Date();
+  const peers: ServerKind[] = loadgen ? [peerServer("cpp"), peerServer("py")] : [];
+  const dumpSizes = [SIZES.dumpSmall, SIZES.dumpLarge];
+
+  for (const backend of backends) {
+    const kind = ourServer(backend);
+    if (backend === "nftables") {
+      // Every add is kernel work through nft: smaller runs, one repetition.
+      await unary(kind, "add", [1, 16, 64], 1, SIZES.kernelN);
+      await unary(kind, "get", [16], 1, SIZES.kernelN);
+      await unary(kind, "delete", [16], 1, SIZES.kernelN);
+      await dumpAndMemory(kind, [SIZES.kernelDump]);
+      continue;
+    }
+    await unary(kind, "add", [1, 16, 64], reps);
+    await unary(kind, "get", [1, 16, 64], reps);
+    await unary(kind, "delete", [16], reps);
+    await dumpAndMemory(kind, dumpSizes);
+    await closed(kind);
+  }
+  for (const peer of peers) {
+    await unary(peer, "add", [1, 16, 64], reps);
+    await unary(peer, "get", [16], reps);
+    await dumpAndMemory(peer, dumpSizes);
+  }
+
+  const report = renderReport(started);
+  writeFileSync(join(outDir, "latest.md"), report);
+  writeFileSync(
+    join(outDir, "latest.json"),
+    JSON.stringify({ started, machine: machineInfo(), driver: driverName, quick, rows, memory }, null, 2),
+  );
+  writeFileSync(join(outDir, "latest.svg"), renderChart());
+  process.stdout.write(report);
+  log(`wrote ${join(outDir, "latest.md")}, latest.json and latest.svg`);
+}
+
+function machineInfo() {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+  };
+}
+
+function find(server: string, backend: string, scenario: string, c: number): Row | undefined {
+  return rows.find(
+    (r) => r.server === server && r.backend === backend && r.scenario === scenario && r.concurrency === c,
+  );
+}
+
+function renderReport(started: Date): string {
+  const n = (v: number) => Math.round(v).toLocaleString("en-US");
+  const lines = [
+    `# Benchmark results`,
+    ``,
+    `${started.toISOString()} · ${machineInfo().cpus} cores (${machineInfo().cpuModel}) · ${machineInfo().memGiB} GiB · Node ${process.version} · driver: ${driverName}${quick ? " · QUICK (tiny sizes, not figures)" : ""}`,
+    ``,
+    `| server | backend | scenario | concurrency | n | ops/s (median) | p50 µs | p99 µs | runs | notes |`,
+    `|---|---|---|---:|---:|---:|---:|---:|---:|---|`,
+    ...rows.map(
+      (r) =>
+        `| ${r.server} | ${r.backend} | ${r.scenario} | ${r.concurrency} | ${n(r.n)} | ${n(r.opsPerS)} | ${n(r.p50us)} | ${n(r.p99us)} | ${r.runs} | ${r.notes} |`,
+    ),
+    ``,
+    `| server | backend | sessions | idle RSS MiB | RSS after fill MiB | HWM after dump MiB | bytes/session |`,
+    `|---|---|---:|---:|---:|---:|---:|`,
+    ...memory.map(
+      (m) =>
+        `| ${m.server} | ${m.backend} | ${n(m.sessions)} | ${m.idleMiB.toFixed(1)} | ${m.rssMiB.toFixed(1)} | ${m.hwmMiB.toFixed(1)} | ${n(m.bytesPerSession)} |`,
+    ),
+    ``,
+  ];
+  const ts16 = find("ts", "memory", "add", 16);
+  const cpp16 = find("cpp", "memory", "add", 16);
+  const py16 = find("py", "memory", "add", 16);
+  const dumpLabel = `dump ${SIZES.dumpLarge.toLocaleString("en-US")}`;
+  const tsDump = find("ts", "memory", dumpLabel, 1);
+  const cppDump = find("cpp", "memory", dumpLabel, 1);
+  if (ts16 && (cpp16 || py16)) {
+    lines.push(`## Ratios (same sitting)`, ``);
+    if (py16) lines.push(`- addSession c=16, ts/py: ${(ts16.opsPerS / py16.opsPerS).toFixed(2)}x (goal >= 2x)`);
+    if (cpp16) lines.push(`- addSession c=16, ts/cpp: ${(ts16.opsPerS / cpp16.opsPerS).toFixed(2)}x (aim 0.5x)`);
+    if (tsDump && cppDump)
+      lines.push(
+        `- getAllSessions ${dumpLabel}, ts/cpp: ${(tsDump.opsPerS / cppDump.opsPerS).toFixed(2)}x (goal >= 1x)`,
+      );
+    lines.push(`- addSession c=16 p99, ts: ${n(ts16.p99us)} µs (goal < 1,500 µs)`);
+    const mem = memory.find((m) => m.server === "ts" && m.backend === "memory" && m.sessions === SIZES.dumpLarge);
+    if (mem)
+      lines.push(`- memory, ts at ${n(mem.sessions)} sessions: ${n(mem.bytesPerSession)} bytes/session (goal < 400)`);
+    lines.push(``);
+  }
+  return lines.join("\n");
+}
+
+function renderChart(): string {
+  const series = [...new Set(rows.map((r) => `${r.server}/${r.backend}`))];
+  const groupsFor = (pred: (r: Row) => boolean, metric: (r: Row) => number) => {
+    const labels = [...new Set(rows.filter(pred).map((r) => `${r.scenario} c=${r.concurrency}`))];
+    return labels.map((label) => ({
+      label,
+      values: Object.fromEntries(
+        rows
+          .filter((r) => pred(r) && `${r.scenario} c=${r.concurrency}` === label)
+          .map((r) => [`${r.server}/${r.backend}`, metric(r)]),
+      ),
+    }));
+  };
+  const isUnary = (r: Row) => ["add", "get", "delete"].includes(r.scenario);
+  return renderBarChart(
+    `sessions.v1 servers, ${new Date().toISOString().slice(0, 10)} (${driverName})`,
+    [
+      { title: "Unary calls", unit: "ops/s, higher is better", groups: groupsFor(isUnary, (r) => r.opsPerS) },
+      {
+        title: "Unary p99 latency",
+        unit: "µs, lower is better",
+        groups: groupsFor(isUnary, (r) => r.p99us),
+        log: true,
+      },
+      {
+        title: "Streams",
+        unit: "sessions/s, higher is better",
+        groups: groupsFor(
+          (r) => !isUnary(r),
+          (r) => r.opsPerS,
+        ),
+      },
+      {
+        title: "Memory",
+        unit: "bytes per session, lower is better",
+        groups: [...new Set(memory.map((m) => m.sessions))].map((s) => ({
+          label: `${s.toLocaleString("en-US")} sessions`,
+          values: Object.fromEntries(
+            memory.filter((m) => m.sessions === s).map((m) => [`${m.server}/${m.backend}`, m.bytesPerSession]),
+          ),
+        })),
+      },
+    ],
+    series,
+  );
+}
+
+main().catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+/**
+ * A smoke run of `npm run bench`: tiny sizes, the memory backend, the Node
+ * driver (no peers), one repetition. It checks that the harness starts the
+ * built reference server, drives every scenario over real gRPC without an
+ * error, and writes the table, the JSON and the chart; it asserts no timing.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const repo = resolve(__dirname, "..");
+
+describe("npm run bench (smoke)", () => {
+  let out: string;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), "offload-bench-smoke-"));
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it("runs every scenario against the memory backend and writes table, JSON and chart", () => {
+    if (!existsSync(join(repo, "packages/reference-server/dist/cli.js"))) {
+      throw new Error("run `npm run build` first (npm test builds before Jest)");
+    }
+    execFileSync(
+      process.execPath,
+      ["--import", "tsx", "bench/run.ts", "--quick", "--no-peers", "--backends", "memory", "--reps", "1", "--out", out],
+      { cwd: repo, stdio: "pipe", timeout: 240_000 },
+    );
+    const results = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as {
+      driver: string;
+      rows: { scenario: string; concurrency: number; opsPerS: number; notes: string }[];
+      memory: { sessions: number; bytesPerSession: number }[];
+    };
+    expect(results.driver).toBe("node-loadgen");
+    expect(results.rows.map((r) => `${r.scenario}@${r.concurrency}`)).toEqual([
+      "add@1",
+      "add@16",
+      "add@64",
+      "get@1",
+      "get@16",
+      "get@64",
+      "delete@16",
+      "dump 1,000@1",
+      "dump 2,000@1",
+      "closed@1",
+    ]);
+    for (const row of results.rows) {
+      expect(row.notes).not.toContain("ERRORS");
+      expect(row.opsPerS).toBeGreaterThan(0);
+    }
+    expect(results.memory.map((m) => m.sessions)).toEqual([1000, 2000]);
+    expect(readFileSync(join(out, "latest.md"), "utf8")).toContain("| ts | memory | add | 16 |");
+    expect(readFileSync(join(out, "latest.svg"), "utf8")).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+  }, 300_000);
+});
