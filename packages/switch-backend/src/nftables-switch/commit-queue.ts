@@ -1,3 +1,4 @@
+import { coalesceCommands } from "./coalesce-commands";
 import type { NftCommand, NftRunner } from "./nft-runner";
 
 /** Options of `createCommitQueue`. */
@@ -10,7 +11,8 @@ export interface CommitQueueOptions {
 
 /**
  * Coalesces kernel updates: every operation submitted in the same turn of the
- * event loop (and while a batch is in flight) goes into one `nft -f -` batch.
+ * event loop (and while a batch is in flight) goes into one `nft -j -f FILE`
+ * batch, its element commands merged to one per set or map.
  */
 export interface CommitQueue {
   /** Queues an operation (its commands stay together and in order); resolves once its batch committed. */
@@ -37,7 +39,7 @@ export function createCommitQueue(options: CommitQueueOptions): CommitQueue {
 
   async function applyBatch(ops: readonly Op[]): Promise<void> {
     try {
-      await options.runner.apply(ops.flatMap((op) => op.commands));
+      await options.runner.apply(coalesceCommands(ops.flatMap((op) => op.commands)));
       for (const op of ops) op.resolve();
       return;
     } catch (err) {

@@ -2,14 +2,22 @@ import { UINT64_MAX, createSystemClock } from "@sessionoffload/offload-api";
 import type { Clock, CloseCode, EpochNanos, Session, SessionSpec, SessionState } from "@sessionoffload/offload-api";
 import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "../backend";
 import { createCommitQueue } from "./commit-queue";
-import { readElementCounters } from "./element-counters";
-import { emptySnapshot, mergeListing } from "./kernel-snapshot";
 import type { ElementCounter, KernelSnapshot } from "./kernel-snapshot";
 import { createNftRunner } from "./nft-runner";
 import type { NftCommand, NftRunner } from "./nft-runner";
-import { NFT_FAMILIES, ioMapCommands, tableCommands, verdictChainCommands, verdictChainName } from "./ruleset";
+import { createFlowHasher } from "./flow-hash";
+import {
+  NFT_FAMILIES,
+  SHARD_SEED,
+  ioMapCommands,
+  tableCommands,
+  verdictChainCommands,
+  verdictChainName,
+} from "./ruleset";
 import type { NftFamily, VerdictSpec } from "./ruleset";
 import { checkKernelSpec, sessionKeys } from "./session-keys";
+import { createSnapshotReader } from "./snapshot-reader";
+import type { MapRef } from "./snapshot-reader";
 import type { DirectionKey, SessionKeys } from "./session-keys";
 
 /** Options of `createNftablesSwitch`. */
@@ -22,7 +30,11 @@ export interface NftablesSwitchOptions {
   readonly netns?: string;
   /** First session id; default 1. Ids are unsigned 64-bit, never 0. */
   readonly firstId?: bigint;
-  /** A session with no packet in either direction for this long ends with `timeout`; default 30,000 ms. */
+  /** A TCP session with no packet in either direction for this long ends with `timeout`; default `idleTimeoutMs`, else 3,600,000 ms. */
+  readonly tcpIdleTimeoutMs?: number;
+  /** A UDP session with no packet in either direction for this long ends with `timeout`; default `idleTimeoutMs`, else 30,000 ms. */
+  readonly udpIdleTimeoutMs?: number;
+  /** Fallback of `tcpIdleTimeoutMs` and `udpIdleTimeoutMs` when they are not given. */
   readonly idleTimeoutMs?: number;
   /** How often the kernel state is read to find ended sessions; default 1,000 ms; 0 = only when `poll()` is called. */
   readonly pollIntervalMs?: number;
@@ -36,6 +48,15 @@ export interface NftablesSwitchOptions {
   readonly nftPath?: string;
   /** ip binary (iproute2); default `ip`. */
   readonly ipPath?: string;
+  /**
+   * Shards the verdict maps are split into, 1..256 (a packet finds its shard by
+   * the kernel's `jhash` of its 4-tuple). Reading one session's counters lists
+   * one shard's map, so more shards make getSession cheaper at scale; default
+   * capacity / 2,048 rounded up, at most 256.
+   */
+  readonly shards?: number;
+  /** Most nft listings run at once when reading counters; default 2. */
+  readonly readConcurrency?: number;
   /** Called with errors of background polls (the next poll retries); default: ignored. */
   readonly onPollError?: (err: unknown) => void;
 }
@@ -71,6 +92,8 @@ interface Entry {
   lastActivity: EpochNanos;
   inKernel: boolean;
   leased: boolean;
+  /** Order in which entries entered the table: a poll judges only entries older than its listing. */
+  readonly seq: number;
 }
 
 const NS_PER_MS = 1_000_000n;
@@ -106,11 +129,19 @@ function elementCommand(op: "add" | "delete", table: string, key: DirectionKey):
   return { [op]: { element: { family: key.family, table, name: key.map, elem } } };
 }
 
-/** Commands that clear any FIN/RST mark of the keys (add then delete: valid whether or not a mark exists). */
-function clearFlagCommands(table: string, keys: readonly DirectionKey[]): NftCommand[] {
+/** FIN/RST marks (by flagId) of each flag set. */
+type MarkSets = Readonly<Record<"fin" | "rst", ReadonlySet<string>>>;
+
+/**
+ * Commands that clear FIN/RST marks of the keys (add then delete: valid
+ * whether or not a mark exists): all of them, or with `only` just those marks
+ * that set names.
+ */
+function clearFlagCommands(table: string, keys: readonly DirectionKey[], only?: MarkSets): NftCommand[] {
   const commands: NftCommand[] = [];
-  for (const set of ["fin", "rst"]) {
+  for (const set of ["fin", "rst"] as const) {
     for (const key of keys) {
+      if (only !== undefined && !only[set].has(key.flagId)) continue;
       const element = { family: key.family, table, name: set, elem: [{ concat: key.flagValues }] };
       commands.push({ add: { element } }, { delete: { element } });
     }
@@ -129,7 +160,13 @@ function checkOptions(options: NftablesSwitchOptions): void {
   if (options.firstId !== undefined && (options.firstId < 1n || options.firstId > UINT64_MAX)) {
     throw new RangeError(`firstId: must be in 1..2^64-1, got ${options.firstId}`);
   }
-  for (const field of ["idleTimeoutMs", "pollIntervalMs"] as const) {
+  if (
+    options.shards !== undefined &&
+    (!Number.isSafeInteger(options.shards) || options.shards < 1 || options.shards > 256)
+  ) {
+    throw new RangeError(`shards: must be an integer in 1..256, got ${options.shards}`);
+  }
+  for (const field of ["tcpIdleTimeoutMs", "udpIdleTimeoutMs", "idleTimeoutMs", "pollIntervalMs"] as const) {
     const v = options[field];
     if (v !== undefined && (!Number.isFinite(v) || v < 0)) {
       throw new RangeError(`${field}: must be a non-negative number, got ${v}`);
@@ -149,7 +186,10 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
   const clock = options.clock ?? createSystemClock();
   const runner =
     options.runner ?? createNftRunner({ netns: options.netns, nftPath: options.nftPath, ipPath: options.ipPath });
-  const idleNs = BigInt(Math.round(options.idleTimeoutMs ?? 30_000)) * NS_PER_MS;
+  const idleNs = {
+    tcp: BigInt(Math.round(options.tcpIdleTimeoutMs ?? options.idleTimeoutMs ?? 3_600_000)) * NS_PER_MS,
+    udp: BigInt(Math.round(options.udpIdleTimeoutMs ?? options.idleTimeoutMs ?? 30_000)) * NS_PER_MS,
+  };
   const capacity = options.capacity;
 
   const listed = await runner.query(["list", "tables"]);
@@ -168,16 +208,27 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       setup.push({ add: { table: { family, name: table } } }, { delete: { table: { family, name: table } } });
     }
   }
-  const sizes = { mapSize: capacity * 2, flagSetSize: capacity * 2, flagTimeoutSeconds: 600 };
+  const shards = options.shards ?? Math.min(256, Math.ceil(capacity / 2048));
+  const shardOf = createFlowHasher(shards, SHARD_SEED);
+  const sizes = { shards, flagSetSize: capacity * 2, flagTimeoutSeconds: 600 };
   for (const family of NFT_FAMILIES) setup.push(...tableCommands(family, table, sizes));
   await runner.apply(setup);
 
   const queue = createCommitQueue({ runner });
+  const reader = createSnapshotReader({ runner, table, concurrency: options.readConcurrency });
+  /** Every verdict map that has held an element (and so exists): what a full read lists. */
+  const usedMaps = new Map<string, MapRef>();
+  let entrySeq = 0;
   const entries = new Map<bigint, Entry>();
   const live = new Map<string, bigint>();
   const kernelOwners = new Map<string, bigint>();
   const chains = new Map<string, Promise<void>>();
   const pendingIds = new Set<bigint>();
+  /** The marks the last poll saw: a removal clears these, not every mark a session could have. */
+  let knownMarks: MarkSets = { fin: new Set(), rst: new Set() };
+  /** 4-tuples (by flagId) whose session left the kernel less than the mark timeout ago, with when. */
+  const released = new Map<string, EpochNanos>();
+  const flagTimeoutNs = BigInt(sizes.flagTimeoutSeconds) * 1_000n * NS_PER_MS;
   let nextId = options.firstId ?? 1n;
   let wrapped = false;
   let closed = false;
@@ -210,7 +261,7 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
     const name = `${key.family} ${key.map}`;
     let made = chains.get(name);
     if (made === undefined) {
-      made = queue.submit(ioMapCommands(key.family, table, key.proto, key.oifname, sizes));
+      made = queue.submit(ioMapCommands(key.family, table, key.proto, key.oifname, key.shard));
       chains.set(name, made);
       made.catch(() => chains.delete(name));
     }
@@ -221,14 +272,24 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
     if (closed) throw new Error("the nftables switch is closed");
   }
 
-  /** Removes a session's elements (those in `present`, default both) and clears its FIN/RST marks. */
+  /**
+   * Removes a session's elements (those in `present`, default both) and, in
+   * the same transaction, the FIN/RST marks the last poll saw for it (so the
+   * flag sets do not fill up). Its 4-tuples are remembered as released: a
+   * mark set since that poll, or by a packet racing the removal, stays until
+   * its timeout, so the next session on the same 4-tuple clears them all when
+   * it is added.
+   */
   function removeKernelState(e: Entry, present: readonly DirectionKey[] = [e.keys.in, e.keys.out]): Promise<void> {
     e.inKernel = false;
     kernelOwners.delete(e.keys.in.id);
     kernelOwners.delete(e.keys.out.id);
+    const now = clock.now();
+    released.set(e.keys.in.flagId, now);
+    released.set(e.keys.out.flagId, now);
     return queue.submit([
       ...present.map((k) => elementCommand("delete", table, k)),
-      ...clearFlagCommands(table, [e.keys.in, e.keys.out]),
+      ...clearFlagCommands(table, [e.keys.in, e.keys.out], knownMarks),
     ]);
   }
 
@@ -251,20 +312,28 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
     e.counters = { inPackets: inC.packets, outPackets: outC.packets, inBytes: inC.bytes, outBytes: outC.bytes };
   }
 
-  async function snapshot(): Promise<KernelSnapshot> {
-    const snap = emptySnapshot();
-    const listings = await Promise.all(NFT_FAMILIES.map((f) => runner.query(["list", "table", f, table])));
-    NFT_FAMILIES.forEach((f, i) => mergeListing(snap, f, listings[i] as (typeof listings)[number]));
-    return snap;
+  /** Reads the counters of one entry's elements (shared with concurrent readers) into the entry. */
+  async function refresh(e: Entry): Promise<void> {
+    const snap = await reader.read(
+      [e.keys.in, e.keys.out].map((k) => ({ family: k.family, name: k.map })),
+      false,
+    );
+    const inC = snap.counters.get(e.keys.in.id);
+    const outC = snap.counters.get(e.keys.out.id);
+    if (inC !== undefined && outC !== undefined && e.inKernel) applyCounters(e, inC, outC, clock.now());
   }
 
   async function pollOnce(): Promise<void> {
     await queue.drain();
-    const snap = await snapshot();
+    const listedSeq = entrySeq;
+    const snap: KernelSnapshot = await reader.read(usedMaps.values(), true);
+    knownMarks = { fin: snap.fin, rst: snap.rst };
     const now = clock.now();
+    for (const [flag, at] of released) if (now - at > flagTimeoutNs) released.delete(flag);
     const removals: Promise<void>[] = [];
     for (const e of entries.values()) {
-      if (!e.inKernel) continue;
+      // Entries added while the listing ran may be missing from it: the next poll judges them.
+      if (!e.inKernel || e.seq > listedSeq) continue;
       const inC = snap.counters.get(e.keys.in.id);
       const outC = snap.counters.get(e.keys.out.id);
       if (inC === undefined || outC === undefined) {
@@ -278,7 +347,7 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       const finOut = snap.fin.has(e.keys.out.flagId);
       if (snap.rst.has(e.keys.in.flagId) || snap.rst.has(e.keys.out.flagId)) removals.push(end(e, "rst", now));
       else if (finIn && finOut) removals.push(end(e, "finAck", now));
-      else if (now - e.lastActivity >= idleNs) removals.push(end(e, "timeout", now));
+      else if (now - e.lastActivity >= idleNs[e.keys.in.proto]) removals.push(end(e, "timeout", now));
       else if (finIn || finOut) e.state = "closing1";
     }
     await Promise.all(removals);
@@ -316,7 +385,7 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       const existingId = live.get(tuple);
       if (existingId !== undefined) return { kind: "alreadyExists", id: existingId };
       if (entries.size + pendingIds.size >= capacity) return { kind: "tableFull" };
-      const keys = sessionKeys(spec);
+      const keys = sessionKeys(spec, shardOf);
       for (const key of [keys.in, keys.out]) {
         const owner = kernelOwners.get(key.id);
         if (owner !== undefined) {
@@ -330,15 +399,18 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       kernelOwners.set(keys.in.id, id);
       kernelOwners.set(keys.out.id, id);
       pendingIds.add(id);
+      // A FIN/RST mark can only be stale where an earlier session of this switch used the 4-tuple.
+      const reused = [keys.in, keys.out].filter((k) => released.delete(k.flagId));
       try {
         const chainsMade = [keys.in, keys.out].flatMap((k) => [ensureChain(k.family, k.verdict), ensureIoMap(k)]);
         const committed = queue.submit([
-          ...clearFlagCommands(table, [keys.in, keys.out]),
+          ...clearFlagCommands(table, reused),
           elementCommand("add", table, keys.in),
           elementCommand("add", table, keys.out),
         ]);
         await Promise.all([...chainsMade, committed]);
       } catch (err) {
+        for (const k of reused) released.set(k.flagId, clock.now());
         live.delete(tuple);
         kernelOwners.delete(keys.in.id);
         kernelOwners.delete(keys.out.id);
@@ -346,7 +418,9 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       } finally {
         pendingIds.delete(id);
       }
+      for (const k of [keys.in, keys.out]) usedMaps.set(`${k.family} ${k.map}`, { family: k.family, name: k.map });
       const now = clock.now();
+      entrySeq += 1;
       const e: Entry = {
         id,
         tuple,
@@ -359,6 +433,7 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
         lastActivity: now,
         inKernel: true,
         leased: false,
+        seq: entrySeq,
       };
       entries.set(id, e);
       return { kind: "accepted", session: snapshotOf(e) };
@@ -368,10 +443,7 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       checkOpen();
       const e = entries.get(id);
       if (e === undefined) return undefined;
-      if (e.inKernel) {
-        const [inC, outC] = await readElementCounters(runner, table, [e.keys.in, e.keys.out]);
-        if (inC !== undefined && outC !== undefined && e.inKernel) applyCounters(e, inC, outC, clock.now());
-      }
+      if (e.inKernel) await refresh(e);
       return snapshotOf(e);
     },
 
@@ -380,9 +452,8 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
       const e = entries.get(id);
       if (e === undefined) return undefined;
       if (e.inKernel) {
-        const [inC, outC] = await readElementCounters(runner, table, [e.keys.in, e.keys.out]);
-        if (!entries.has(id)) return undefined;
-        if (inC !== undefined && outC !== undefined && e.inKernel) applyCounters(e, inC, outC, clock.now());
+        await refresh(e);
+        if (entries.get(id) !== e) return undefined;
       }
       entries.delete(id);
       if (live.get(e.tuple) === id) live.delete(e.tuple);
@@ -392,7 +463,7 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
 
     async *sessions(opts?: IterateOptions) {
       checkOpen();
-      const snap = await snapshot();
+      const snap = await reader.read(usedMaps.values(), false);
       const now = clock.now();
       for (const id of orderedIds(opts?.afterId)) {
         const e = entries.get(id);

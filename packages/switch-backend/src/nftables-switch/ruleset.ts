@@ -17,7 +17,7 @@ export type NftProto = "tcp" | "udp";
  */
 export type LifPattern = "io" | "i" | "o" | "n";
 
-/** The patterns with one map per protocol, made with the table, in lookup order (`io` maps come first, made on demand). */
+/** The patterns with one map per protocol and shard, made with the table, in lookup order (`io` maps come first, made on demand). */
 const STATIC_PATTERNS: readonly LifPattern[] = ["i", "o", "n"];
 
 /** What the kernel does with a direction's packets once its element matched. */
@@ -27,28 +27,37 @@ export interface VerdictSpec {
   readonly dup?: string;
 }
 
+/** Seed of the `jhash` that spreads flows over the shards (any fixed value; `createFlowHasher` must use the same). */
+export const SHARD_SEED = 0x5e55_10ad;
+
 /**
- * Name of the verdict map of a protocol and interface pattern. Pattern `io`
- * has one map per output interface (`oifname`), keyed by the 4-tuple and
- * `iifname`: a set key holds at most five fields in nft 1.0.6.
+ * Name of the verdict map of a protocol, interface pattern and shard. Pattern
+ * `io` has one map per output interface (`oifname`) and shard, keyed by the
+ * 4-tuple and `iifname`: a set key holds at most five fields in nft 1.0.6.
  */
-export function mapName(proto: NftProto, pattern: LifPattern, oifname = ""): string {
-  if (pattern !== "io") return `${proto}_${pattern}`;
-  return `${proto}_io_${createHash("sha256").update(oifname).digest("hex").slice(0, 16)}`;
+export function mapName(proto: NftProto, pattern: LifPattern, shard: number, oifname = ""): string {
+  if (pattern !== "io") return `${proto}_${pattern}_s${shard}`;
+  return `${proto}_io_${createHash("sha256").update(oifname).digest("hex").slice(0, 16)}_s${shard}`;
+}
+
+/** Name of the chain that looks a protocol's packets of one shard up in that shard's maps. */
+export function shardChainName(proto: NftProto, shard: number): string {
+  return `${proto}_s${shard}`;
 }
 
 /**
- * Commands that create the `io` verdict map of an output interface and put
- * its lookup at the head of the forward chain (before the i, o and n maps).
+ * Commands that create the `io` verdict map of an output interface in one
+ * shard and put its lookup at the head of the shard's chain (before the i, o
+ * and n maps).
  */
 export function ioMapCommands(
   family: NftFamily,
   table: string,
   proto: NftProto,
   oifname: string,
-  sizes: RulesetSizes,
+  shard: number,
 ): NftCommand[] {
-  const name = mapName(proto, "io", oifname);
+  const name = mapName(proto, "io", shard, oifname);
   return [
     {
       add: {
@@ -58,7 +67,6 @@ export function ioMapCommands(
           name,
           type: keyType(family, "io"),
           map: "verdict",
-          size: sizes.mapSize,
           stmt: [{ counter: null }],
         },
       },
@@ -68,9 +76,8 @@ export function ioMapCommands(
         rule: {
           family,
           table,
-          chain: "forward",
+          chain: shardChainName(proto, shard),
           expr: [
-            { match: { op: "==", left: meta("l4proto"), right: proto } },
             { match: { op: "==", left: meta("oifname"), right: oifname } },
             { vmap: { key: { concat: packetKey(family, "io") }, data: `@${name}` } },
           ],
@@ -117,8 +124,8 @@ function keyType(family: NftFamily, pattern: LifPattern): string[] {
 
 /** Sizes of the kernel objects, derived from the configured capacity. */
 export interface RulesetSizes {
-  /** Most elements one verdict map may hold (two per session at most). */
-  readonly mapSize: number;
+  /** Shards the verdict maps are split into (by a hash of the 4-tuple), 1..256. */
+  readonly shards: number;
   /** Most elements of the FIN and RST sets. */
   readonly flagSetSize: number;
   /** Seconds a FIN/RST mark stays in its set if nobody collects it. */
@@ -126,28 +133,32 @@ export interface RulesetSizes {
 }
 
 /**
- * Commands that create one family's table: the verdict maps (with a counter
- * per element), the FIN and RST sets the packet path fills, and the forward
- * base chain (policy accept) that looks packets up in the maps. Everything
- * that has no element is left alone.
+ * Commands that create one family's table: the verdict maps of every shard
+ * (with a counter per element; no size: the switch counts its capacity
+ * itself, and a sized map would make the kernel preallocate its buckets), the
+ * FIN and RST sets the packet path fills, a chain per protocol and shard that
+ * looks packets up in that shard's maps, and the forward base chain (policy
+ * accept) that sends each packet to its shard's chain by `jhash` of its
+ * 4-tuple. Everything that has no element is left alone.
  */
 export function tableCommands(family: NftFamily, table: string, sizes: RulesetSizes): NftCommand[] {
   const commands: NftCommand[] = [{ add: { table: { family, name: table } } }];
   for (const proto of ["tcp", "udp"] as const) {
-    for (const pattern of STATIC_PATTERNS) {
-      commands.push({
-        add: {
-          map: {
-            family,
-            table,
-            name: mapName(proto, pattern),
-            type: keyType(family, pattern),
-            map: "verdict",
-            size: sizes.mapSize,
-            stmt: [{ counter: null }],
+    for (let shard = 0; shard < sizes.shards; shard++) {
+      for (const pattern of STATIC_PATTERNS) {
+        commands.push({
+          add: {
+            map: {
+              family,
+              table,
+              name: mapName(proto, pattern, shard),
+              type: keyType(family, pattern),
+              map: "verdict",
+              stmt: [{ counter: null }],
+            },
           },
-        },
-      });
+        });
+      }
     }
   }
   for (const name of ["fin", "rst"]) {
@@ -165,25 +176,52 @@ export function tableCommands(family: NftFamily, table: string, sizes: RulesetSi
       },
     });
   }
+  for (const proto of ["tcp", "udp"] as const) {
+    for (let shard = 0; shard < sizes.shards; shard++) {
+      const chain = shardChainName(proto, shard);
+      commands.push({ add: { chain: { family, table, name: chain } } });
+      for (const pattern of STATIC_PATTERNS) {
+        commands.push({
+          add: {
+            rule: {
+              family,
+              table,
+              chain,
+              expr: [
+                { vmap: { key: { concat: packetKey(family, pattern) }, data: `@${mapName(proto, pattern, shard)}` } },
+              ],
+            },
+          },
+        });
+      }
+    }
+  }
   commands.push({
     add: { chain: { family, table, name: "forward", type: "filter", hook: "forward", prio: 0, policy: "accept" } },
   });
   for (const proto of ["tcp", "udp"] as const) {
-    for (const pattern of STATIC_PATTERNS) {
-      commands.push({
-        add: {
-          rule: {
-            family,
-            table,
-            chain: "forward",
-            expr: [
-              { match: { op: "==", left: meta("l4proto"), right: proto } },
-              { vmap: { key: { concat: packetKey(family, pattern) }, data: `@${mapName(proto, pattern)}` } },
-            ],
-          },
-        },
-      });
-    }
+    const l4 = { match: { op: "==", left: meta("l4proto"), right: proto } };
+    const dispatch =
+      sizes.shards === 1
+        ? { jump: { target: shardChainName(proto, 0) } }
+        : {
+            vmap: {
+              key: {
+                jhash: {
+                  mod: sizes.shards,
+                  seed: SHARD_SEED,
+                  expr: { concat: packetKey(family, "n") },
+                },
+              },
+              data: {
+                set: Array.from({ length: sizes.shards }, (_, shard) => [
+                  shard,
+                  { jump: { target: shardChainName(proto, shard) } },
+                ]),
+              },
+            },
+          };
+    commands.push({ add: { rule: { family, table, chain: "forward", expr: [l4, dispatch] } } });
   }
   return commands;
 }

@@ -1,5 +1,6 @@
 import { ValidationError, formatAddress, parseAddress } from "@sessionoffload/offload-api";
 import type { SessionSpec } from "@sessionoffload/offload-api";
+import type { FlowHasher } from "./flow-hash";
 import { mapName } from "./ruleset";
 import type { LifPattern, NftFamily, NftProto, VerdictSpec } from "./ruleset";
 
@@ -19,6 +20,8 @@ export interface DirectionKey {
   readonly proto: NftProto;
   /** For pattern `io`: the output interface whose map holds the element. */
   readonly oifname: string | undefined;
+  /** The shard (of the kernel's `jhash` of the 4-tuple) whose maps hold the element. */
+  readonly shard: number;
 }
 
 /** Both directions of a session: `in` source to destination, `out` the reverse. */
@@ -86,9 +89,10 @@ function direction(
   iif: string,
   oif: string,
   base: VerdictSpec,
+  shard: number,
 ): DirectionKey {
   const p = pattern(iif, oif);
-  const map = mapName(proto, p, oif);
+  const map = mapName(proto, p, shard, oif);
   const flagValues = [saddr, daddr, sport, dport];
   const values: (string | number)[] = [...flagValues];
   if (p === "io" || p === "i") values.push(iif);
@@ -103,11 +107,16 @@ function direction(
     verdict: base,
     proto,
     oifname: p === "io" ? oif : undefined,
+    shard,
   };
 }
 
-/** The kernel keys of a session in both directions (the reverse direction enters by outLif and leaves by inLif). */
-export function sessionKeys(spec: SessionSpec): SessionKeys {
+/**
+ * The kernel keys of a session in both directions (the reverse direction
+ * enters by outLif and leaves by inLif); `shardOf` says which shard's maps
+ * hold each direction.
+ */
+export function sessionKeys(spec: SessionSpec, shardOf: FlowHasher): SessionKeys {
   const family: NftFamily = spec.ipVersion === "ipv4" ? "ip" : "ip6";
   const src = formatAddress(spec.sourceIp);
   const dst = formatAddress(spec.destinationIp);
@@ -118,8 +127,12 @@ export function sessionKeys(spec: SessionSpec): SessionKeys {
         ? { verdict: "accept" }
         : { verdict: "accept", dup: formatAddress(parseAddress(spec.nextHop).bytes) };
   const proto = spec.protocol;
+  const sp = spec.sourcePort;
+  const dp = spec.destinationPort;
+  const inShard = shardOf(spec.sourceIp, spec.destinationIp, sp, dp);
+  const outShard = shardOf(spec.destinationIp, spec.sourceIp, dp, sp);
   return {
-    in: direction(family, proto, src, dst, spec.sourcePort, spec.destinationPort, spec.inLif, spec.outLif, base),
-    out: direction(family, proto, dst, src, spec.destinationPort, spec.sourcePort, spec.outLif, spec.inLif, base),
+    in: direction(family, proto, src, dst, sp, dp, spec.inLif, spec.outLif, base, inShard),
+    out: direction(family, proto, dst, src, dp, sp, spec.outLif, spec.inLif, base, outShard),
   };
 }

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 
@@ -26,6 +26,28 @@ export async function netnsUnavailableReason(): Promise<string | undefined> {
   try {
     await sh("ip", ["netns", "add", probe]);
     await sh("ip", ["netns", "del", probe]);
+  } catch (err) {
+    return `nftables tests need network namespaces (ip netns add failed: ${(err as Error).message.split("\n")[0]})`;
+  }
+  return undefined;
+}
+
+/**
+ * The same check as `netnsUnavailableReason`, synchronously, for deciding at
+ * registration time whether a suite runs or is reported as skipped.
+ */
+export function netnsUnavailableReasonSync(): string | undefined {
+  if (process.platform !== "linux") return "nftables tests need Linux";
+  if (process.getuid?.() !== 0) return "nftables tests need root (CAP_NET_ADMIN)";
+  try {
+    execFileSync("nft", ["--version"], { stdio: "ignore", timeout: 20_000 });
+  } catch {
+    return "nftables tests need the nft tool (apt-get install nftables)";
+  }
+  const probe = `so-probe-${randomBytes(4).toString("hex")}`;
+  try {
+    execFileSync("ip", ["netns", "add", probe], { stdio: "pipe", timeout: 20_000 });
+    execFileSync("ip", ["netns", "del", probe], { stdio: "pipe", timeout: 20_000 });
   } catch (err) {
     return `nftables tests need network namespaces (ip netns add failed: ${(err as Error).message.split("\n")[0]})`;
   }
@@ -76,6 +98,16 @@ export async function createTopology(): Promise<Topology> {
     for (const ns of all) {
       await sh("ip", ["netns", "add", ns]);
       made.push(ns);
+      // No duplicate address detection: IPv6 (link-local addresses included) works as soon as a link is up.
+      await sh("ip", [
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.accept_dad=0",
+        "net.ipv6.conf.default.accept_dad=0",
+      ]);
       await sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
     }
     const links: [string, string, string, string, string, string][] = [
