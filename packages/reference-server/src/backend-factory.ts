@@ -75,6 +75,12 @@ export async function createBackend(config: BackendConfig, deps: BackendDeps = {
       });
     }
     case "nftables":
-      return createNftablesSwitch({ ...common, capacity: config.maxSessions ?? 65536, netns: config.netns });
+      // A full read of 100,000 sessions takes seconds through nft: poll every 5 s, not back to back.
+      return createNftablesSwitch({
+        ...common,
+        capacity: config.maxSessions ?? 65536,
+        netns: config.netns,
+        pollIntervalMs: 5000,
+      });
   }
 }
