@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { execFileSync, spawn, type ChildProcessByStdio } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -85,6 +85,22 @@ async function start(args: string[]): Promise<Started> {
     if (trust) ca = trust[1];
   }
   return { child, ports, tls, ca, stderr, exited };
+}
+
+/** Why the nftables backend cannot run here, or undefined when it can (root, nft, ip). */
+function nftablesUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return "needs root";
+  for (const [tool, flag] of [
+    ["nft", "--version"],
+    ["ip", "-V"],
+  ]) {
+    try {
+      execFileSync(tool as string, [flag as string], { stdio: "ignore" });
+    } catch {
+      return `needs the ${tool} tool`;
+    }
+  }
+  return undefined;
 }
 
 function unary<Req>(
@@ -296,6 +312,47 @@ describe("offload-server command", () => {
     expect(await sessionsProc.exited).toBe(0);
     expect(await statsProc.exited).toBe(0);
   });
+
+  const nftReason = nftablesUnavailable();
+  (nftReason ? it.skip : it)(
+    `--backend nftables --netns programs the kernel of that namespace, and removes its tables on SIGTERM${nftReason ? ` (skipped: ${nftReason})` : ""}`,
+    async () => {
+      const netns = `so-cli-${process.pid}`;
+      execFileSync("ip", ["netns", "add", netns]);
+      try {
+        const server = await start([
+          "--insecure",
+          "--backend",
+          "nftables",
+          "--netns",
+          netns,
+          "--sessions-port",
+          "0",
+          "--stats-port",
+          "0",
+        ]);
+        const sessions = new sessionsV1.SessionTableClient(
+          `127.0.0.1:${server.ports.sessions}`,
+          credentials.createInsecure(),
+        );
+        try {
+          const added = await unary(sessions, "addSession", request(7100));
+          expect(added.requestStatus).toBe(sessionsV1.REQUEST_STATUS._ACCEPTED);
+          const tables = execFileSync("ip", ["netns", "exec", netns, "nft", "list", "tables"], { encoding: "utf8" });
+          expect(tables).toMatch(/table ip sessionoffload/);
+          const got = await unary(sessions, "getSession", { sessionId: added.sessionId });
+          expect(got.requestStatus).toBe(sessionsV1.REQUEST_STATUS._ACCEPTED);
+        } finally {
+          sessions.close();
+          server.child.kill("SIGTERM");
+        }
+        expect(await server.exited).toBe(0);
+        expect(execFileSync("ip", ["netns", "exec", netns, "nft", "list", "tables"], { encoding: "utf8" })).toBe("");
+      } finally {
+        execFileSync("ip", ["netns", "del", netns]);
+      }
+    },
+  );
 
   it("exits 2 with one line when its port is in use, leaving nothing bound", async () => {
     const blocker: Server = createServer();
