@@ -5,7 +5,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { installFastPath, type FastRoute } from "./fast-path";
+import { hookGrpcServer, type FastRoute } from "./fast-path";
 import type { FastPathCounters } from "./fast-path/stream-dispatcher";
 import { createSilentLogger, isLevelEnabled, type Logger } from "./logger";
 
@@ -151,26 +151,28 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   }
   const routes = new Map((options.fastRoutes ?? []).map((route) => [route.path, route] as const));
   const wantFastPath = (options.fastPath ?? true) && routes.size > 0 && !options.grpcOptions?.interceptors?.length;
-  const fastPathInstalled =
-    wantFastPath &&
-    installFastPath(grpcServer, {
-      routes,
-      counters,
-      logger,
-      callOptions: {
-        maxReceiveMessageLength: numberOption(
-          options.grpcOptions,
-          "grpc.max_receive_message_length",
-          DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
-        ),
-        maxSendMessageLength: numberOption(
-          options.grpcOptions,
-          "grpc.max_send_message_length",
-          DEFAULT_MAX_SEND_MESSAGE_LENGTH,
-        ),
-        streamChunkBytes: chunkBytes,
-      },
-    });
+  const callOptions = {
+    maxReceiveMessageLength: numberOption(
+      options.grpcOptions,
+      "grpc.max_receive_message_length",
+      DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
+    ),
+    maxSendMessageLength: numberOption(
+      options.grpcOptions,
+      "grpc.max_send_message_length",
+      DEFAULT_MAX_SEND_MESSAGE_LENGTH,
+    ),
+    streamChunkBytes: chunkBytes,
+  };
+  const hooks = hookGrpcServer(grpcServer, {
+    logger,
+    fastPath: wantFastPath ? { routes, counters, callOptions } : undefined,
+  });
+  // grpc-js's forceShutdown leaves connections open when channelz is off (see http2-server-hooks).
+  const cancelEverything = (): void => {
+    hooks.destroyConnections();
+    grpcServer.forceShutdown();
+  };
   const addOnStreams = new Set<EndableCall>();
   const tracked = trackStreams(grpcServer, addOnStreams);
   for (const addOn of options.addOns ?? []) addOn.addToServer(tracked);
@@ -188,7 +190,9 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   return {
     grpcServer,
     fastPath: {
-      installed: fastPathInstalled,
+      get installed() {
+        return hooks.fastPathInstalled;
+      },
       get fastCalls() {
         return counters.fastCalls;
       },
@@ -225,7 +229,7 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
             { server: name, shutdownTimeoutMs },
             "calls still running after the grace period: cancelling them",
           );
-          grpcServer.forceShutdown();
+          cancelEverything();
           // Do not rely on tryShutdown's callback after a forced stop: grpc-js 1.14.3
           // skips it when channelz is disabled (grpc.enable_channelz: 0).
           finish();
@@ -236,7 +240,7 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     },
     forceShutdown() {
       notifyShutdown();
-      grpcServer.forceShutdown();
+      cancelEverything();
     },
   };
 }

@@ -4,24 +4,37 @@
  * grpc-js (pinned at 1.14.3) creates one Node http2 server per bound address
  * in the private method `Server.prototype.createHttp2Server(credentials)`,
  * which also attaches its single 'stream' listener (`_setupHandlers`). We
- * wrap that method on one server INSTANCE: after grpc-js has built the http2
- * server and its listeners, its 'stream' listener is replaced by our
- * dispatcher, which serves the fast routes itself and calls grpc-js's listener
- * for everything else. Everything else about the server stays grpc-js's:
- * TLS/mTLS, sessions, keepalives, GOAWAY and graceful shutdown, health,
- * reflection. Fast streams also go through grpc-js's private
- * `onStreamOpened(stream)`, so that its idle-connection timer sees them.
+ * wrap that method on one server INSTANCE, and after grpc-js has built the
+ * http2 server and its listeners:
+ *
+ * - the fast path: grpc-js's 'stream' listener is replaced by our dispatcher,
+ *   which serves the fast routes itself and calls grpc-js's listener,
+ *   unchanged, for everything else. Everything else about the server stays
+ *   grpc-js's: TLS/mTLS, sessions, keepalives, GOAWAY and graceful shutdown,
+ *   health, reflection. Fast streams also go through grpc-js's private
+ *   `onStreamOpened(stream)`, so that its idle-connection timer sees them.
+ * - connection tracking: grpc-js 1.14's `forceShutdown()` destroys open
+ *   connections only when channelz is enabled (its session map is kept for
+ *   channelz alone), so with channelz off, calls in flight would survive a
+ *   forced shutdown. We remember each HTTP/2 session so that
+ *   `destroyConnections()` can cancel them.
  *
  * If a grpc-js version lacks `createHttp2Server`, or its http2 server does
  * not carry exactly one 'stream' listener, one warning is logged and grpc-js
  * serves every call (correct, only slower).
  */
-import type { Http2SecureServer, Http2Server, ServerHttp2Stream } from "node:http2";
+import {
+  constants as h2,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
 import type { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "../logger";
 import { createStreamDispatcher, type StreamDispatcherOptions, type StreamListener } from "./stream-dispatcher";
 
-// The private members of grpc-js's Server that the fast path relies on.
+// The private members of grpc-js's Server that the hooks rely on.
 interface GrpcServerInternals {
   createHttp2Server?: (credentials: ServerCredentials) => Http2Server | Http2SecureServer;
   onStreamOpened?: (stream: ServerHttp2Stream) => void;
@@ -33,43 +46,64 @@ function hasInterceptors(credentials: ServerCredentials): boolean {
   return typeof get === "function" && get.call(credentials).length > 0;
 }
 
-/** What `installFastPath` needs besides the server: the dispatcher's options less what comes from grpc-js. */
-export type FastPathInstallOptions = Omit<StreamDispatcherOptions, "fallback" | "onStreamOpened"> & {
-  /** Told once when the fast path cannot be installed. */
+/** Options of `hookGrpcServer`. */
+export interface GrpcServerHooksOptions {
+  /** The fast path to install: the dispatcher's options less what comes from grpc-js; absent for none. */
+  readonly fastPath?: Omit<StreamDispatcherOptions, "fallback" | "onStreamOpened">;
+  /** Told once when the hooks cannot be installed. */
   readonly logger: Logger;
-};
+}
+
+/** What `hookGrpcServer` installed. */
+export interface GrpcServerHooks {
+  /** True when the fast path will serve its routes on every address bound from now on. */
+  readonly fastPathInstalled: boolean;
+  /** Destroys every open HTTP/2 connection of the server (RST with CANCEL): calls in flight end at once. */
+  destroyConnections(): void;
+}
 
 /**
- * Makes `server` serve `options.routes` on the fast path for every address
- * bound after this call. Returns false (after one warning) when this grpc-js
- * has no `createHttp2Server` to wrap; grpc-js then serves everything.
+ * Wraps `server`'s private `createHttp2Server` (see the module comment) for
+ * every address bound after this call. Without that method, logs one warning
+ * and returns hooks that do nothing: grpc-js then serves everything and
+ * `destroyConnections` is a no-op.
  */
-export function installFastPath(server: Server, options: FastPathInstallOptions): boolean {
+export function hookGrpcServer(server: Server, options: GrpcServerHooksOptions): GrpcServerHooks {
+  const { logger, fastPath } = options;
   const internals = server as unknown as GrpcServerInternals;
   const original = internals.createHttp2Server;
+  const sessions = new Set<Http2Session>();
+  const destroyConnections = (): void => {
+    for (const session of sessions) session.destroy(undefined, h2.NGHTTP2_CANCEL);
+    sessions.clear();
+  };
   if (typeof original !== "function") {
-    options.logger.warn(
+    logger.warn(
       { reason: "grpc-js Server has no createHttp2Server" },
       "gRPC fast path not installed: grpc-js serves every call",
     );
-    return false;
+    return { fastPathInstalled: false, destroyConnections };
   }
   const opened = internals.onStreamOpened;
   const onStreamOpened =
     typeof opened === "function" ? (stream: ServerHttp2Stream) => opened.call(server, stream) : undefined;
   let warned = false;
-  internals.createHttp2Server = function createHttp2ServerWithFastPath(
+  internals.createHttp2Server = function createHttp2ServerWithHooks(
     this: unknown,
     credentials: ServerCredentials,
   ): Http2Server | Http2SecureServer {
     const http2Server = original.call(this, credentials);
-    if (hasInterceptors(credentials)) return http2Server;
+    http2Server.on("session", (session: Http2Session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+    if (fastPath === undefined || hasInterceptors(credentials)) return http2Server;
     const listeners = http2Server.listeners("stream");
     const grpcListener = listeners[0];
     if (listeners.length !== 1 || grpcListener === undefined) {
       if (!warned) {
         warned = true;
-        options.logger.warn(
+        logger.warn(
           { reason: `expected one grpc-js 'stream' listener, found ${listeners.length}` },
           "gRPC fast path not installed: grpc-js serves every call",
         );
@@ -78,8 +112,13 @@ export function installFastPath(server: Server, options: FastPathInstallOptions)
     }
     const fallback = grpcListener as StreamListener;
     http2Server.removeListener("stream", fallback);
-    http2Server.on("stream", createStreamDispatcher({ ...options, fallback, onStreamOpened }));
+    http2Server.on("stream", createStreamDispatcher({ ...fastPath, fallback, onStreamOpened }));
     return http2Server;
   };
-  return true;
+  return {
+    get fastPathInstalled() {
+      return fastPath !== undefined && !warned;
+    },
+    destroyConnections,
+  };
 }

@@ -1,7 +1,7 @@
 export { createFastRoute } from "./fast-route";
 export type { FastRoute, FastUnaryRoute, FastServerStreamRoute, FastMessageEncoder } from "./fast-route";
-export { installFastPath } from "./install-fast-path";
-export type { FastPathInstallOptions } from "./install-fast-path";
+export { hookGrpcServer } from "./http2-server-hooks";
+export type { GrpcServerHooks, GrpcServerHooksOptions } from "./http2-server-hooks";
 export type { FastPathCounters } from "./stream-dispatcher";
 export type { FastCallOptions } from "./fast-call-options";
 export type { FastWritableCall } from "./writable-call";
