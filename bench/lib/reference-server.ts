@@ -4,7 +4,10 @@ const CLI = resolve(__dirname, "../../packages/reference-server/dist/cli.js");
 
 /** Arguments for `node` to run the built reference server on `backend`, plaintext, on ports chosen by the OS. */
 export function referenceServerArgs(backend: string, scratch: string, extra: readonly string[]): string[] {
+  // As the command's own shebang and `npm start` run it: a 4 MiB young generation
+  // (shorter scavenge pauses: p99 about 7 ms -> 3 ms at concurrency 16).
   const args = [
+    "--max-semi-space-size=4",
     CLI,
     "--insecure",
     "--host",

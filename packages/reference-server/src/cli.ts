@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 import { logVerbosity, setLogVerbosity } from "@grpc/grpc-js";
 import { NftError, SqliteSwitchOpenError, SwitchOptionError } from "@sessionoffload/switch-backend";
 import { parseCommandLine, UsageError } from "./command-line";
