@@ -2,7 +2,16 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["generated/**", "**/dist/**", "node_modules/**", "bench/results/**", "coverage/**"] },
+  {
+    ignores: [
+      "generated/**",
+      "**/dist/**",
+      "node_modules/**",
+      "bench/results/**",
+      "bench/.peers-build/**",
+      "coverage/**",
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {
