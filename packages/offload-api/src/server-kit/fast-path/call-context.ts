@@ -18,6 +18,18 @@ const TRANSPORT_HEADERS = [
   "content-type",
 ];
 
+/** What every fast call object offers of grpc-js's server call API (unary calls: only this, no events). */
+export interface FastCallBase {
+  readonly request: unknown;
+  cancelled: boolean;
+  readonly metadata: Metadata;
+  getPeer(): string;
+  getDeadline(): number;
+  getPath(): string;
+  getHost(): string | undefined;
+  sendMetadata(metadata: Metadata): void;
+}
+
 /** Response headers of every call, as grpc-js sends them. */
 export const RESPONSE_HEADERS: Readonly<OutgoingHttpHeaders> = Object.freeze({
   [h2.HTTP2_HEADER_STATUS]: 200,

@@ -10,6 +10,7 @@ import {
   responseHeaders,
   RESPONSE_HEADERS,
   statusTrailers,
+  type FastCallBase,
 } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline, type CallDeadline } from "./call-deadline";
 import type { FastCallOptions } from "./fast-call-options";
@@ -25,16 +26,7 @@ function messageOf(err: unknown): string {
 }
 
 // The part of grpc-js's ServerUnaryCall that a fast call offers (no events).
-interface FastUnaryCall {
-  readonly request: unknown;
-  cancelled: boolean;
-  readonly metadata: Metadata;
-  getPeer(): string;
-  getDeadline(): number;
-  getPath(): string;
-  getHost(): string | undefined;
-  sendMetadata(metadata: Metadata): void;
-}
+type FastUnaryCall = FastCallBase;
 
 /**
  * Serves one unary call of `route` on `stream`: reads the single request,

@@ -9,6 +9,7 @@ import {
   respondTrailersOnly,
   responseHeaders,
   statusTrailers,
+  type FastCallBase,
 } from "./call-context";
 import type { FastCallOptions } from "./fast-call-options";
 import { errorToStatus, OK_STATUS, type GrpcStatus } from "./grpc-status";
@@ -25,15 +26,7 @@ type WriteCallback = (error?: Error | null) => void;
  * (and `cancelled` set) when the client resets the stream or goes away, or the
  * deadline passes; 'close' when the HTTP/2 stream closes.
  */
-export interface FastWritableCall extends EventEmitter {
-  readonly request: unknown;
-  cancelled: boolean;
-  readonly metadata: Metadata;
-  getPeer(): string;
-  getDeadline(): number;
-  getPath(): string;
-  getHost(): string | undefined;
-  sendMetadata(metadata: Metadata): void;
+export interface FastWritableCall extends EventEmitter, FastCallBase {
   write(message: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean;
   end(metadata?: Metadata): this;
 }
