@@ -46,7 +46,7 @@ describe("npm run bench (smoke)", () => {
       "closed@1",
     ]);
     for (const row of results.rows) {
-      expect(row.notes).not.toContain("ERRORS");
+      expect(row.notes).not.toMatch(/UNAVAILABLE|INTERNAL|DEADLINE|UNKNOWN|CANCELLED/);
       expect(row.opsPerS).toBeGreaterThan(0);
     }
     expect(results.memory.map((m) => m.sessions)).toEqual([1000, 2000]);
