@@ -33,6 +33,8 @@ export interface BackendConfig {
   readonly seed?: number;
   /** Database file of the sqlite switch (`--db`); default `DEFAULT_DB_PATH`. */
   readonly dbPath?: string;
+  /** Durability of the sqlite switch (`--db-sync`); default "full". */
+  readonly dbSync?: "full" | "normal";
   /** Network namespace the nftables switch programs (`--netns`); default the current one. */
   readonly netns?: string;
 }
@@ -69,6 +71,7 @@ export async function createBackend(config: BackendConfig, deps: BackendDeps = {
       return createSqliteSwitch({
         ...common,
         path,
+        synchronous: config.dbSync,
         traffic: config.traffic,
         seed: config.seed,
         logger: deps.logger,

@@ -116,6 +116,8 @@ describe("parseCommandLine", () => {
     });
     expect(parsed.kind === "run" && parsed.config.backend.dbPath).toBe("e.db");
     expect(config(["--backend", "nftables", "--netns", "sw"]).backend).toMatchObject({ kind: "nftables", netns: "sw" });
+    expect(config(["--services", "sessions"]).backend.dbSync).toBe("full");
+    expect(config(["--services", "sessions", "--db-sync", "normal"]).backend.dbSync).toBe("normal");
   });
 
   it("--services dedupes and keeps the order given", () => {
@@ -152,6 +154,7 @@ describe("parseCommandLine", () => {
     [["--db", "x.db"], "--db is for --backend sqlite, not memory"],
     [["--backend", "sqlite", "--netns", "ns1"], "--netns is for --backend nftables"],
     [["--backend", "sqlite", "--db", ""], "--db"],
+    [["--backend", "sqlite", "--db-sync", "sometimes"], "--db-sync"],
   ])("refuses %j with one line naming %s", (args, fragment) => {
     expect(usage(args)).toContain(fragment);
   });
@@ -178,6 +181,7 @@ describe("parseCommandLine", () => {
       "--tls-dir",
       "--backend",
       "--db",
+      "--db-sync",
       "--netns",
       "--max-sessions",
       "--tcp-idle-timeout",
