@@ -8,6 +8,11 @@ export interface GrpcStatus {
 }
 
 /** The status of a successful call. */
+/** The message of a thrown value, for a status's details. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export const OK_STATUS: GrpcStatus = Object.freeze({ code: status.OK, details: "OK" });
 
 /**

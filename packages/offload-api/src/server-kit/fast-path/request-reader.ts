@@ -1,12 +1,12 @@
 import type { ServerHttp2Stream } from "node:http2";
 import { status } from "@grpc/grpc-js";
 import { createFrameDecoder, MessageTooLargeError } from "./frame-decoder";
-import type { GrpcStatus } from "./grpc-status";
+import { messageOf, type GrpcStatus } from "./grpc-status";
 
-/** Where `readSingleRequest` reports: the one message, or the status that ends the call. */
-export interface SingleRequestSink {
-  /** The request's bytes, once the client half-closed after exactly one message. */
-  onRequest(message: Buffer): void;
+/** Where `readSingleRequest` reports: the one request, or the status that ends the call. */
+export interface SingleRequestSink<T> {
+  /** The decoded request, once the client half-closed after exactly one message. */
+  onRequest(request: T): void;
   /** The request broke the protocol or a limit; the call must end with this status. */
   onReject(status: GrpcStatus): void;
 }
@@ -17,14 +17,16 @@ export interface SingleRequestSink {
  * message, then end of stream, gives `onRequest`; otherwise `onReject` with:
  * RESOURCE_EXHAUSTED past `maxLength` (checked on the prefix), UNIMPLEMENTED
  * for none or a second message (as grpc-js), INTERNAL for a compressed message
- * (the fast path only takes identity-encoded calls) or a stream that ends
- * inside a message. Each callback fires at most once, and only one of them.
+ * (the fast path only takes identity-encoded calls), a stream that ends
+ * inside a message, or a message that `decode` throws on. Each callback fires
+ * at most once, and only one of them.
  */
-export function readSingleRequest(
+export function readSingleRequest<T>(
   stream: ServerHttp2Stream,
   path: string,
   maxLength: number,
-  sink: SingleRequestSink,
+  decode: (bytes: Buffer) => T,
+  sink: SingleRequestSink<T>,
 ): void {
   const decoder = createFrameDecoder(maxLength);
   let message: Buffer | undefined;
@@ -62,8 +64,15 @@ export function readSingleRequest(
     } else if (message === undefined) {
       reject(status.UNIMPLEMENTED, `Received no request message for method ${path}`);
     } else {
+      let request: T;
+      try {
+        request = decode(message);
+      } catch (err) {
+        reject(status.INTERNAL, `Error deserializing request: ${messageOf(err)}`);
+        return;
+      }
       settled = true;
-      sink.onRequest(message);
+      sink.onRequest(request);
     }
   });
 }

@@ -4,13 +4,9 @@ import { respondTrailersOnly } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline } from "./call-deadline";
 import type { FastCallOptions } from "./fast-call-options";
 import type { FastServerStreamRoute } from "./fast-route";
-import type { GrpcStatus } from "./grpc-status";
+import { messageOf, type GrpcStatus } from "./grpc-status";
 import { readSingleRequest } from "./request-reader";
 import { createWritableCall, type WritableCallControl } from "./writable-call";
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * Serves one server-streaming call of `route` on `stream`: reads the single
@@ -47,17 +43,10 @@ export function serveServerStreamCall(
     deadline.clear();
   });
 
-  readSingleRequest(stream, route.path, options.maxReceiveMessageLength, {
+  readSingleRequest(stream, route.path, options.maxReceiveMessageLength, route.decode, {
     onReject: fail,
-    onRequest(bytes) {
+    onRequest(request) {
       if (done) return;
-      let request: unknown;
-      try {
-        request = route.decode(bytes);
-      } catch (e) {
-        fail({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(e)}` });
-        return;
-      }
       control = createWritableCall(stream, {
         headers,
         path: route.path,

@@ -15,15 +15,11 @@ import {
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline, type CallDeadline } from "./call-deadline";
 import type { FastCallOptions } from "./fast-call-options";
 import type { FastUnaryRoute } from "./fast-route";
-import { errorToStatus, OK_STATUS, type GrpcStatus } from "./grpc-status";
+import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "./grpc-status";
 import { readSingleRequest } from "./request-reader";
 
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
 const OK_TRAILERS: Readonly<OutgoingHttpHeaders> = Object.freeze(statusTrailers(OK_STATUS));
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 // The part of grpc-js's ServerUnaryCall that a fast call offers (no events).
 type FastUnaryCall = FastCallBase;
@@ -102,17 +98,10 @@ export function serveUnaryCall(
     stream.end(frameMessage(bytes));
   };
 
-  readSingleRequest(stream, route.path, options.maxReceiveMessageLength, {
+  readSingleRequest(stream, route.path, options.maxReceiveMessageLength, route.decode, {
     onReject: fail,
-    onRequest(bytes) {
+    onRequest(request) {
       if (answered) return;
-      let request: unknown;
-      try {
-        request = route.decode(bytes);
-      } catch (e) {
-        fail({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(e)}` });
-        return;
-      }
       let metadata: Metadata | undefined;
       call = {
         request,

@@ -12,7 +12,7 @@ import {
   type FastCallBase,
 } from "./call-context";
 import type { FastCallOptions } from "./fast-call-options";
-import { errorToStatus, OK_STATUS, type GrpcStatus } from "./grpc-status";
+import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "./grpc-status";
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -53,10 +53,6 @@ export interface WritableCallInit {
 
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
 const PREFIX = 5;
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * Creates the call object of one server-streaming call on `stream`.
