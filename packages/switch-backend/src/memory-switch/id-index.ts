@@ -1,4 +1,4 @@
-import { NO_SLOT, type SlotStore } from "./slot-store";
+import { indexTableSizeFor, NO_SLOT, type SlotStore } from "./slot-store";
 
 /**
  * Id offset -> slot, O(1): open addressing with linear probing in an
@@ -17,15 +17,9 @@ export interface IdIndex {
   rebuild(slots: number, members: Iterable<number>): void;
 }
 
-function tableSizeFor(slots: number): number {
-  let size = 16;
-  while (size < slots * 2) size *= 2;
-  return size;
-}
-
 /** Makes an empty index over `store`, sized for `slots` slots. */
 export function createIdIndex(store: SlotStore, slots: number): IdIndex {
-  let table = new Int32Array(tableSizeFor(slots));
+  let table = new Int32Array(indexTableSizeFor(slots));
   let mask = table.length - 1;
 
   let shift = 32 - Math.log2(table.length);
@@ -66,7 +60,7 @@ export function createIdIndex(store: SlotStore, slots: number): IdIndex {
       table[i] = 0;
     },
     rebuild(slots, members) {
-      table = new Int32Array(tableSizeFor(slots));
+      table = new Int32Array(indexTableSizeFor(slots));
       mask = table.length - 1;
       shift = 32 - Math.log2(table.length);
       for (const slot of members) insert(slot);

@@ -13,6 +13,13 @@ export const OUT_BYTES = 3;
 /** No slot (list ends, empty index cells). */
 export const NO_SLOT = -1;
 
+/** Size of an open-addressing index over `slots` slots: a power of two, at most half full. */
+export function indexTableSizeFor(slots: number): number {
+  let size = 16;
+  while (size < slots * 2) size *= 2;
+  return size;
+}
+
 /**
  * The session table as a struct of arrays: slot `i` of each typed array
  * holds one field of one session, so a session costs no JS object and no

@@ -1,4 +1,4 @@
-import { ADDRESS_BYTES, NO_SLOT, type SlotStore } from "./slot-store";
+import { ADDRESS_BYTES, indexTableSizeFor, NO_SLOT, type SlotStore } from "./slot-store";
 
 /** The 7-tuple of a session in the store's encoding (interned lifs, packed kind). */
 export interface TupleKey {
@@ -48,15 +48,9 @@ export function hashTuple(key: TupleKey): number {
   return h >>> 0;
 }
 
-function tableSizeFor(slots: number): number {
-  let size = 16;
-  while (size < slots * 2) size *= 2;
-  return size;
-}
-
 /** Makes an empty index over `store`, sized for `slots` slots. */
 export function createTupleIndex(store: SlotStore, slots: number): TupleIndex {
-  let table = new Int32Array(tableSizeFor(slots));
+  let table = new Int32Array(indexTableSizeFor(slots));
   let mask = table.length - 1;
 
   function matches(slot: number, key: TupleKey): boolean {
@@ -108,7 +102,7 @@ export function createTupleIndex(store: SlotStore, slots: number): TupleIndex {
       table[i] = 0;
     },
     rebuild(slots, members) {
-      table = new Int32Array(tableSizeFor(slots));
+      table = new Int32Array(indexTableSizeFor(slots));
       mask = table.length - 1;
       for (const slot of members) insert(slot);
     },
