@@ -3,10 +3,10 @@
  * (or ./runClient.sh). Talks TLS to 127.0.0.1:3443 (sessions) and :3444
  * (statistics), trusting the servers' dev CA; see README.md.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createOffloadClient, OffloadError, ValidationError } from "@sessionoffload/offload-api";
 import { runBasicDemo } from "./demo";
+import { exampleCredentials } from "../shared/example-credentials";
 
 const HELP = `usage: client.ts [options]
   --sessions HOST:PORT   sessions server (default 127.0.0.1:3443)
@@ -36,11 +36,10 @@ async function main(): Promise<number> {
     process.stderr.write(`client: --closed-timeout: expected seconds >= 0, got ${values["closed-timeout"]}\n`);
     return 2;
   }
-  const caFile = values.ca ?? join(process.env.OFFLOAD_TLS_DIR ?? join(process.cwd(), ".offload", "tls"), "ca.crt");
   const client = createOffloadClient({
     sessionsAddress: values.sessions,
     statsAddress: values.stats,
-    credentials: values.insecure ? { insecure: true } : { caFile },
+    credentials: exampleCredentials(values),
   });
   const stop = new AbortController();
   process.once("SIGINT", () => stop.abort());

@@ -3,12 +3,12 @@
  * and reconciles the closed ones with its own table. Ctrl-C stops it with a
  * summary. `npx tsx examples/firewall-simulator/main.ts --help`.
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createOffloadClient } from "@sessionoffload/offload-api";
 import { createSeededRandom } from "@sessionoffload/switch-backend";
 import { createFirewallSimulator } from "./simulator";
 import { statusLine, summaryLines } from "./status-line";
+import { exampleCredentials } from "../shared/example-credentials";
 
 const HELP = `usage: main.ts [options]
   --sessions HOST:PORT   sessions server (default 127.0.0.1:3443)
@@ -59,11 +59,10 @@ async function main(): Promise<number> {
     process.stderr.write(`firewall-simulator: ${(err as Error).message}\n`);
     return 2;
   }
-  const caFile = values.ca ?? join(process.env.OFFLOAD_TLS_DIR ?? join(process.cwd(), ".offload", "tls"), "ca.crt");
   const client = createOffloadClient({
     sessionsAddress: values.sessions,
     statsAddress: values.stats,
-    credentials: values.insecure ? { insecure: true } : { caFile },
+    credentials: exampleCredentials(values),
   });
   const tty = process.stdout.isTTY === true;
   const simulator = createFirewallSimulator({

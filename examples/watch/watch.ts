@@ -2,11 +2,11 @@
  * Lists the switch's sessions every few seconds: id, state, close code,
  * counters and age. `npx tsx examples/watch/watch.ts --help`.
  */
-import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { createOffloadClient, dateToNanos, OffloadError, type Session } from "@sessionoffload/offload-api";
 import { renderSessionTable } from "./session-table";
+import { exampleCredentials } from "../shared/example-credentials";
 
 const HELP = `usage: watch.ts [options]
   --stats HOST:PORT   statistics server (default 127.0.0.1:3444)
@@ -43,10 +43,9 @@ async function main(): Promise<number> {
     process.stderr.write(`watch: --limit: expected an integer >= 0, got ${values.limit}\n`);
     return 2;
   }
-  const caFile = values.ca ?? join(process.env.OFFLOAD_TLS_DIR ?? join(process.cwd(), ".offload", "tls"), "ca.crt");
   const client = createOffloadClient({
     statsAddress: values.stats,
-    credentials: values.insecure ? { insecure: true } : { caFile },
+    credentials: exampleCredentials(values),
   });
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
