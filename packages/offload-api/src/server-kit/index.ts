@@ -4,7 +4,7 @@ export { isThenable } from "./maybe-promise";
 export { backendErrorToStatus, BACKEND_UNAVAILABLE_MESSAGE, BACKEND_INTERNAL_MESSAGE } from "./backend-error";
 export type { BackendFailureStatus } from "./backend-error";
 export { createOffloadServer, DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./offload-server";
-export type { OffloadServer, OffloadServerOptions, ServerAddOn } from "./offload-server";
+export type { OffloadServer, OffloadServerOptions, OffloadTransport, ServerAddOn } from "./offload-server";
 export {
   createReflectionPackageDefinition,
   SESSION_TABLE_SERVICE_NAME,

@@ -1,18 +1,40 @@
 import {
   Server,
-  type ServerCredentials,
+  ServerCredentials,
   type ServerOptions,
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TlsOptions } from "node:tls";
 import { hookGrpcServer, type FastRoute } from "./fast-path";
-import type { FastPathCounters } from "./fast-path/stream-dispatcher";
+import { createStreamDispatcher, type FastPathCounters } from "./fast-path/stream-dispatcher";
+import {
+  createNativeServer,
+  createUnaryRouter,
+  createUpstreamProxy,
+  type NativeServer,
+  type NativeStream,
+  type UpstreamProxy,
+} from "./h2";
+import { parseHostPort } from "./listen-address";
 import { createSilentLogger, isLevelEnabled, type Logger } from "./logger";
+
+/**
+ * How a server speaks HTTP/2: "native", its own HTTP/2 implementation in
+ * front (see `OffloadServerOptions.transport`), or "grpc-js", grpc-js's
+ * server on Node's http2 module.
+ */
+export type OffloadTransport = "native" | "grpc-js";
 
 /** A gRPC server hosting offload services: bind it, then shut it down gracefully. */
 export interface OffloadServer {
   /** The underlying grpc-js server, for adding more services before `listen`. */
   readonly grpcServer: Server;
+  /** The transport in use (the asked one, or "grpc-js" when "native" cannot serve these options). */
+  readonly transport: OffloadTransport;
   /**
    * Binds `address` (e.g. "127.0.0.1:0", "[::1]:3443") with the server's
    * credentials and starts serving; resolves to the bound port. May be called
@@ -118,6 +140,16 @@ export interface OffloadServerOptions {
   readonly fastPath?: boolean;
   /** Bytes of framed messages a fast server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
   readonly fastStreamChunkBytes?: number;
+  /**
+   * "native" (default): the server's own HTTP/2 implementation listens and
+   * serves `fastRoutes` itself; every other call (health, reflection, other
+   * services, compressed calls) is forwarded over a private Unix socket to
+   * the grpc-js server, which serves it as usual. "grpc-js": grpc-js listens,
+   * with the fast path in front of it. Native needs fast routes, no
+   * interceptors, and insecure or `ServerCredentials.createSsl` credentials;
+   * otherwise grpc-js is used. `listen` then takes host:port addresses only.
+   */
+  readonly transport?: OffloadTransport;
 }
 
 /** Default of `OffloadServerOptions.fastStreamChunkBytes`. */
@@ -134,6 +166,23 @@ function numberOption(options: ServerOptions | undefined, key: string, fallback:
 
 /** Default grace period of `OffloadServer.shutdown`. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+// The TLS options of `credentials` for the native transport: undefined for
+// plaintext, "unsupported" for credentials it cannot read (a certificate
+// provider without a context yet, or a grpc-js without these methods).
+function nativeTlsOptions(credentials: ServerCredentials): TlsOptions | undefined | "unsupported" {
+  const internals = credentials as unknown as {
+    _isSecure?: () => boolean;
+    _getSecureContextOptions?: () => TlsOptions | null;
+    _getConstructorOptions?: () => TlsOptions | null;
+  };
+  if (typeof internals._isSecure !== "function") return "unsupported";
+  if (!internals._isSecure()) return undefined;
+  if (typeof internals._getSecureContextOptions !== "function") return "unsupported";
+  const context = internals._getSecureContextOptions();
+  if (context === null) return "unsupported";
+  return { ...(internals._getConstructorOptions?.() ?? {}), ...context };
+}
 
 /** Creates an `OffloadServer`: a grpc-js server with the given services, not yet bound. */
 export function createOffloadServer(options: OffloadServerOptions): OffloadServer {
@@ -164,14 +213,61 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     ),
     streamChunkBytes: chunkBytes,
   };
+  const tls = nativeTlsOptions(credentials);
+  const transport: OffloadTransport =
+    (options.transport ?? "native") === "native" && wantFastPath && tls !== "unsupported" ? "native" : "grpc-js";
   const hooks = hookGrpcServer(grpcServer, {
     logger,
-    fastPath: wantFastPath ? { routes, counters, callOptions } : undefined,
+    fastPath: wantFastPath && transport === "grpc-js" ? { routes, counters, callOptions } : undefined,
   });
+
+  // The native transport: our HTTP/2 in front, grpc-js behind it on a private Unix socket.
+  let native: NativeServer | undefined;
+  let proxy: UpstreamProxy | undefined;
+  let privateDir: string | undefined;
+  let upstreamBound: Promise<void> | undefined;
+  const bindUpstream = (): Promise<void> =>
+    (upstreamBound ??= new Promise<void>((resolve, reject) => {
+      privateDir = mkdtempSync(join(tmpdir(), "offload-grpc-"));
+      const socketPath = join(privateDir, "grpc.sock");
+      grpcServer.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (err) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        proxy = createUpstreamProxy(socketPath);
+        resolve();
+      });
+    }));
+  if (transport === "native") {
+    const maxStreams = options.grpcOptions?.["grpc.max_concurrent_streams"];
+    native = createNativeServer({
+      tls: tls === "unsupported" ? undefined : tls,
+      maxConcurrentStreams: typeof maxStreams === "number" ? maxStreams : undefined,
+      unary: createUnaryRouter(routes, callOptions, counters),
+      onStream: createStreamDispatcher<NativeStream>({
+        routes,
+        counters,
+        callOptions,
+        fallback: (stream, headers) => {
+          if (proxy === undefined) stream.close();
+          else proxy.forward(stream, headers);
+        },
+      }),
+    });
+  }
+  const removePrivateDir = (): void => {
+    if (privateDir !== undefined) rmSync(privateDir, { recursive: true, force: true });
+    privateDir = undefined;
+  };
+
   // grpc-js's forceShutdown leaves connections open when channelz is off (see http2-server-hooks).
   const cancelEverything = (): void => {
+    native?.destroy();
+    proxy?.close();
     hooks.destroyConnections();
     grpcServer.forceShutdown();
+    removePrivateDir();
   };
   const addOnStreams = new Set<EndableCall>();
   const tracked = trackStreams(grpcServer, addOnStreams);
@@ -187,11 +283,25 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     addOnStreams.clear();
   };
 
+  const listenGrpcJs = (address: string): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      grpcServer.bindAsync(address, credentials, (err, port) => {
+        if (err) reject(err);
+        else resolve(port);
+      });
+    });
+  const listenNative = async (server: NativeServer, address: string): Promise<number> => {
+    const { host, port } = parseHostPort(address);
+    await bindUpstream();
+    return server.listen(host, port);
+  };
+
   return {
     grpcServer,
+    transport,
     fastPath: {
       get installed() {
-        return hooks.fastPathInstalled;
+        return transport === "native" || hooks.fastPathInstalled;
       },
       get fastCalls() {
         return counters.fastCalls;
@@ -200,17 +310,10 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
         return counters.fallbackCalls;
       },
     },
-    listen(address) {
-      return new Promise<number>((resolve, reject) => {
-        grpcServer.bindAsync(address, credentials, (err, port) => {
-          if (err) {
-            reject(err);
-            return;
-          }
-          if (isLevelEnabled(logger, "debug")) logger.debug({ server: name, address, port }, "bound");
-          resolve(port);
-        });
-      });
+    async listen(address) {
+      const port = native === undefined ? await listenGrpcJs(address) : await listenNative(native, address);
+      if (isLevelEnabled(logger, "debug")) logger.debug({ server: name, address, port, transport }, "bound");
+      return port;
     },
     shutdown() {
       stopping ??= new Promise<void>((resolve) => {
@@ -221,6 +324,8 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
           if (done) return;
           done = true;
           clearTimeout(timer);
+          proxy?.close();
+          removePrivateDir();
           logger.info({ server: name }, "stopped");
           resolve();
         };
@@ -234,7 +339,9 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
           // skips it when channelz is disabled (grpc.enable_channelz: 0).
           finish();
         }, shutdownTimeoutMs);
-        grpcServer.tryShutdown(finish);
+        const grpcStopped = new Promise<void>((stopped) => grpcServer.tryShutdown(() => stopped()));
+        const nativeStopped = native?.goAway() ?? Promise.resolve();
+        void Promise.all([grpcStopped, nativeStopped]).then(finish);
       });
       return stopping;
     },

@@ -1,9 +1,4 @@
-import {
-  constants as h2,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-  type ServerHttp2Stream,
-} from "node:http2";
+import { constants as h2, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { Metadata } from "@grpc/grpc-js";
 import { encodeGrpcMessage } from "./grpc-message-encoding";
 import type { GrpcStatus } from "./grpc-status";
@@ -17,6 +12,25 @@ const TRANSPORT_HEADERS = [
   "te",
   "content-type",
 ];
+
+/**
+ * The part of an HTTP/2 server stream a fast call uses: met by Node's
+ * ServerHttp2Stream (the grpc-js transport) and by the native transport's
+ * NativeStream.
+ */
+export interface CallStream {
+  respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean; waitForTrailers?: boolean }): void;
+  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
+  end(chunk?: Buffer): unknown;
+  sendTrailers(headers: OutgoingHttpHeaders): void;
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "end" | "close" | "drain" | "error" | "wantTrailers", listener: () => void): unknown;
+  once(event: "wantTrailers", listener: () => void): unknown;
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  readonly session?:
+    { readonly socket?: { readonly remoteAddress?: string; readonly remotePort?: number } } | undefined;
+}
 
 /** What every fast call object offers of grpc-js's server call API (unary calls: only this, no events). */
 export interface FastCallBase {
@@ -46,7 +60,7 @@ export function requestMetadata(headers: IncomingHttpHeaders): Metadata {
 }
 
 /** "address:port" of the peer, or "unknown", as grpc-js's `getPeer()`. */
-export function peerOf(stream: ServerHttp2Stream): string {
+export function peerOf(stream: CallStream): string {
   const socket = stream.session?.socket;
   if (!socket?.remoteAddress) return "unknown";
   return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
@@ -59,7 +73,7 @@ export function hostOf(headers: IncomingHttpHeaders): string | undefined {
 }
 
 /** Whether the stream can no longer carry a response (reset, closed, or its session gone). */
-export function isGone(stream: ServerHttp2Stream): boolean {
+export function isGone(stream: CallStream): boolean {
   return stream.destroyed || stream.closed;
 }
 
@@ -73,7 +87,7 @@ export function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
 }
 
 /** Answers with a trailers-only response (one HEADERS frame that ends the stream); nothing when the stream is gone. */
-export function respondTrailersOnly(stream: ServerHttp2Stream, status: GrpcStatus): void {
+export function respondTrailersOnly(stream: CallStream, status: GrpcStatus): void {
   if (isGone(stream)) return;
   stream.respond(Object.assign({}, RESPONSE_HEADERS, statusTrailers(status)), { endStream: true });
 }

@@ -1,4 +1,4 @@
-import type { ServerHttp2Stream } from "node:http2";
+import type { CallStream } from "./call-context";
 import { status } from "@grpc/grpc-js";
 import { createFrameDecoder, MessageTooLargeError } from "./frame-decoder";
 import { messageOf, type GrpcStatus } from "./grpc-status";
@@ -22,7 +22,7 @@ export interface SingleRequestSink<T> {
  * at most once, and only one of them.
  */
 export function readSingleRequest<T>(
-  stream: ServerHttp2Stream,
+  stream: CallStream,
   path: string,
   maxLength: number,
   decode: (bytes: Buffer) => T,

@@ -1,6 +1,6 @@
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http2";
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
-import { respondTrailersOnly } from "./call-context";
+import { respondTrailersOnly, type CallStream } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline } from "./call-deadline";
 import type { FastCallOptions } from "./fast-call-options";
 import type { FastServerStreamRoute } from "./fast-route";
@@ -15,7 +15,7 @@ import { createWritableCall, type WritableCallControl } from "./writable-call";
  * ends the call DEADLINE_EXCEEDED and emits 'cancelled' to the handler.
  */
 export function serveServerStreamCall(
-  stream: ServerHttp2Stream,
+  stream: CallStream,
   headers: IncomingHttpHeaders,
   route: FastServerStreamRoute,
   options: FastCallOptions,

@@ -1,11 +1,16 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { CallStream } from "./call-context";
 import type { FastCallOptions } from "./fast-call-options";
 import type { FastRoute } from "./fast-route";
 import { serveServerStreamCall } from "./server-stream-call";
 import { serveUnaryCall } from "./unary-call";
 
-/** An http2 server 'stream' listener. */
-export type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => void;
+/** An http2 server 'stream' listener (Node's streams by default; the native transport's NativeStream). */
+export type StreamListener<S extends CallStream = ServerHttp2Stream> = (
+  stream: S,
+  headers: IncomingHttpHeaders,
+  ...rest: unknown[]
+) => void;
 
 /** Counts of the fast path, for tests and metrics. */
 export interface FastPathCounters {
@@ -16,13 +21,13 @@ export interface FastPathCounters {
 }
 
 /** Options of `createStreamDispatcher`. */
-export interface StreamDispatcherOptions {
+export interface StreamDispatcherOptions<S extends CallStream = ServerHttp2Stream> {
   /** The routes served fast, by path. */
   readonly routes: ReadonlyMap<string, FastRoute>;
   /** grpc-js's own listener: it gets every stream the fast path does not take, unchanged. */
-  readonly fallback: StreamListener;
+  readonly fallback: StreamListener<S>;
   /** Called for each stream served fast, before anything else (grpc-js's idle-timeout bookkeeping). */
-  readonly onStreamOpened?: (stream: ServerHttp2Stream) => void;
+  readonly onStreamOpened?: (stream: S) => void;
   readonly callOptions: FastCallOptions;
   readonly counters: FastPathCounters;
 }
@@ -39,7 +44,9 @@ function isProtoContentType(value: string | undefined): boolean {
  * client that may compress), a content type other than application/grpc or
  * application/grpc+proto, a method other than POST.
  */
-export function createStreamDispatcher(options: StreamDispatcherOptions): StreamListener {
+export function createStreamDispatcher<S extends CallStream = ServerHttp2Stream>(
+  options: StreamDispatcherOptions<S>,
+): StreamListener<S> {
   const { routes, fallback, onStreamOpened, callOptions, counters } = options;
   return function dispatch(stream, headers, ...rest) {
     const path = headers[":path"];

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http2";
 import { status, type Metadata, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
 import {
   frameMessage,
@@ -10,6 +10,7 @@ import {
   responseHeaders,
   RESPONSE_HEADERS,
   statusTrailers,
+  type CallStream,
   type FastCallBase,
 } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline, type CallDeadline } from "./call-deadline";
@@ -33,7 +34,7 @@ type FastUnaryCall = FastCallBase;
  * after either are dropped.
  */
 export function serveUnaryCall(
-  stream: ServerHttp2Stream,
+  stream: CallStream,
   headers: IncomingHttpHeaders,
   route: FastUnaryRoute,
   options: FastCallOptions,

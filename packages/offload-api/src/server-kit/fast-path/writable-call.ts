@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http2";
 import { status, Metadata, type ServerErrorResponse, type StatusObject } from "@grpc/grpc-js";
 import {
   hostOf,
@@ -9,6 +9,7 @@ import {
   respondTrailersOnly,
   responseHeaders,
   statusTrailers,
+  type CallStream,
   type FastCallBase,
 } from "./call-context";
 import type { FastCallOptions } from "./fast-call-options";
@@ -64,7 +65,7 @@ const PREFIX = 5;
  * returns false until the stream's 'drain', so a paused reader holds the
  * server to about one chunk plus the stream's buffer.
  */
-export function createWritableCall(stream: ServerHttp2Stream, init: WritableCallInit): WritableCallControl {
+export function createWritableCall(stream: CallStream, init: WritableCallInit): WritableCallControl {
   const { headers, path, options, serialize } = init;
   const chunkBytes = options.streamChunkBytes;
   const call = new EventEmitter() as FastWritableCall;
