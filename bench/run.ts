@@ -162,9 +162,10 @@ interface ServerKind {
   start(extraArgs?: readonly string[]): Promise<RunningServer>;
 }
 
-function ourServer(backend: string): ServerKind {
+/** Our reference server on `backend`; `name` and `serverArgs` for a variant (e.g. the grpc-js transport). */
+function ourServer(backend: string, name = "ts", serverArgs: readonly string[] = []): ServerKind {
   return {
-    name: "ts",
+    name,
     backend,
     async start(extraArgs = []) {
       const scratch = mkdtempSync(join(tmpdir(), "offload-bench-"));
@@ -176,7 +177,11 @@ function ourServer(backend: string): ServerKind {
         if (netns) execFileSync("ip", ["netns", "del", netns]);
       };
       try {
-        const args = referenceServerArgs(backend, scratch, [...(netns ? ["--netns", netns] : []), ...extraArgs]);
+        const args = referenceServerArgs(backend, scratch, [
+          ...(netns ? ["--netns", netns] : []),
+          ...serverArgs,
+          ...extraArgs,
+        ]);
         const [cmd, cmdArgs] = pinned(0, process.execPath, args);
         const server = await startServer(`ts/${backend}`, cmd, cmdArgs, parseReferencePorts);
         return {
@@ -362,6 +367,10 @@ async function main() {
     // A million durable adds take minutes: the sqlite table is measured at the smaller size.
     await dumpAndMemory(kind, backend === "sqlite" ? [SIZES.dumpSmall] : dumpSizes);
     await closed(kind);
+    if (backend === "memory") {
+      // The same server on grpc-js's transport: what the native HTTP/2 transport buys.
+      await unary(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]), "add", [16], reps);
+    }
   }
   for (const peer of peers) {
     await unary(peer, "add", [1, 16, 64], reps);
@@ -432,6 +441,11 @@ function renderReport(started: Date): string {
         `- getAllSessions ${dumpLabel}, ts/cpp: ${(tsDump.opsPerS / cppDump.opsPerS).toFixed(2)}x (goal >= 1x)`,
       );
     lines.push(`- addSession c=16 p99, ts: ${n(ts16.p99us)} µs (goal < 1,500 µs)`);
+    const grpcJs16 = find("ts-grpc-js", "memory", "add", 16);
+    if (grpcJs16)
+      lines.push(
+        `- addSession c=16, native transport / grpc-js transport: ${(ts16.opsPerS / grpcJs16.opsPerS).toFixed(2)}x`,
+      );
     const mem = memory.find((m) => m.server === "ts" && m.backend === "memory" && m.sessions === SIZES.dumpLarge);
     if (mem)
       lines.push(`- memory, ts at ${n(mem.sessions)} sessions: ${n(mem.bytesPerSession)} bytes/session (goal < 400)`);

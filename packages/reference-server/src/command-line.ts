@@ -31,6 +31,8 @@ export interface ReferenceServerConfig {
   readonly logLevel: LogLevelName;
   /** Grace period for in-flight calls on SIGINT/SIGTERM, in milliseconds. */
   readonly shutdownTimeoutMs: number;
+  /** The HTTP/2 transport: native (default) or grpc-js. */
+  readonly transport: "native" | "grpc-js";
 }
 
 /** A bad command line: one line saying which flag and why. The command exits with code 2. */
@@ -197,6 +199,14 @@ export function createProgram(): Command {
         .default(10_000, "10")
         .argParser(seconds),
     )
+    .addOption(
+      new Option(
+        "--transport <kind>",
+        "HTTP/2 transport: native = our own HTTP/2 in front of grpc-js (fast); grpc-js = grpc-js alone",
+      )
+        .choices(["native", "grpc-js"])
+        .default("native"),
+    )
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false);
 }
@@ -222,6 +232,7 @@ interface RawOptions {
   seed?: number;
   logLevel: LogLevelName;
   shutdownTimeout: number;
+  transport: "native" | "grpc-js";
 }
 
 function tlsConfig(o: RawOptions): TlsConfig {
@@ -296,6 +307,7 @@ export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}
     },
     logLevel: o.logLevel,
     shutdownTimeoutMs: o.shutdownTimeout,
+    transport: o.transport,
   };
   if (config.tls.mode === "dev" && io.env !== undefined) {
     return { kind: "run", config: { ...config, tls: { ...config.tls, dev: { ...config.tls.dev, env: io.env } } } };

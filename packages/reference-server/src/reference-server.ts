@@ -89,6 +89,7 @@ export async function startReferenceServer(
     logger,
     clock,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    transport: config.transport,
   };
   const servers: OffloadServer[] = [];
   const endpoints: Endpoint[] = [];

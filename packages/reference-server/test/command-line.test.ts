@@ -37,6 +37,7 @@ describe("parseCommandLine", () => {
       },
       logLevel: "info",
       shutdownTimeoutMs: 10_000,
+      transport: "native",
     });
   });
 
@@ -72,6 +73,8 @@ describe("parseCommandLine", () => {
       "debug",
       "--shutdown-timeout",
       "0.5",
+      "--transport",
+      "grpc-js",
     ]);
     expect(c).toEqual({
       services: ["stats"],
@@ -89,6 +92,7 @@ describe("parseCommandLine", () => {
       },
       logLevel: "debug",
       shutdownTimeoutMs: 500,
+      transport: "grpc-js",
     });
   });
 

@@ -10,6 +10,7 @@ import {
   type Clock,
   type Logger,
   type OffloadServer,
+  type OffloadTransport,
   type ServerAddOn,
 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
@@ -41,6 +42,8 @@ export interface SessionServerOptions {
   readonly shutdownTimeoutMs?: number;
   /** Serve the three methods on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
   readonly fastPath?: boolean;
+  /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
+  readonly transport?: OffloadTransport;
 }
 
 /**
@@ -63,6 +66,7 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionTableService, handlers),
     fastPath: options.fastPath,
+    transport: options.transport,
     fastRoutes: [
       createFastRoute(SessionTableService.addSession, handlers.addSession, sessionsV1.sessionResponse),
       createFastRoute(SessionTableService.getSession, handlers.getSession, sessionsV1.sessionResponse),

@@ -10,6 +10,7 @@ import {
   type Clock,
   type Logger,
   type OffloadServer,
+  type OffloadTransport,
   type ServerAddOn,
 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
@@ -45,6 +46,8 @@ export interface StatsServerOptions {
   readonly hooks?: StatisticsStreamHooks;
   /** Serve the two streams on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
   readonly fastPath?: boolean;
+  /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
+  readonly transport?: OffloadTransport;
 }
 
 /**
@@ -72,6 +75,7 @@ export function createStatsServer(options: StatsServerOptions): OffloadServer {
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),
     fastPath: options.fastPath,
+    transport: options.transport,
     fastRoutes: [
       createFastRoute(StatisticsService.getAllSessions, handlers.getAllSessions, sessionsV1.sessionResponse),
       createFastRoute(StatisticsService.getClosedSessions, handlers.getClosedSessions, sessionsV1.sessionResponse),
