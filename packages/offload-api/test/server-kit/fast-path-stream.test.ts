@@ -15,7 +15,10 @@ import {
 import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
 import { createFastRoute, createOffloadServer, sessionsV1, type SessionSpec } from "../../src";
-import { frame, rawCall, until } from "./fast-path-support";
+import { frame, rawCall, until, testTransport } from "./fast-path-support";
+
+// The transport under test: native unless a grpc-js-transport wrapper file asks for grpc-js.
+const transport = testTransport();
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -66,6 +69,7 @@ function bytesHandler(observed: Observed, finish: (call: BytesCall) => void = (c
 
 async function bytesServer(handler: (call: BytesCall) => unknown, chunkBytes = 4096) {
   const server = createOffloadServer({
+    transport,
     credentials: ServerCredentials.createInsecure(),
     install: (s) => s.addService(BYTES_SERVICE, { stream: handler }),
     fastRoutes: [createFastRoute<Buffer, Buffer>(STREAM, handler as handleServerStreamingCall<Buffer, Buffer>)],
@@ -237,6 +241,7 @@ describe("fast server streams: the SessionStatisticsTable handlers", () => {
     const delivered: bigint[] = [];
     const outcomes: string[] = [];
     const server = createStatsServer({
+      transport,
       backend,
       credentials: ServerCredentials.createInsecure(),
       closedBatchSize: 64,

@@ -1,3 +1,4 @@
+import type { OffloadTransport } from "../../src";
 // Test support of the fast-path tests: a raw HTTP/2 gRPC client that controls
 // every byte (frames, headers, resets), and small helpers around it.
 import { connect, constants as h2, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
@@ -131,4 +132,9 @@ export async function rawCall(
 /** Resolves once `predicate()` holds, checking every few ms (bounded by Jest's timeout). */
 export async function until(predicate: () => boolean): Promise<void> {
   while (!predicate()) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** The transport the shared fast-path tests run on: "native", or "grpc-js" when OFFLOAD_TEST_TRANSPORT says so. */
+export function testTransport(): OffloadTransport {
+  return process.env.OFFLOAD_TEST_TRANSPORT === "grpc-js" ? "grpc-js" : "native";
 }

@@ -16,7 +16,10 @@ import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
 import { sessionsV1, type OffloadServer } from "../../src";
-import { addRequestBytes, frame, rawCall, until } from "./fast-path-support";
+import { addRequestBytes, frame, rawCall, until, testTransport } from "./fast-path-support";
+
+// The transport under test: native unless a grpc-js-transport wrapper file asks for grpc-js.
+const transport = testTransport();
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -89,7 +92,7 @@ function addSession(port: number, creds: ChannelCredentials): Promise<{ err: Ser
 
 describe("fast path over TLS", () => {
   it("serves TLS clients", async () => {
-    const server = createSessionServer({ backend: memorySwitch(), credentials: serverTls(false) });
+    const server = createSessionServer({ transport, backend: memorySwitch(), credentials: serverTls(false) });
     const port = await listen(server);
     const { err, id } = await addSession(port, credentials.createSsl(Buffer.from(pki.ca.cert)));
     expect(err).toBeNull();
@@ -98,7 +101,7 @@ describe("fast path over TLS", () => {
   });
 
   it("serves mutual TLS clients with a certificate and refuses those without", async () => {
-    const server = createSessionServer({ backend: memorySwitch(), credentials: serverTls(true) });
+    const server = createSessionServer({ transport, backend: memorySwitch(), credentials: serverTls(true) });
     const port = await listen(server);
     const withCert = credentials.createSsl(
       Buffer.from(pki.ca.cert),
@@ -114,7 +117,11 @@ describe("fast path over TLS", () => {
 
 describe("grpc-js still serves the add-ons", () => {
   it("health answers SERVING through grpc-js while the table methods go fast", async () => {
-    const server = createSessionServer({ backend: memorySwitch(), credentials: ServerCredentials.createInsecure() });
+    const server = createSessionServer({
+      transport,
+      backend: memorySwitch(),
+      credentials: ServerCredentials.createInsecure(),
+    });
     const port = await listen(server);
     const Health = makeGenericClientConstructor(healthService as unknown as ServiceDefinition, "Health");
     const health = new Health(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client & {
@@ -125,13 +132,18 @@ describe("grpc-js still serves the add-ons", () => {
       health.check({ service: "sessions.v1.SessionTable" }, (err, res) => resolve(err ? err.message : res?.status)),
     );
     expect(answer).toBe("SERVING");
+    expect(server.transport).toBe(transport);
     expect((await addSession(port, credentials.createInsecure())).id).toBe(1n);
     expect(server.fastPath.fallbackCalls).toBe(1);
     expect(server.fastPath.fastCalls).toBe(1);
   });
 
   it("reflection lists the service through grpc-js", async () => {
-    const server = createStatsServer({ backend: memorySwitch(), credentials: ServerCredentials.createInsecure() });
+    const server = createStatsServer({
+      transport,
+      backend: memorySwitch(),
+      credentials: ServerCredentials.createInsecure(),
+    });
     const port = await listen(server);
     // ServerReflectionRequest { list_services: "" } is field 7, an empty string.
     const raw = await rawCall(port, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", [
@@ -158,7 +170,7 @@ describe("graceful shutdown with fast calls in flight", () => {
         return inner.add(spec);
       },
     };
-    const server = createSessionServer({ backend: slow, credentials: ServerCredentials.createInsecure() });
+    const server = createSessionServer({ transport, backend: slow, credentials: ServerCredentials.createInsecure() });
     const port = await listen(server);
     const inFlight = addSession(port, credentials.createInsecure());
     await until(() => entered === 1);
@@ -188,6 +200,7 @@ describe("graceful shutdown with fast calls in flight", () => {
       },
     };
     const server = createSessionServer({
+      transport,
       backend: never,
       credentials: ServerCredentials.createInsecure(),
       shutdownTimeoutMs: 50,
@@ -220,7 +233,7 @@ describe("graceful shutdown with fast calls in flight", () => {
         nextHop: "",
       });
     }
-    const server = createStatsServer({ backend, credentials: ServerCredentials.createInsecure() });
+    const server = createStatsServer({ transport, backend, credentials: ServerCredentials.createInsecure() });
     const port = await listen(server);
     const client = new sessionsV1.SessionStatisticsTableClient(`127.0.0.1:${port}`, credentials.createInsecure());
     cleanups.push(() => client.close());

@@ -23,7 +23,10 @@ import {
   type OffloadServerOptions,
 } from "../../src";
 import { hookGrpcServer } from "../../src/server-kit/fast-path";
-import { addRequestBytes, frame, rawCall, until } from "./fast-path-support";
+import { addRequestBytes, frame, rawCall, until, testTransport } from "./fast-path-support";
+
+// The transport under test: native unless a grpc-js-transport wrapper file asks for grpc-js.
+const transport = testTransport();
 
 const { REQUEST_STATUS, SessionTableService } = sessionsV1;
 const ADD = SessionTableService.addSession.path;
@@ -37,7 +40,7 @@ type AddCall = ServerUnaryCall<sessionsV1.sessionRequest, sessionsV1.sessionResp
 type Callback = sendUnaryData<sessionsV1.sessionResponse>;
 
 async function sessionServer(backend: SwitchBackend, fastPath = true) {
-  const server = createSessionServer({ backend, credentials: ServerCredentials.createInsecure(), fastPath });
+  const server = createSessionServer({ transport, backend, credentials: ServerCredentials.createInsecure(), fastPath });
   cleanups.push(() => server.shutdown());
   const port = await server.listen("127.0.0.1:0");
   const client = new sessionsV1.SessionTableClient(`127.0.0.1:${port}`, credentials.createInsecure());
@@ -63,6 +66,7 @@ async function scriptedServer(
       cb(null, sessionsV1.sessionResponse.fromPartial({ sessionId: call.request.sessionId })),
   };
   const server = createOffloadServer({
+    transport,
     credentials: ServerCredentials.createInsecure(),
     install: (s) => s.addService(SessionTableService, handlers),
     fastRoutes: [createFastRoute(SessionTableService.addSession, addSession, sessionsV1.sessionResponse)],
