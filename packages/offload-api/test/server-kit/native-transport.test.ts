@@ -72,7 +72,13 @@ interface Answer {
 
 /** One call on `s` with `body` (already framed); resolves when the stream closes. */
 function call(s: ClientHttp2Session, path: string, body: Buffer, headers: OutgoingHttpHeaders = {}): Promise<Answer> {
-  const req = s.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
+  const req = s.request({
+    ":method": "POST",
+    ":path": path,
+    "content-type": "application/grpc",
+    te: "trailers",
+    ...headers,
+  });
   req.on("error", () => undefined);
   return new Promise((resolve) => {
     let got: IncomingHttpHeaders = {};
@@ -210,7 +216,8 @@ describe("native transport: requests", () => {
     const answer = await call(session(port, { settings: { initialWindowSize: 1024 } }), path, msg(req));
     expect(answer.code).toBe(status.OK);
     expect(answer.messages.length).toBe(count);
-    if (path === STREAM_PATH) expect(answer.messages.every((m, n) => m.length === 1000 && m[0] === (n & 255))).toBe(true);
+    if (path === STREAM_PATH)
+      expect(answer.messages.every((m, n) => m.length === 1000 && m[0] === (n & 255))).toBe(true);
     else expect(answer.messages[0]?.length).toBe(300000);
   });
 
@@ -286,6 +293,65 @@ describe("native transport: connection frames", () => {
     client.write(...frames);
     const goaway = await client.waitFor((f) => f.type === T.GOAWAY);
     expect(goaway?.payload.readUInt32BE(4)).toBe(h2.NGHTTP2_ENHANCE_YOUR_CALM);
+  });
+
+  // The server's answer to a protocol violation: GOAWAY, or a PING ACK (the PING sent after
+  // the violation) when it let the violation pass.
+  async function answerTo(client: RawClient, ...frames: Buffer[]): Promise<number | "ignored"> {
+    client.write(...frames, rawFrame(T.PING, 0, 0, Buffer.from("afterall")));
+    const f = await client.waitFor((x) => x.type === T.GOAWAY || (x.type === T.PING && (x.flags & F.ACK) !== 0));
+    return f?.type === T.GOAWAY ? f.payload.readUInt32BE(4) : "ignored";
+  }
+
+  it.each([
+    ["DATA on stream 0", () => rawFrame(T.DATA, 0, 0, Buffer.from("x"))],
+    ["HEADERS on an even stream", () => rawFrame(T.HEADERS, F.END_HEADERS, 2, requestBlock(UNARY_PATH))],
+    ["a CONTINUATION without HEADERS", () => rawFrame(T.CONTINUATION, F.END_HEADERS, 1, Buffer.from([0x82]))],
+  ])("answers %s with GOAWAY PROTOCOL_ERROR", async (_name, bad) => {
+    const { port } = await start();
+    expect(await answerTo(await raw(port), bad())).toBe(h2.NGHTTP2_PROTOCOL_ERROR);
+  });
+
+  it("answers a connection window overflow with GOAWAY FLOW_CONTROL_ERROR", async () => {
+    const { port } = await start();
+    const increment = Buffer.alloc(4);
+    increment.writeUInt32BE(0x7fffffff);
+    expect(await answerTo(await raw(port), rawFrame(T.WINDOW_UPDATE, 0, 0, increment))).toBe(
+      h2.NGHTTP2_FLOW_CONTROL_ERROR,
+    );
+  });
+
+  // RFC 9113 5.1.1: a stream id lower than one already used is a connection error.
+  it("answers HEADERS reusing a closed stream's id with a connection error", async () => {
+    const { port } = await start();
+    const client = await raw(port);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 3, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 3, msg("three")),
+    );
+    expect((await client.response(3)).blocks.at(-1)?.["grpc-status"]).toBe("0");
+    const answer = await answerTo(
+      client,
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 1, msg("one")),
+    );
+    expect(answer).not.toBe("ignored");
+  });
+
+  // RFC 9113 8.2.1: a field name with uppercase letters makes the request malformed (stream
+  // error PROTOCOL_ERROR). Streams the proxy takes are reset; a fast unary call must be too.
+  it.each([
+    ["a proxied path", "/test.Echo/Nope"],
+    ["a fast unary path", UNARY_PATH],
+    ["a fast stream path", STREAM_PATH],
+  ])("resets a request with an uppercase header name on %s", async (_name, path) => {
+    const { port } = await start();
+    const client = await raw(port);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, Buffer.concat([requestBlock(path), Buffer.from("\x00\x07X-Upper\x01v")])),
+      rawFrame(T.DATA, F.END_STREAM, 1, msg("1:1")),
+    );
+    expect((await client.response(1)).reset).toBe(h2.NGHTTP2_PROTOCOL_ERROR);
   });
 
   it("refuses streams above grpc.max_concurrent_streams with REFUSED_STREAM", async () => {

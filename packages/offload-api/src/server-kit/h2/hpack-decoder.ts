@@ -80,7 +80,8 @@ export class HpackDecoder {
       const byte = block[this.pos++] as number;
       value += (byte & 0x7f) * 2 ** shift;
       shift += 7;
-      if (value > 0x7fffffff) throw new HpackError("integer too large");
+      // Zero-filled continuation bytes would never overflow the value: cap them too (RFC 7541 5.1).
+      if (value > 0x7fffffff || shift > 35) throw new HpackError("integer too large");
       if ((byte & 0x80) === 0) return value;
     }
   }

@@ -439,7 +439,11 @@ export class NativeConnection implements UnaryConnection {
       existing.receiveEnd();
       return;
     }
-    if (streamId <= this.lastStreamId) return; // a stream we already closed
+    if (streamId <= this.lastStreamId) {
+      // Trailers still in flight for a stream we already ended are dropped; a new request on an old id is an error.
+      if (endStream) return;
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
+    }
     this.lastStreamId = streamId;
     const limit = this.options.maxConcurrentStreams;
     if (this.goingAway || (limit !== undefined && this.streams.size >= limit)) {

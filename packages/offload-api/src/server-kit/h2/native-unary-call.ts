@@ -32,6 +32,7 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
     const value = fields[i + 1] as string;
+    if (name.length === 0 || name !== name.toLowerCase()) return undefined; // toHeaders resets it
     switch (name) {
       case ":path":
         path = value;
