@@ -15,11 +15,13 @@ export enum FrameType {
 /** Frame flags. */
 export enum Flag {
   END_STREAM = 0x1,
-  ACK = 0x1,
   END_HEADERS = 0x4,
   PADDED = 0x8,
   PRIORITY = 0x20,
 }
+
+/** The ACK flag of SETTINGS and PING (the same bit as END_STREAM). */
+export const ACK_FLAG = 0x1;
 
 /** HTTP/2 error codes (RFC 9113 7). */
 export enum ErrorCode {

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import {
+  ACK_FLAG,
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
@@ -363,7 +364,7 @@ export class NativeConnection implements UnaryConnection {
         break;
       case FrameType.PING:
         if (streamId !== 0 || payload.length !== 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad PING");
-        if ((flags & Flag.ACK) === 0) this.queue(frame(FrameType.PING, Flag.ACK, 0, payload));
+        if ((flags & ACK_FLAG) === 0) this.queue(frame(FrameType.PING, ACK_FLAG, 0, payload));
         break;
       case FrameType.GOAWAY:
         this.goAway();
@@ -470,7 +471,7 @@ export class NativeConnection implements UnaryConnection {
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if (flags & Flag.ACK) return;
+    if (flags & ACK_FLAG) return;
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
@@ -492,7 +493,7 @@ export class NativeConnection implements UnaryConnection {
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH");
       }
     }
-    this.queue(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.queue(frame(FrameType.SETTINGS, ACK_FLAG, 0));
     for (const stream of [...this.streams.values()]) if (stream.pending.length > 0) this.pump(stream);
   }
 
