@@ -29,21 +29,22 @@ describe("npm run bench (smoke)", () => {
     );
     const results = JSON.parse(readFileSync(join(out, "latest.json"), "utf8")) as {
       driver: string;
-      rows: { scenario: string; concurrency: number; opsPerS: number; notes: string }[];
+      rows: { server: string; scenario: string; concurrency: number; opsPerS: number; notes: string }[];
       memory: { sessions: number; bytesPerSession: number }[];
     };
     expect(results.driver).toBe("node-loadgen");
-    expect(results.rows.map((r) => `${r.scenario}@${r.concurrency}`)).toEqual([
-      "add@1",
-      "add@16",
-      "add@64",
-      "get@1",
-      "get@16",
-      "get@64",
-      "delete@16",
-      "dump 1,000@1",
-      "dump 2,000@1",
-      "closed@1",
+    expect(results.rows.map((r) => `${r.server} ${r.scenario}@${r.concurrency}`)).toEqual([
+      "ts add@1",
+      "ts add@16",
+      "ts add@64",
+      "ts get@1",
+      "ts get@16",
+      "ts get@64",
+      "ts delete@16",
+      "ts dump 1,000@1",
+      "ts dump 2,000@1",
+      "ts closed@1",
+      "ts-grpc-js add@16",
     ]);
     for (const row of results.rows) {
       expect(row.notes).not.toMatch(/UNAVAILABLE|INTERNAL|DEADLINE|UNKNOWN|CANCELLED/);
