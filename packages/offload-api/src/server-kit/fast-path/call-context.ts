@@ -62,8 +62,18 @@ export function requestMetadata(headers: IncomingHttpHeaders): Metadata {
 /** "address:port" of the peer, or "unknown", as grpc-js's `getPeer()`. */
 export function peerOf(stream: CallStream): string {
   const socket = stream.session?.socket;
-  if (!socket?.remoteAddress) return "unknown";
+  return socket ? peerAddress(socket) : "unknown";
+}
+
+/** "address:port" of a socket's peer, or "unknown". */
+export function peerAddress(socket: { readonly remoteAddress?: string; readonly remotePort?: number }): string {
+  if (!socket.remoteAddress) return "unknown";
   return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+}
+
+/** Whether a request's content-type is one the fast path serves (anything else, e.g. +json, goes to grpc-js). */
+export function isProtoContentType(value: string | undefined): boolean {
+  return value === "application/grpc" || value === "application/grpc+proto";
 }
 
 /** The `:authority` (or `host`) of the request. */
@@ -89,7 +99,12 @@ export function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
 /** Answers with a trailers-only response (one HEADERS frame that ends the stream); nothing when the stream is gone. */
 export function respondTrailersOnly(stream: CallStream, status: GrpcStatus): void {
   if (isGone(stream)) return;
-  stream.respond(Object.assign({}, RESPONSE_HEADERS, statusTrailers(status)), { endStream: true });
+  stream.respond(trailersOnlyHeaders(status), { endStream: true });
+}
+
+/** The one HEADERS block of a trailers-only response: response headers and the status fields. */
+export function trailersOnlyHeaders(status: GrpcStatus): OutgoingHttpHeaders {
+  return Object.assign({}, RESPONSE_HEADERS, statusTrailers(status));
 }
 
 /** The response headers with a handler's `sendMetadata` fields, if any. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
-import type { CallStream } from "./call-context";
+import { isProtoContentType, type CallStream } from "./call-context";
 import type { FastCallOptions } from "./fast-call-options";
 import type { FastRoute } from "./fast-route";
 import { serveServerStreamCall } from "./server-stream-call";
@@ -30,11 +30,6 @@ export interface StreamDispatcherOptions<S extends CallStream = ServerHttp2Strea
   readonly onStreamOpened?: (stream: S) => void;
   readonly callOptions: FastCallOptions;
   readonly counters: FastPathCounters;
-}
-
-// Content types the fast path serves; anything else (e.g. +json) goes to grpc-js.
-function isProtoContentType(value: string | undefined): boolean {
-  return value === "application/grpc" || value === "application/grpc+proto";
 }
 
 /**

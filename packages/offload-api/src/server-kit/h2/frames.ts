@@ -76,6 +76,27 @@ export function writeFrameHeader(
   target.writeUInt32BE(streamId, offset + 5);
 }
 
+/**
+ * A header block as HEADERS frames for `streamId`: one HEADERS frame, or a
+ * HEADERS followed by CONTINUATION frames when the block is longer than
+ * `maxFrameSize`; END_STREAM (when asked) on the HEADERS, END_HEADERS on the
+ * last; one buffer.
+ */
+export function headerFrames(streamId: number, block: Buffer, endStream: boolean, maxFrameSize: number): Buffer {
+  const count = Math.max(1, Math.ceil(block.length / maxFrameSize));
+  const out = Buffer.allocUnsafe(count * FRAME_HEADER_BYTES + block.length);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const part = block.subarray(i * maxFrameSize, Math.min(block.length, (i + 1) * maxFrameSize));
+    const type = i === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
+    const flags = (i === 0 && endStream ? Flag.END_STREAM : 0) | (i === count - 1 ? Flag.END_HEADERS : 0);
+    writeFrameHeader(out, at, part.length, type, flags, streamId);
+    at += FRAME_HEADER_BYTES;
+    at += part.copy(out, at);
+  }
+  return out;
+}
+
 /** A whole frame with `payload`. */
 export function frame(type: FrameType, flags: number, streamId: number, payload?: Uint8Array): Buffer {
   const length = payload?.length ?? 0;

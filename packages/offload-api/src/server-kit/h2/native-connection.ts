@@ -10,6 +10,7 @@ import {
   FRAME_HEADER_BYTES,
   FrameType,
   goawayFrame,
+  headerFrames,
   MAX_WINDOW,
   Setting,
   settingsFrame,
@@ -179,23 +180,7 @@ export class NativeConnection implements UnaryConnection {
   // ---- StreamConnection -------------------------------------------------
 
   sendHeaders(streamId: number, block: Buffer, endStream: boolean): void {
-    const max = this.peerMaxFrameSize;
-    let flags = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
-      writeFrameHeader(out, 0, block.length, FrameType.HEADERS, flags | Flag.END_HEADERS, streamId);
-      block.copy(out, FRAME_HEADER_BYTES);
-      this.queue(out);
-      return;
-    }
-    let type = FrameType.HEADERS;
-    for (let at = 0; at < block.length; at += max) {
-      const part = block.subarray(at, Math.min(block.length, at + max));
-      const last = at + max >= block.length;
-      this.queue(frame(type, flags | (last ? Flag.END_HEADERS : 0), streamId, part));
-      type = FrameType.CONTINUATION;
-      flags = 0;
-    }
+    this.queue(headerFrames(streamId, block, endStream, this.peerMaxFrameSize));
   }
 
   sendReset(streamId: number, code: ErrorCode): void {

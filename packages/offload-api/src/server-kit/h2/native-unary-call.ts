@@ -1,12 +1,21 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import { status, type Metadata, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
-import { hostOf, RESPONSE_HEADERS, requestMetadata, responseHeaders, statusTrailers } from "../fast-path/call-context";
+import {
+  hostOf,
+  isProtoContentType,
+  peerAddress,
+  RESPONSE_HEADERS,
+  requestMetadata,
+  responseHeaders,
+  statusTrailers,
+  trailersOnlyHeaders,
+} from "../fast-path/call-context";
 import { DEADLINE_EXCEEDED } from "../fast-path/call-deadline";
 import type { FastCallOptions } from "../fast-path/fast-call-options";
 import type { FastRoute, FastUnaryRoute } from "../fast-path/fast-route";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../fast-path/grpc-status";
 import { parseGrpcTimeout } from "../fast-path/grpc-timeout";
-import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, writeFrameHeader } from "./frames";
+import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
 import type { HeaderFields } from "./hpack-decoder";
 import { encodeHeaderBlock } from "./hpack-encoder";
 import type { UnaryCallState, UnaryConnection, UnaryRouter } from "./native-connection";
@@ -41,7 +50,7 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
         method = value === "POST";
         break;
       case "content-type":
-        contentType = value === "application/grpc" || value === "application/grpc+proto";
+        contentType = isProtoContentType(value);
         break;
       case "grpc-encoding":
         if (value !== "identity") return undefined;
@@ -117,9 +126,7 @@ export class NativeUnaryCall implements UnaryCallState {
   }
 
   getPeer(): string {
-    const socket = this.connection.socket;
-    if (!socket.remoteAddress) return "unknown";
-    return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
+    return peerAddress(this.connection.socket);
   }
 
   getDeadline(): number {
@@ -318,13 +325,13 @@ export class NativeUnaryCall implements UnaryCallState {
     this.pending.push(message);
     this.pendingCallbacks.push(undefined);
     this.pendingBytes = dataLength;
-    this.trailersAfterData = trailersFrames(this.id, trailerBlock, maxFrame);
+    this.trailersAfterData = headerFrames(this.id, trailerBlock, true, maxFrame);
     connection.pump(this);
   }
 
   private fail(result: GrpcStatus): void {
     if (!this.settle()) return;
-    const block = encodeHeaderBlock(Object.assign({}, RESPONSE_HEADERS, statusTrailers(result)));
+    const block = encodeHeaderBlock(trailersOnlyHeaders(result));
     this.connection.sendHeaders(this.id, block, true);
     this.ended();
   }
@@ -353,27 +360,6 @@ export class NativeUnaryCall implements UnaryCallState {
     this.pendingBytes = 0;
     this.connection.release(this);
   }
-}
-
-// Trailers as HEADERS (+ CONTINUATION) frames that end the stream.
-function trailersFrames(streamId: number, block: Buffer, maxFrame: number): Buffer {
-  if (block.length <= maxFrame) {
-    const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
-    writeFrameHeader(out, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, streamId);
-    block.copy(out, FRAME_HEADER_BYTES);
-    return out;
-  }
-  const frames: Buffer[] = [];
-  for (let at = 0; at < block.length; at += maxFrame) {
-    const part = block.subarray(at, Math.min(block.length, at + maxFrame));
-    const last = at + maxFrame >= block.length;
-    const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-    const type = at === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
-    const flags = (at === 0 ? Flag.END_STREAM : 0) | (last ? Flag.END_HEADERS : 0);
-    writeFrameHeader(head, 0, part.length, type, flags, streamId);
-    frames.push(head, part);
-  }
-  return Buffer.concat(frames);
 }
 
 /**
