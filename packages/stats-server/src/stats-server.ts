@@ -1,17 +1,11 @@
-import type { ServerCredentials, ServerOptions } from "@grpc/grpc-js";
-import { HealthImplementation } from "grpc-health-check";
-import { ReflectionService } from "@grpc/reflection";
 import {
   createFastRoute,
   createOffloadServer,
-  createReflectionPackageDefinition,
+  createStandardAddOns,
   SESSION_STATISTICS_SERVICE_NAME,
   sessionsV1,
-  type Clock,
-  type Logger,
+  type HostedServiceOptions,
   type OffloadServer,
-  type OffloadTransport,
-  type ServerAddOn,
 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
 import { createSessionStatisticsHandlers, type StatisticsStreamHooks } from "./statistics-handlers";
@@ -19,35 +13,13 @@ import { createSessionStatisticsHandlers, type StatisticsStreamHooks } from "./s
 const StatisticsService = sessionsV1.SessionStatisticsTableService;
 
 /** Options of `createStatsServer`. */
-export interface StatsServerOptions {
+export interface StatsServerOptions extends HostedServiceOptions {
   /** The switch whose table is streamed. The server does not close it. */
   readonly backend: SwitchBackend;
-  /**
-   * Transport security: `ServerCredentials.createSsl(...)` for TLS (and mutual
-   * TLS). There is no default: plaintext only with an explicit
-   * `ServerCredentials.createInsecure()`.
-   */
-  readonly credentials: ServerCredentials;
-  /** Structured log; default silent. */
-  readonly logger?: Logger;
-  /** Clock of the debug timings; default the system clock. */
-  readonly clock?: Clock;
-  /** Serve grpc.health.v1.Health ("" and sessions.v1.SessionStatisticsTable); default true. */
-  readonly health?: boolean;
-  /** Serve gRPC server reflection (v1 and v1alpha) for sessions.v1.SessionStatisticsTable; default true. */
-  readonly reflection?: boolean;
-  /** grpc-js server options. */
-  readonly grpcOptions?: ServerOptions;
-  /** Grace period of `shutdown()` before in-flight calls are cancelled; default 10,000 ms. */
-  readonly shutdownTimeoutMs?: number;
   /** Lease size of getClosedSessions; default 256. */
   readonly closedBatchSize?: number;
   /** Streaming progress observers. */
   readonly hooks?: StatisticsStreamHooks;
-  /** Serve the two streams on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
-  readonly fastPath?: boolean;
-  /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
-  readonly transport?: OffloadTransport;
 }
 
 /**
@@ -60,17 +32,7 @@ export interface StatsServerOptions {
 export function createStatsServer(options: StatsServerOptions): OffloadServer {
   const stopping = new AbortController();
   const handlers = createSessionStatisticsHandlers({ ...options, signal: stopping.signal });
-  const addOns: ServerAddOn[] = [];
-  let health: HealthImplementation | undefined;
-  if (options.health ?? true) {
-    health = new HealthImplementation({ "": "SERVING", [SESSION_STATISTICS_SERVICE_NAME]: "SERVING" });
-    addOns.push(health);
-  }
-  if (options.reflection ?? true) {
-    addOns.push(
-      new ReflectionService(createReflectionPackageDefinition(), { services: [SESSION_STATISTICS_SERVICE_NAME] }),
-    );
-  }
+  const { addOns, notServing } = createStandardAddOns(SESSION_STATISTICS_SERVICE_NAME, options);
   return createOffloadServer({
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),
@@ -82,8 +44,7 @@ export function createStatsServer(options: StatsServerOptions): OffloadServer {
     ],
     addOns,
     onShutdown: () => {
-      health?.setStatus("", "NOT_SERVING");
-      health?.setStatus(SESSION_STATISTICS_SERVICE_NAME, "NOT_SERVING");
+      notServing();
       stopping.abort();
     },
     grpcOptions: options.grpcOptions,

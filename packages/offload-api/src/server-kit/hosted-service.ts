@@ -1,0 +1,67 @@
+import type { ServerCredentials, ServerOptions } from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { Clock } from "../time";
+import type { Logger } from "./logger";
+import type { OffloadTransport, ServerAddOn } from "./offload-server";
+import { createReflectionPackageDefinition } from "./reflection-descriptor";
+
+/** What the session server and the statistics server both take, besides their switch. */
+export interface HostedServiceOptions {
+  /**
+   * Transport security: `ServerCredentials.createSsl(...)` for TLS (and mutual
+   * TLS). There is no default: plaintext only with an explicit
+   * `ServerCredentials.createInsecure()`.
+   */
+  readonly credentials: ServerCredentials;
+  /** Structured log; default silent. */
+  readonly logger?: Logger;
+  /** Clock of the debug timings; default the system clock. */
+  readonly clock?: Clock;
+  /** Serve grpc.health.v1.Health for "" and the hosted service; default true. */
+  readonly health?: boolean;
+  /** Serve gRPC server reflection (v1 and v1alpha) for the hosted service; default true. */
+  readonly reflection?: boolean;
+  /** grpc-js server options. */
+  readonly grpcOptions?: ServerOptions;
+  /** Grace period of `shutdown()` before in-flight calls are cancelled; default 10,000 ms. */
+  readonly shutdownTimeoutMs?: number;
+  /** Serve the service's methods on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
+  readonly fastPath?: boolean;
+  /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
+  readonly transport?: OffloadTransport;
+}
+
+/** Health and reflection of one hosted service. */
+export interface StandardAddOns {
+  /** To pass as `OffloadServerOptions.addOns`. */
+  readonly addOns: readonly ServerAddOn[];
+  /** Turns health to NOT_SERVING for "" and the service (for `onShutdown`); nothing without health. */
+  notServing(): void;
+}
+
+/**
+ * Health (SERVING for "" and `serviceName`) and reflection for `serviceName`,
+ * each unless `options` turns it off.
+ */
+export function createStandardAddOns(
+  serviceName: string,
+  options: Pick<HostedServiceOptions, "health" | "reflection">,
+): StandardAddOns {
+  const addOns: ServerAddOn[] = [];
+  let health: HealthImplementation | undefined;
+  if (options.health ?? true) {
+    health = new HealthImplementation({ "": "SERVING", [serviceName]: "SERVING" });
+    addOns.push(health);
+  }
+  if (options.reflection ?? true) {
+    addOns.push(new ReflectionService(createReflectionPackageDefinition(), { services: [serviceName] }));
+  }
+  return {
+    addOns,
+    notServing() {
+      health?.setStatus("", "NOT_SERVING");
+      health?.setStatus(serviceName, "NOT_SERVING");
+    },
+  };
+}
