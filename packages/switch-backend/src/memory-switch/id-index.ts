@@ -1,4 +1,4 @@
-import { indexTableSizeFor, NO_SLOT, type SlotStore } from "./slot-store";
+import { backwardShiftDelete, indexTableSizeFor, NO_SLOT, type SlotStore } from "./slot-store";
 
 /**
  * Id offset -> slot, O(1): open addressing with linear probing in an
@@ -26,6 +26,7 @@ export function createIdIndex(store: SlotStore, slots: number): IdIndex {
   // Fibonacci hashing: sequential ids must not form one long probe run (deletes would scan it).
   const home = (offset: number): number =>
     Math.imul((offset >>> 0) ^ Math.imul((offset / 4_294_967_296) | 0, 0x85ebca6b), 0x9e3779b1) >>> shift;
+  const homeOfCell = (cell: number): number => home(store.offset[cell - 1] ?? 0);
 
   function insert(slot: number): void {
     let i = home(store.offset[slot] ?? 0);
@@ -48,16 +49,7 @@ export function createIdIndex(store: SlotStore, slots: number): IdIndex {
         if (table[i] === 0) throw new Error(`id index: slot ${slot} is not indexed`);
         i = (i + 1) & mask;
       }
-      for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-        const cell = table[j] ?? 0;
-        if (cell === 0) break;
-        const h = home(store.offset[cell - 1] ?? 0);
-        const stays = i <= j ? i < h && h <= j : i < h || h <= j;
-        if (stays) continue;
-        table[i] = cell;
-        i = j;
-      }
-      table[i] = 0;
+      backwardShiftDelete(table, mask, i, homeOfCell);
     },
     rebuild(slots, members) {
       table = new Int32Array(indexTableSizeFor(slots));

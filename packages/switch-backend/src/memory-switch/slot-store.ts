@@ -166,3 +166,28 @@ export function createSlotStore(initialSlots: number, maxSlots: number): SlotSto
   grow(Math.max(1, Math.min(initialSlots, maxSlots)));
   return store;
 }
+
+/**
+ * Empties cell `hole` of a linear-probing index table (cells hold slot + 1,
+ * 0 is empty) by backward-shift deletion: each later member of the probe run
+ * whose home cell (`homeOf(cell)`) does not lie cyclically in (hole, j] moves
+ * into the hole, which moves to where it was.
+ */
+export function backwardShiftDelete(
+  table: Int32Array,
+  mask: number,
+  hole: number,
+  homeOf: (cell: number) => number,
+): void {
+  let i = hole;
+  for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
+    const cell = table[j] ?? 0;
+    if (cell === 0) break;
+    const home = homeOf(cell);
+    const stays = i <= j ? i < home && home <= j : i < home || home <= j;
+    if (stays) continue;
+    table[i] = cell;
+    i = j;
+  }
+  table[i] = 0;
+}

@@ -1,4 +1,4 @@
-import { ADDRESS_BYTES, indexTableSizeFor, NO_SLOT, type SlotStore } from "./slot-store";
+import { backwardShiftDelete, ADDRESS_BYTES, indexTableSizeFor, NO_SLOT, type SlotStore } from "./slot-store";
 
 /** The 7-tuple of a session in the store's encoding (interned lifs, packed kind). */
 export interface TupleKey {
@@ -52,6 +52,7 @@ export function hashTuple(key: TupleKey): number {
 export function createTupleIndex(store: SlotStore, slots: number): TupleIndex {
   let table = new Int32Array(indexTableSizeFor(slots));
   let mask = table.length - 1;
+  const homeOfCell = (cell: number): number => (store.hash[cell - 1] ?? 0) & mask;
 
   function matches(slot: number, key: TupleKey): boolean {
     const s = store;
@@ -89,17 +90,7 @@ export function createTupleIndex(store: SlotStore, slots: number): TupleIndex {
         if (table[i] === 0) throw new Error(`tuple index: slot ${slot} is not indexed`);
         i = (i + 1) & mask;
       }
-      // Backward-shift deletion: pull later members of the probe run into the hole.
-      for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
-        const cell = table[j] ?? 0;
-        if (cell === 0) break;
-        const home = (store.hash[cell - 1] ?? 0) & mask;
-        const stays = i <= j ? i < home && home <= j : i < home || home <= j;
-        if (stays) continue;
-        table[i] = cell;
-        i = j;
-      }
-      table[i] = 0;
+      backwardShiftDelete(table, mask, i, homeOfCell);
     },
     rebuild(slots, members) {
       table = new Int32Array(indexTableSizeFor(slots));
