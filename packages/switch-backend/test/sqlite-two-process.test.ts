@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import path from "node:path";
 import { createSqliteSwitch, type SqliteSwitch } from "@sessionoffload/switch-backend";
-import { makeTempDir, removeTempDir, startFixture, type FixtureProcess } from "./fixtures/sqlite-helpers";
+import { makeTempDir, removeTempDir, specFor, startFixture, type FixtureProcess } from "./fixtures/sqlite-helpers";
 
 const PER_PEER = 400;
 
@@ -19,6 +19,23 @@ describe("two processes over one SQLite switch file", () => {
     await Promise.all(peers.map((peer) => peer.exited));
     peers = [];
     removeTempDir(dir);
+  });
+
+  it("waits out another process's write lock while switching a new file to WAL", async () => {
+    // SQLite answers the journal-mode change SQLITE_BUSY at once, without its busy
+    // handler, while another connection holds the write lock: two servers starting
+    // on a new file at the same moment met that.
+    const file = path.join(dir, "switch.db");
+    const holder = startFixture("sqlite-lock-holder.ts", [file, "400"]);
+    peers = [holder];
+    await holder.waitFor((line) => line === "locked");
+    const started = Date.now();
+    local = createSqliteSwitch({ path: file, traffic: false, tickIntervalMs: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    await holder.waitFor((line) => line === "released");
+    const added = await local.add(specFor(1));
+    expect(added.kind).toBe("accepted");
+    expect(await holder.exited).toBe(0);
   });
 
   it("shares one table: unique ids, updates seen across processes, closed delivered exactly once", async () => {

@@ -126,6 +126,33 @@ function createSchema(path: string, db: Database.Database, firstId: bigint): voi
   }).immediate();
 }
 
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("SQLITE_BUSY");
+}
+
+/**
+ * Switches the file to WAL mode, retrying while another process holds a lock.
+ * SQLite answers this pragma SQLITE_BUSY at once, without its busy handler,
+ * when two connections race to change a new file's journal mode (each holds
+ * the shared lock the other must wait out), so the wait is ours, up to the
+ * busy timeout.
+ */
+function enableWal(db: Database.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
+      Atomics.wait(sleepCell, 0, 0, pause);
+    }
+  }
+}
+
 /**
  * Opens (creating if needed) a switch database. Everything that could refuse
  * the file is checked before anything is written: the directory and file are
@@ -148,7 +175,7 @@ export function openSwitchDatabase(path: string, options: OpenDatabaseOptions): 
   try {
     db = new Database(file, { timeout: options.busyTimeoutMs, fileMustExist: found !== "absent" });
     db.defaultSafeIntegers(true);
-    db.pragma("journal_mode = WAL");
+    enableWal(db, options.busyTimeoutMs);
     db.pragma(`synchronous = ${options.synchronous.toUpperCase()}`);
     if (found !== "ours") createSchema(path, db, options.firstId);
     verifyOurs(path, db);
