@@ -78,7 +78,7 @@ describe("the SQLite switch behaves as the memory switch (model-based)", () => {
                 break;
               }
               case "delete":
-                expect(sqlite.delete(pick(op.pick))).toEqual(memory.delete(pick(op.pick)));
+                expect(await sqlite.delete(pick(op.pick))).toEqual(memory.delete(pick(op.pick)));
                 break;
               case "end":
               case "fin": {

@@ -39,14 +39,14 @@ describe("createSqliteSwitch", () => {
     const first = results[0];
     if (first?.kind !== "accepted") throw new Error("first add not accepted");
     expect(results[1]).toEqual({ kind: "alreadyExists", id: first.session.id });
-    expect(sw.commitStats()).toEqual({ commits: 1, adds: 4 });
+    expect(sw.commitStats()).toEqual({ commits: 1, adds: 4, deletes: 0 });
     expect(sw.size()).toBe(2);
   });
 
   it("splits a burst larger than maxBatch into several commits", async () => {
     const sw = make({ maxBatch: 10 });
     await Promise.all(Array.from({ length: 25 }, (_, i) => sw.add(specFor(i))));
-    expect(sw.commitStats()).toEqual({ commits: 3, adds: 25 });
+    expect(sw.commitStats()).toEqual({ commits: 3, adds: 25, deletes: 0 });
   });
 
   it("round-trips ids and counters past 2^53 and 2^63 exactly, in id order", async () => {
@@ -89,11 +89,30 @@ describe("createSqliteSwitch", () => {
     const added = await sw.add(specFor(1));
     if (added.kind !== "accepted") throw new Error("not accepted");
     clock.advance(1500);
-    const deleted = sw.delete(added.session.id);
+    const deleted = await sw.delete(added.session.id);
     expect(deleted).toMatchObject({ id: added.session.id, state: "closing1", endTime: clock.now() });
     expect(sw.get(added.session.id)).toBeUndefined();
-    expect(sw.delete(added.session.id)).toBeUndefined();
+    expect(await sw.delete(added.session.id)).toBeUndefined();
     expect((await sw.add(specFor(2))).kind).toBe("accepted");
+  });
+
+  it("commits the deletes and adds of one turn together, decided in arrival order", async () => {
+    const sw = make({ capacity: 1 });
+    const first = await sw.add(specFor(1));
+    if (first.kind !== "accepted") throw new Error("not accepted");
+    const before = sw.commitStats();
+    const [full, deleted, readded, unknown] = await Promise.all([
+      sw.add(specFor(2)), // before the delete: the table is full
+      sw.delete(first.session.id),
+      sw.add(specFor(1)), // after it: the 7-tuple and the capacity are free again
+      sw.delete(first.session.id),
+    ]);
+    expect(full).toEqual({ kind: "tableFull" });
+    expect(deleted).toMatchObject({ id: first.session.id, state: "closing1" });
+    expect(readded?.kind).toBe("accepted");
+    expect(unknown).toBeUndefined();
+    expect(sw.commitStats()).toEqual({ commits: before.commits + 1, adds: before.adds + 2, deletes: 2 });
+    expect(sw.size()).toBe(1);
   });
 
   it("runs the TCP FIN half-close, RST and separate idle timeouts refreshed by traffic", async () => {
@@ -289,6 +308,7 @@ describe("createSqliteSwitch", () => {
     sw.close();
     expect(() => sw.get(1n)).toThrow(/is closed/);
     await expect(sw.add(specFor(1))).rejects.toThrow(/is closed/);
+    await expect(sw.delete(1n)).rejects.toThrow(/is closed/);
     sw.close(); // idempotent
   });
 

@@ -59,7 +59,7 @@ describe("two processes over one SQLite switch file", () => {
       local.addTraffic(id, { inPackets: id % 97n, outPackets: 1n, inBytes: 64n, outBytes: 64n });
     }
     const deleted = added.filter((_, i) => i % 10 === 0);
-    for (const id of deleted) expect(local.delete(id)?.state).toBe("closing1");
+    for (const id of deleted) expect((await local.delete(id))?.state).toBe("closing1");
     const toClose = added.filter((_, i) => i % 10 !== 0);
     for (const id of toClose) expect(local.endSession(id, "finAck")).toBe(true);
     // Both peers collect at once, competing for the same closed sessions.

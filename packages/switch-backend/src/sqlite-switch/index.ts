@@ -4,4 +4,4 @@ export type { SqliteSwitchOptions } from "./options";
 export type { CounterDelta } from "./data-plane";
 export { SqliteSwitchOpenError } from "./open-error";
 export type { SqliteSwitchOpenReason } from "./open-error";
-export type { AddBatcherStats } from "./add-batcher";
+export type { AddBatcherStats, CommitStats } from "./write-batcher";

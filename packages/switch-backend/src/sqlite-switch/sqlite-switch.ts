@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { CloseCode, Session, SessionSpec, SessionState } from "@sessionoffload/offload-api";
 import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "../backend";
-import { createAddBatcher, type AddBatcherStats } from "./add-batcher";
+import { createWriteBatcher, type CommitStats } from "./write-batcher";
 import { createClosedLeases } from "./closed-leases";
 import { checkCounterDelta, createDataPlane, type CounterDelta } from "./data-plane";
 import { idToStored } from "./id-codec";
@@ -24,8 +24,8 @@ export interface SqliteStepReport {
 
 /**
  * A simulated switch whose table lives in an SQLite file shared by every
- * process that opens it. Reads answer synchronously; `add` answers once its
- * group commit is durable. Besides the SwitchBackend methods it offers the
+ * process that opens it. Reads answer synchronously; `add` and `delete`
+ * answer once their group commit is durable. Besides the SwitchBackend methods it offers the
  * data plane's controls, for tests and demos.
  */
 export interface SqliteSwitch extends SwitchBackend {
@@ -33,7 +33,7 @@ export interface SqliteSwitch extends SwitchBackend {
   readonly path: string;
   add(spec: SessionSpec): Promise<AddResult>;
   get(id: bigint): Session | undefined;
-  delete(id: bigint): Session | undefined;
+  delete(id: bigint): Promise<Session | undefined>;
   sessions(options?: IterateOptions): Iterable<Session>;
   takeClosed(max: number): ClosedLease;
   size(): number;
@@ -56,8 +56,8 @@ export interface SqliteSwitch extends SwitchBackend {
    * increment outside 0..2^64-1.
    */
   addTraffic(id: bigint, delta: CounterDelta): boolean;
-  /** Group commits of this instance so far: how many transactions, holding how many adds. */
-  commitStats(): AddBatcherStats;
+  /** Group commits of this instance so far: how many transactions, holding how many adds and deletes. */
+  commitStats(): CommitStats;
   /**
    * One FIN step of a live TCP session (established -> closing1 -> closing2 ->
    * closed finAck): its new state, or undefined if the id is not live; a
@@ -110,23 +110,16 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
     db.close();
     throw err;
   }
-  const batcher = createAddBatcher({ db, clock, capacity: resolved.capacity, maxBatch: resolved.maxBatch });
+  const batcher = createWriteBatcher({ db, clock, capacity: resolved.capacity, maxBatch: resolved.maxBatch });
   const leases = createClosedLeases({ db, owner, assertOpen });
   const plane = createDataPlane(db, clock);
   const traffic =
     resolved.traffic === undefined ? undefined : createSqliteTrafficModel(db, plane, resolved.random, resolved.traffic);
 
   const getStmt = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`);
-  const deleteStmt = db.prepare("DELETE FROM sessions WHERE id = ?");
   const pageStmt = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id > ? ORDER BY id LIMIT ?`);
   const sizeStmt = db.prepare("SELECT entries FROM switch_state WHERE singleton = 1").pluck();
 
-  const deleteTx = db.transaction((id: bigint): Session | undefined => {
-    const row = getStmt.get(idToStored(id)) as SessionRow | undefined;
-    if (row === undefined) return undefined;
-    deleteStmt.run(row.id);
-    return { ...rowToSession(row), state: "closing1", endTime: clock.now() };
-  });
   const stepTx = db.transaction((): SqliteStepReport => {
     if (!membership.claimLeadership()) return { leader: false, visited: 0, expired: 0 };
     const visited = traffic === undefined ? 0 : traffic();
@@ -191,8 +184,8 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
       return row === undefined ? undefined : rowToSession(row);
     },
     delete(id) {
-      assertOpen();
-      return deleteTx.immediate(id);
+      if (closed) return Promise.reject(new Error(`sqlite switch ${resolved.path} is closed`));
+      return batcher.delete(id);
     },
     sessions(iterateOptions = {}) {
       assertOpen();

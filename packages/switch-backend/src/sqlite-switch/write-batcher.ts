@@ -3,59 +3,74 @@ import type { Clock, Session, SessionSpec } from "@sessionoffload/offload-api";
 import { UINT64_MAX } from "@sessionoffload/offload-api";
 import type { AddResult } from "../backend";
 import { idFromStored, idToStored } from "./id-codec";
-import { liveKey } from "./session-row";
+import { liveKey, rowToSession, SESSION_COLUMNS, type SessionRow } from "./session-row";
 
-/** Dependencies of `createAddBatcher`. */
-export interface AddBatcherOptions {
+/** Dependencies of `createWriteBatcher`. */
+export interface WriteBatcherOptions {
   readonly db: Database.Database;
   readonly clock: Clock;
   /** Table capacity enforced by this process against the shared entry count. */
   readonly capacity: number;
-  /** Most adds committed in one transaction. */
+  /** Most adds and deletes committed in one transaction. */
   readonly maxBatch: number;
 }
 
-/** Group commit of adds: see `createAddBatcher`. */
-export interface AddBatcher {
+/** Group commit of adds and deletes: see `createWriteBatcher`. */
+export interface WriteBatcher {
   /** Queues an add; resolves once the transaction holding it has committed. */
   add(spec: SessionSpec): Promise<AddResult>;
+  /** Queues a delete; resolves with the deleted session (or undefined for an unknown id) once committed. */
+  delete(id: bigint): Promise<Session | undefined>;
   /** Commits whatever is queued now, synchronously (used by close). */
   flush(): void;
-  /** Group transactions committed so far (each one WAL sync), and the adds they decided. */
-  stats(): AddBatcherStats;
+  /** Group transactions committed so far (each one WAL sync), and the writes they decided. */
+  stats(): CommitStats;
 }
 
 /** Counts of the group commits of one switch instance. */
-export interface AddBatcherStats {
+export interface CommitStats {
   /** Group transactions committed. */
   readonly commits: number;
   /** Adds decided in them (accepted or not). */
   readonly adds: number;
+  /** Deletes decided in them (found or not). */
+  readonly deletes: number;
 }
 
-interface Pending {
-  readonly spec: SessionSpec;
-  readonly resolve: (result: AddResult) => void;
-  readonly reject: (err: unknown) => void;
+/** @deprecated The former name of `CommitStats`. */
+export type AddBatcherStats = CommitStats;
+
+type Outcome = AddResult | Session | undefined;
+
+type Pending =
+  | { readonly kind: "add"; readonly spec: SessionSpec; readonly settle: Settle }
+  | { readonly kind: "delete"; readonly id: bigint; readonly settle: Settle };
+
+interface Settle {
+  resolve(outcome: Outcome): void;
+  reject(err: unknown): void;
 }
 
 const FIRST_STORED = idToStored(1n);
 const LAST_STORED = idToStored(UINT64_MAX);
 
 /**
- * Group commit: adds queued during one turn of the event loop are decided in
- * arrival order inside one IMMEDIATE transaction and committed together (one
- * WAL sync), then each is answered. The id counter lives in the database and
+ * Group commit: adds and deletes queued during one turn of the event loop are
+ * decided in arrival order inside one IMMEDIATE transaction and committed
+ * together (one WAL sync), then each is answered (so a delete and a re-add of
+ * its 7-tuple in one batch behave as they would one by one). The id counter lives in the database and
  * is advanced in the same transaction as the insert, so ids are unique across
  * processes; the duplicate check is the UNIQUE index on the live 7-tuple, and
  * the capacity check reads the trigger-maintained entry count.
  */
-export function createAddBatcher(options: AddBatcherOptions): AddBatcher {
+export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
   const { db, clock, capacity, maxBatch } = options;
   const readState = db.prepare("SELECT next_id, entries FROM switch_state WHERE singleton = 1");
   const writeNextId = db.prepare("UPDATE switch_state SET next_id = ? WHERE singleton = 1");
   const findLive = db.prepare("SELECT id FROM sessions WHERE live_key = ?").pluck();
   const idInUse = db.prepare("SELECT 1 FROM sessions WHERE id = ?").pluck();
+  const getRow = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`);
+  const deleteRow = db.prepare("DELETE FROM sessions WHERE id = ?");
   const insert = db.prepare(
     `INSERT INTO sessions (id, in_lif, out_lif, ip_version, source_ip, source_port, destination_ip,
        destination_port, protocol, action, next_hop, live_key, state, close_code, start_time, last_seen)
@@ -66,13 +81,26 @@ export function createAddBatcher(options: AddBatcherOptions): AddBatcher {
   let scheduled = false;
   let commits = 0;
   let adds = 0;
+  let deletes = 0;
 
-  const decideAll = db.transaction((batch: readonly Pending[]): AddResult[] => {
+  const decideAll = db.transaction((batch: readonly Pending[]): Outcome[] => {
     const state = readState.get() as { next_id: bigint; entries: bigint };
     let nextId = state.next_id;
     let entries = Number(state.entries);
-    const results: AddResult[] = [];
-    for (const { spec } of batch) {
+    const results: Outcome[] = [];
+    for (const op of batch) {
+      if (op.kind === "delete") {
+        const row = getRow.get(idToStored(op.id)) as SessionRow | undefined;
+        if (row === undefined) {
+          results.push(undefined);
+          continue;
+        }
+        deleteRow.run(row.id);
+        entries -= 1;
+        results.push({ ...rowToSession(row), state: "closing1", endTime: clock.now() });
+        continue;
+      }
+      const { spec } = op;
       const key = liveKey(spec);
       const existing = findLive.get(key) as bigint | undefined;
       if (existing !== undefined) {
@@ -127,30 +155,35 @@ export function createAddBatcher(options: AddBatcherOptions): AddBatcher {
     while (queue.length > 0) {
       const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
       queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
-      let results: AddResult[];
+      let results: Outcome[];
       try {
         results = decideAll.immediate(batch);
       } catch (err) {
-        for (const pending of batch) pending.reject(err);
+        for (const pending of batch) pending.settle.reject(err);
         continue;
       }
       commits += 1;
-      adds += batch.length;
-      batch.forEach((pending, i) => pending.resolve(results[i] as AddResult));
+      for (const pending of batch) {
+        if (pending.kind === "add") adds += 1;
+        else deletes += 1;
+      }
+      batch.forEach((pending, i) => pending.settle.resolve(results[i]));
     }
   };
 
+  const enqueue = (make: (settle: Settle) => Pending): Promise<Outcome> =>
+    new Promise<Outcome>((resolve, reject) => {
+      queue.push(make({ resolve, reject }));
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+
   return {
-    add(spec) {
-      return new Promise<AddResult>((resolve, reject) => {
-        queue.push({ spec, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
-    },
+    add: (spec) => enqueue((settle) => ({ kind: "add", spec, settle })) as Promise<AddResult>,
+    delete: (id) => enqueue((settle) => ({ kind: "delete", id, settle })) as Promise<Session | undefined>,
     flush,
-    stats: () => ({ commits, adds }),
+    stats: () => ({ commits, adds, deletes }),
   };
 }
