@@ -13,7 +13,7 @@ export {
 export type { ReflectionPackageDefinition } from "./reflection-descriptor";
 export { DEFAULT_FAST_STREAM_CHUNK_BYTES } from "./offload-server";
 export type { FastPathStatus } from "./offload-server";
-export { createFastRoute } from "./fast-path";
+export { createFastRoute, guardGrpcServer } from "./fast-path";
 export type { FastRoute, FastMessageEncoder, FastWritableCall } from "./fast-path";
 export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, StandardAddOns } from "./hosted-service";

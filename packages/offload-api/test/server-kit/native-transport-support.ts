@@ -14,7 +14,13 @@ import {
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { createFastRoute, createOffloadServer, type Logger, type OffloadServer } from "../../src";
+import {
+  createFastRoute,
+  createOffloadServer,
+  type Logger,
+  type OffloadServer,
+  type OffloadTransport,
+} from "../../src";
 import { encodeHeaderBlock } from "../../src/server-kit/h2/hpack-encoder";
 
 export const UNARY_PATH = "/test.Echo/Unary";
@@ -115,9 +121,11 @@ export interface EchoServerOptions {
   readonly grpcOptions?: ServerOptions;
   readonly shutdownTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Default: the native transport. */
+  readonly transport?: OffloadTransport;
 }
 
-/** A native-transport server of the echo service plus health; listening on 127.0.0.1. */
+/** A server (native transport unless told) of the echo service plus health; listening on 127.0.0.1. */
 export async function startEchoServer(
   options: EchoServerOptions = {},
 ): Promise<{ server: OffloadServer; port: number; state: EchoState }> {
@@ -131,6 +139,7 @@ export async function startEchoServer(
     grpcOptions: options.grpcOptions,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     logger: options.logger,
+    transport: options.transport,
   });
   const port = await server.listen("127.0.0.1:0");
   return { server, port, state };

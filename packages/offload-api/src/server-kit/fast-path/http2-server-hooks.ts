@@ -18,6 +18,12 @@
  *   channelz alone), so with channelz off, calls in flight would survive a
  *   forced shutdown. We remember each HTTP/2 session so that
  *   `destroyConnections()` can cancel them.
+ * - stream errors: grpc-js 1.14 attaches no 'error' listener to a stream it
+ *   answers itself (an unknown method, a wrong content-type), so a client
+ *   that resets such a stream with a code other than NO_ERROR or CANCEL, in
+ *   the same packet as its HEADERS, made Node throw ERR_HTTP2_STREAM_ERROR
+ *   out of the event loop and killed the process. Every stream gets a
+ *   listener first; the reset itself needs no handling.
  *
  * If a grpc-js version lacks `createHttp2Server`, or its http2 server does
  * not carry exactly one 'stream' listener, one warning is logged and grpc-js
@@ -31,7 +37,7 @@ import {
   type ServerHttp2Stream,
 } from "node:http2";
 import type { Server, ServerCredentials } from "@grpc/grpc-js";
-import type { Logger } from "../logger";
+import { createSilentLogger, type Logger } from "../logger";
 import { createStreamDispatcher, type StreamDispatcherOptions, type StreamListener } from "./stream-dispatcher";
 
 // The private members of grpc-js's Server that the hooks rely on.
@@ -45,6 +51,9 @@ function hasInterceptors(credentials: ServerCredentials): boolean {
   const get = (credentials as { _getInterceptors?: () => unknown[] })._getInterceptors;
   return typeof get === "function" && get.call(credentials).length > 0;
 }
+
+// A peer's RST_STREAM, surfaced as an 'error' on the stream: grpc-js and the call end it; nothing to do.
+function ignoreStreamError(): void {}
 
 /** Options of `hookGrpcServer`. */
 export interface GrpcServerHooksOptions {
@@ -93,6 +102,9 @@ export function hookGrpcServer(server: Server, options: GrpcServerHooksOptions):
     credentials: ServerCredentials,
   ): Http2Server | Http2SecureServer {
     const http2Server = original.call(this, credentials);
+    http2Server.prependListener("stream", (stream: ServerHttp2Stream) => {
+      stream.on("error", ignoreStreamError);
+    });
     http2Server.on("session", (session: Http2Session) => {
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
@@ -121,4 +133,16 @@ export function hookGrpcServer(server: Server, options: GrpcServerHooksOptions):
     },
     destroyConnections,
   };
+}
+
+/**
+ * Guards a grpc-js `Server` of your own (one hosting the handlers of
+ * `createSessionTableHandlers` or `createSessionStatisticsHandlers`, say)
+ * against the stream-reset crash described above: every stream of every
+ * address bound after this call gets an 'error' listener. The servers of
+ * `createOffloadServer` have it already. Call it before `bindAsync`; the
+ * logger hears once if this grpc-js version cannot be guarded.
+ */
+export function guardGrpcServer(server: Server, logger: Logger = createSilentLogger()): void {
+  hookGrpcServer(server, { logger });
 }

@@ -1,6 +1,6 @@
 export { createFastRoute } from "./fast-route";
 export type { FastRoute, FastUnaryRoute, FastServerStreamRoute, FastMessageEncoder } from "./fast-route";
-export { hookGrpcServer } from "./http2-server-hooks";
+export { guardGrpcServer, hookGrpcServer } from "./http2-server-hooks";
 export type { GrpcServerHooks, GrpcServerHooksOptions } from "./http2-server-hooks";
 export type { FastPathCounters } from "./stream-dispatcher";
 export type { FastCallOptions } from "./fast-call-options";
