@@ -102,14 +102,19 @@ export function hookGrpcServer(server: Server, options: GrpcServerHooksOptions):
     credentials: ServerCredentials,
   ): Http2Server | Http2SecureServer {
     const http2Server = original.call(this, credentials);
-    http2Server.prependListener("stream", (stream: ServerHttp2Stream) => {
-      stream.on("error", ignoreStreamError);
-    });
     http2Server.on("session", (session: Http2Session) => {
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
-    if (fastPath === undefined || hasInterceptors(credentials)) return http2Server;
+    installFastPath(http2Server, credentials);
+    // First of all 'stream' listeners, whatever serves the stream.
+    http2Server.prependListener("stream", (stream: ServerHttp2Stream) => {
+      stream.on("error", ignoreStreamError);
+    });
+    return http2Server;
+  };
+  function installFastPath(http2Server: Http2Server | Http2SecureServer, credentials: ServerCredentials): void {
+    if (fastPath === undefined || hasInterceptors(credentials)) return;
     const listeners = http2Server.listeners("stream");
     const grpcListener = listeners[0];
     if (listeners.length !== 1 || grpcListener === undefined) {
@@ -120,13 +125,12 @@ export function hookGrpcServer(server: Server, options: GrpcServerHooksOptions):
           "gRPC fast path not installed: grpc-js serves every call",
         );
       }
-      return http2Server;
+      return;
     }
     const fallback = grpcListener as StreamListener;
     http2Server.removeListener("stream", fallback);
     http2Server.on("stream", createStreamDispatcher({ ...fastPath, fallback, onStreamOpened }));
-    return http2Server;
-  };
+  }
   return {
     get fastPathInstalled() {
       return fastPath !== undefined && !warned;
