@@ -307,9 +307,42 @@ describe("native transport: connection frames", () => {
     ["DATA on stream 0", () => rawFrame(T.DATA, 0, 0, Buffer.from("x"))],
     ["HEADERS on an even stream", () => rawFrame(T.HEADERS, F.END_HEADERS, 2, requestBlock(UNARY_PATH))],
     ["a CONTINUATION without HEADERS", () => rawFrame(T.CONTINUATION, F.END_HEADERS, 1, Buffer.from([0x82]))],
+    ["GOAWAY on a stream", () => rawFrame(T.GOAWAY, 0, 1, Buffer.alloc(8))],
+    ["PING on a stream", () => rawFrame(T.PING, 0, 1, Buffer.alloc(8))],
+    ["RST_STREAM on an idle stream", () => rawFrame(T.RST_STREAM, 0, 9, Buffer.alloc(4))],
+    ["WINDOW_UPDATE on an idle stream", () => rawFrame(T.WINDOW_UPDATE, 0, 9, Buffer.from([0, 0, 0, 1]))],
   ])("answers %s with GOAWAY PROTOCOL_ERROR", async (_name, bad) => {
     const { port } = await start();
     expect(await answerTo(await raw(port), bad())).toBe(h2.NGHTTP2_PROTOCOL_ERROR);
+  });
+
+  // Found by native-transport-fuzz.test.ts: a zero-length GOAWAY was taken as a graceful one.
+  it.each([
+    ["a GOAWAY shorter than 8 bytes", () => rawFrame(T.GOAWAY, 0, 0, Buffer.alloc(0))],
+    ["a PING of 7 bytes", () => rawFrame(T.PING, 0, 0, Buffer.alloc(7))],
+    ["a SETTINGS ACK with a payload", () => rawFrame(T.SETTINGS, F.ACK, 0, Buffer.alloc(6))],
+    ["an RST_STREAM of 3 bytes", () => rawFrame(T.RST_STREAM, 0, 1, Buffer.alloc(3))],
+  ])("answers %s with GOAWAY FRAME_SIZE_ERROR", async (_name, bad) => {
+    const { port } = await start();
+    const client = await raw(port);
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)));
+    expect(await answerTo(client, bad())).toBe(h2.NGHTTP2_FRAME_SIZE_ERROR);
+    await client.waitClosed();
+  });
+
+  it("resets a stream whose PRIORITY is malformed or depends on itself, and keeps the connection", async () => {
+    const { port } = await start();
+    const client = await raw(port);
+    const selfDependent = Buffer.from([0, 0, 0, 1, 16]);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      rawFrame(T.HEADERS, F.END_HEADERS, 3, requestBlock(UNARY_PATH)),
+      rawFrame(T.PRIORITY, 0, 1, selfDependent),
+      rawFrame(T.PRIORITY, 0, 3, Buffer.alloc(4)),
+    );
+    expect((await client.response(1)).reset).toBe(h2.NGHTTP2_PROTOCOL_ERROR);
+    expect((await client.response(3)).reset).toBe(h2.NGHTTP2_FRAME_SIZE_ERROR);
+    expect(await answerTo(client)).toBe("ignored");
   });
 
   it("answers a connection window overflow with GOAWAY FLOW_CONTROL_ERROR", async () => {

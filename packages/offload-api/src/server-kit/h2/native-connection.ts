@@ -336,22 +336,26 @@ export class NativeConnection implements UnaryConnection {
         if (flags & Flag.END_HEADERS) this.endHeaderBlock();
         break;
       case FrameType.PRIORITY:
-        if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+        this.onPriority(streamId, payload);
         break;
       case FrameType.RST_STREAM:
-        if (streamId === 0 || payload.length !== 4) {
-          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad RST_STREAM");
-        }
+        if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+        if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
+        if (streamId > this.lastStreamId)
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
         this.streams.get(streamId)?.receiveReset(payload.readUInt32BE(0));
         break;
       case FrameType.SETTINGS:
         this.onSettings(flags, streamId, payload);
         break;
       case FrameType.PING:
-        if (streamId !== 0 || payload.length !== 8) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "bad PING");
+        if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
+        if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
         if ((flags & ACK_FLAG) === 0) this.queue(frame(FrameType.PING, ACK_FLAG, 0, payload));
         break;
       case FrameType.GOAWAY:
+        if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
+        if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
         this.goAway();
         break;
       case FrameType.WINDOW_UPDATE:
@@ -456,7 +460,10 @@ export class NativeConnection implements UnaryConnection {
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if (flags & ACK_FLAG) return;
+    if (flags & ACK_FLAG) {
+      if (payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+      return;
+    }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
@@ -482,6 +489,19 @@ export class NativeConnection implements UnaryConnection {
     for (const stream of [...this.streams.values()]) if (stream.pending.length > 0) this.pump(stream);
   }
 
+  // Priorities are not acted on (RFC 9113 5.3.2), but a malformed PRIORITY still ends its stream.
+  private onPriority(streamId: number, payload: Buffer): void {
+    if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+    const stream = this.streams.get(streamId);
+    if (payload.length !== 5) {
+      if (stream !== undefined) this.resetStream(stream, ErrorCode.FRAME_SIZE_ERROR);
+      return;
+    }
+    if ((payload.readUInt32BE(0) & 0x7fffffff) === streamId && stream !== undefined) {
+      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself
+    }
+  }
+
   private onWindowUpdate(streamId: number, payload: Buffer): void {
     if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
     const increment = payload.readUInt32BE(0) & 0x7fffffff;
@@ -491,6 +511,9 @@ export class NativeConnection implements UnaryConnection {
       if (this.sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "window overflow");
       for (const stream of [...this.blocked]) this.pump(stream);
       return;
+    }
+    if (streamId > this.lastStreamId) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
     }
     const stream = this.streams.get(streamId);
     if (stream === undefined) return;
