@@ -23,6 +23,7 @@ import {
   STREAM_PATH,
   T,
   UNARY_PATH,
+  type RawFrame,
 } from "./native-transport-support";
 
 const PUSH_PROMISE = 5;
@@ -161,6 +162,19 @@ const PING_DATA = Buffer.from("fuzzping");
 const timeout = (ms: number): Promise<"timeout"> =>
   new Promise((resolve) => setTimeout(() => resolve("timeout"), ms).unref());
 
+/**
+ * Writes `frames` and a PING; resolves with the server's first PING ACK for
+ * it or GOAWAY (usable or ended), undefined if the socket closed first, or
+ * "timeout" after 3 s of neither.
+ */
+async function sendThenPing(client: RawClient, frames: readonly Buffer[]): Promise<RawFrame | undefined | "timeout"> {
+  client.write(...frames, rawFrame(T.PING, 0, 0, PING_DATA));
+  const answer = client.waitFor(
+    (f) => f.type === T.GOAWAY || (f.type === T.PING && (f.flags & F.ACK) !== 0 && f.payload.equals(PING_DATA)),
+  );
+  return Promise.race([answer, timeout(3000)]);
+}
+
 async function properCall(port: number): Promise<void> {
   const client = await RawClient.connect(port);
   try {
@@ -219,12 +233,7 @@ describe.each(transports)("%s transport under hostile frames", (transport) => {
       fc.asyncProperty(fc.array(frameArb, { minLength: 1, maxLength: 6 }), async (frames) => {
         const client = await RawClient.connect(port);
         try {
-          client.write(...frames, rawFrame(T.PING, 0, 0, PING_DATA));
-          // Usable: the PING is answered. Ended: a GOAWAY says why, or the socket closes.
-          const answer = client.waitFor(
-            (f) => f.type === T.GOAWAY || (f.type === T.PING && (f.flags & F.ACK) !== 0 && f.payload.equals(PING_DATA)),
-          );
-          const outcome = await Promise.race([answer, timeout(3000)]);
+          const outcome = await sendThenPing(client, frames);
           expect(outcome).not.toBe("timeout");
           if (outcome === undefined || (outcome !== "timeout" && outcome.type === T.GOAWAY)) {
             ended += 1;
@@ -251,11 +260,7 @@ describe.each(transports)("%s transport under hostile frames", (transport) => {
       fc.asyncProperty(benignArb, async (frames) => {
         const client = await RawClient.connect(port);
         try {
-          client.write(...frames, rawFrame(T.PING, 0, 0, PING_DATA));
-          const answer = client.waitFor(
-            (f) => f.type === T.GOAWAY || (f.type === T.PING && (f.flags & F.ACK) !== 0 && f.payload.equals(PING_DATA)),
-          );
-          const outcome = await Promise.race([answer, timeout(3000)]);
+          const outcome = await sendThenPing(client, frames);
           expect(outcome === undefined || outcome === "timeout" ? outcome : outcome.type).toBe(T.PING);
         } finally {
           client.close();

@@ -8,6 +8,7 @@ import {
 } from "@sessionoffload/offload-api";
 import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "../backend";
 import type { TrafficDelta } from "../conformance/harness";
+import { newSession } from "../new-session";
 import { createTrafficModel, type TrafficModel, type TrafficTarget } from "../traffic-model";
 import { createIdIndex } from "./id-index";
 import { createIdOrder } from "./id-order";
@@ -318,20 +319,7 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     idleList(slot).push(slot);
     slotOf.insert(slot);
     order.append(offset);
-    return {
-      kind: "accepted",
-      session: {
-        id: firstId + BigInt(offset),
-        state: "established",
-        closeCode: "notClosed",
-        inPackets: 0n,
-        outPackets: 0n,
-        inBytes: 0n,
-        outBytes: 0n,
-        startTime: now,
-        endTime: undefined,
-      },
-    };
+    return { kind: "accepted", session: newSession(firstId + BigInt(offset), now) };
   }
 
   function* liveSlots(): Generator<number> {

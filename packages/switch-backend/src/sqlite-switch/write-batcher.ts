@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { Clock, Session, SessionSpec } from "@sessionoffload/offload-api";
 import { UINT64_MAX } from "@sessionoffload/offload-api";
 import type { AddResult } from "../backend";
+import { newSession } from "../new-session";
 import { idFromStored, idToStored } from "./id-codec";
 import { liveKey, rowToSession, SESSION_COLUMNS, type SessionRow } from "./session-row";
 
@@ -133,18 +134,7 @@ export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
         now,
       );
       entries += 1;
-      const session: Session = {
-        id: idFromStored(id),
-        state: "established",
-        closeCode: "notClosed",
-        inPackets: 0n,
-        outPackets: 0n,
-        inBytes: 0n,
-        outBytes: 0n,
-        startTime: now,
-        endTime: undefined,
-      };
-      results.push({ kind: "accepted", session });
+      results.push({ kind: "accepted", session: newSession(idFromStored(id), now) });
     }
     writeNextId.run(nextId);
     return results;
