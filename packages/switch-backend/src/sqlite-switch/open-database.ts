@@ -135,10 +135,11 @@ function isBusy(err: unknown): boolean {
 
 /**
  * Switches the file to WAL mode, retrying while another process holds a lock.
- * SQLite answers this pragma SQLITE_BUSY at once, without its busy handler,
- * when two connections race to change a new file's journal mode (each holds
- * the shared lock the other must wait out), so the wait is ours, up to the
- * busy timeout.
+ * The pragma reads the file first and then must write it; SQLite never lets a
+ * reader wait to become a writer (two could wait on each other), so while
+ * another connection holds the write lock, as a second server starting on a
+ * new file does, it answers SQLITE_BUSY at once without its busy handler. The
+ * wait is ours, up to the busy timeout.
  */
 function enableWal(db: Database.Database, busyTimeoutMs: number): void {
   const deadline = Date.now() + busyTimeoutMs;

@@ -25,8 +25,8 @@ export interface SqliteStepReport {
 /**
  * A simulated switch whose table lives in an SQLite file shared by every
  * process that opens it. Reads answer synchronously; `add` and `delete`
- * answer once their group commit is durable. Besides the SwitchBackend methods it offers the
- * data plane's controls, for tests and demos.
+ * answer once their group commit is durable. Besides the SwitchBackend
+ * methods it offers the data plane's controls, for tests and demos.
  */
 export interface SqliteSwitch extends SwitchBackend {
   /** The database path as given. */
