@@ -6,28 +6,16 @@
  * checks both directions of the wire: what the client sends, and how it
  * reads a foreign server's answers, statuses and streams.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { status } from "@grpc/grpc-js";
 import { createOffloadClient, OffloadError, sessionsV1, UINT64_MAX, type OffloadClient } from "../src";
 import { tcpSession } from "./client-fixtures";
+import { describeWithGrpcCore, GRPC_CORE_PYTHON } from "../../../test/support/grpc-core";
 
-const PYTHON = "/usr/bin/python3"; // Debian's interpreter, where apt puts python3-grpcio
 const SERVER = join(__dirname, "fixtures", "grpc_core_server.py");
-
-function grpcCoreMissing(): string | undefined {
-  try {
-    execFileSync(PYTHON, ["-c", "import grpc"], { stdio: "pipe" });
-    return undefined;
-  } catch {
-    return `skipped: ${PYTHON} has no grpc module (apt-get install python3-grpcio; .ci/run does)`;
-  }
-}
-const missing = grpcCoreMissing();
-if (missing !== undefined) console.warn(missing);
-const describeIfCore = missing === undefined ? describe : describe.skip;
 
 const TABLE = "/sessions.v1.SessionTable/";
 const STATS = "/sessions.v1.SessionStatisticsTable/";
@@ -48,7 +36,7 @@ class CoreServer {
   }
 
   static async start(): Promise<{ server: CoreServer; port: number }> {
-    const child = spawn(PYTHON, [SERVER], { stdio: "pipe" });
+    const child = spawn(GRPC_CORE_PYTHON, [SERVER], { stdio: "pipe" });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const server = new CoreServer(child);
@@ -97,7 +85,7 @@ class CoreServer {
 const response = (fields: Partial<sessionsV1.sessionResponse>): Uint8Array =>
   sessionsV1.sessionResponse.encode(sessionsV1.sessionResponse.fromPartial(fields)).finish();
 
-describeIfCore("the client against a gRPC C-core server (python3-grpcio)", () => {
+describeWithGrpcCore("the client against a gRPC C-core server (python3-grpcio)", () => {
   let core: CoreServer;
   let client: OffloadClient;
   beforeAll(async () => {

@@ -5,8 +5,8 @@
  * HTTP/2 and grpc-js). The Python side knows no schema; requests are encoded
  * and answers decoded here with the generated codecs.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { afterAll, beforeAll, expect, it } from "@jest/globals";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,21 +17,9 @@ import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
 import { ensureDevTls, type DevTlsFiles } from "../src";
+import { describeWithGrpcCore, GRPC_CORE_PYTHON } from "../../../test/support/grpc-core";
 
-const PYTHON = "/usr/bin/python3"; // Debian's interpreter, where apt puts python3-grpcio
 const DRIVER = join(__dirname, "fixtures", "grpc_core_client.py");
-
-function grpcCoreMissing(): string | undefined {
-  try {
-    execFileSync(PYTHON, ["-c", "import grpc"], { stdio: "pipe" });
-    return undefined;
-  } catch {
-    return `skipped: ${PYTHON} has no grpc module (apt-get install python3-grpcio; .ci/run does)`;
-  }
-}
-const missing = grpcCoreMissing();
-if (missing !== undefined) console.warn(missing);
-const describeIfCore = missing === undefined ? describe : describe.skip;
 
 const ADD = "/sessions.v1.SessionTable/addSession";
 const GET = "/sessions.v1.SessionTable/getSession";
@@ -69,7 +57,7 @@ class CoreClient {
   private stderr = "";
 
   constructor() {
-    this.child = spawn(PYTHON, [DRIVER], { stdio: "pipe" });
+    this.child = spawn(GRPC_CORE_PYTHON, [DRIVER], { stdio: "pipe" });
     this.child.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
     createInterface({ input: this.child.stdout }).on("line", (line) => this.pending.shift()?.(line));
   }
@@ -139,7 +127,7 @@ const decode = (b64: string | undefined): sessionsV1.sessionResponse =>
 
 const transports: readonly OffloadTransport[] = ["native", "grpc-js"];
 
-describeIfCore.each(transports)("a gRPC C-core client (python3-grpcio), %s transport", (transport) => {
+describeWithGrpcCore.each(transports)("a gRPC C-core client (python3-grpcio), %s transport", (transport) => {
   let tlsDir: string;
   let dev: DevTlsFiles;
   let backend: MemorySwitch;
