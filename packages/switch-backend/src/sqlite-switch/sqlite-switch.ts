@@ -91,8 +91,9 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
   const db = openSwitchDatabase(resolved.path, resolved);
   const owner = randomUUID();
   let closed = false;
+  const closedError = (): Error => new Error(`sqlite switch ${resolved.path} is closed`);
   const assertOpen = (): void => {
-    if (closed) throw new Error(`sqlite switch ${resolved.path} is closed`);
+    if (closed) throw closedError();
   };
 
   const membership = createMembership({
@@ -175,7 +176,7 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
   return {
     path: resolved.path,
     add(spec) {
-      if (closed) return Promise.reject(new Error(`sqlite switch ${resolved.path} is closed`));
+      if (closed) return Promise.reject(closedError());
       return batcher.add(spec);
     },
     get(id) {
@@ -184,7 +185,7 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
       return row === undefined ? undefined : rowToSession(row);
     },
     delete(id) {
-      if (closed) return Promise.reject(new Error(`sqlite switch ${resolved.path} is closed`));
+      if (closed) return Promise.reject(closedError());
       return batcher.delete(id);
     },
     sessions(iterateOptions = {}) {
