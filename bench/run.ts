@@ -2,7 +2,7 @@
  * `npm run bench`: starts the reference server on each backend (memory,
  * sqlite, and nftables where root), drives it over real gRPC, and writes a
  * table (stdout and results/latest.md), the raw results (results/latest.json)
- * and a chart (results/latest.svg). With the peers of ../shared/bench-peers
+ * and a chart (results/latest.svg). With the peers of bench/peers
  * built, the C++ offload-loadgen drives every run and the C++ and Python peer
  * servers are measured in the same sitting; otherwise a Node driver runs and
  * the peers are skipped. Server pinned to core 0, load to core 1.
@@ -38,7 +38,7 @@ const isRoot = process.getuid?.() === 0;
 const backends = (opts.backends ?? (isRoot ? "memory,sqlite,nftables" : "memory,sqlite")).split(",");
 const reps = Number(opts.reps ?? (quick ? 1 : 3));
 const outDir = resolve(opts.out ?? "bench/results");
-const peersSrc = resolve(__dirname, "../../shared/bench-peers");
+const peersSrc = resolve(__dirname, "peers");
 const peersBuild = resolve(opts["peers-build"]!);
 const SIZES = quick
   ? {
