@@ -5,8 +5,8 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { SessionSpec } from "@sessionoffload/offload-api";
-import { createFakeClock } from "../packages/switch-backend/src/fake-clock";
-import { createNftablesSwitch } from "../packages/switch-backend/src/nftables-switch";
+import { createFakeClock } from "@sessionoffload/switch-backend";
+import { createNftablesSwitch } from "@sessionoffload/switch-kernel";
 
 const total = Number(process.argv[2] ?? 100_000);
 const chunk = 10_000;

@@ -22,7 +22,8 @@ import { createInterface } from "node:readline";
 import { credentials as clientCredentials, ServerCredentials } from "@grpc/grpc-js";
 import { sessionsV1, type SessionSpec } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
-import { createMemorySwitch, createSqliteSwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
+import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
+import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
 
 type Kind = "memory" | "sqlite-full" | "sqlite-normal";
 

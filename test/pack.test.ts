@@ -11,7 +11,16 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const repo = resolve(__dirname, "..");
-const packages = ["offload-api", "switch-backend", "session-server", "stats-server", "reference-server"];
+const packages = [
+  "offload-api",
+  "switch-backend",
+  "switch-sqlite",
+  "switch-kernel",
+  "server-transport",
+  "session-server",
+  "stats-server",
+  "reference-server",
+];
 const built = packages.every((p) => existsSync(join(repo, "packages", p, "dist")));
 
 const consumerJs = `

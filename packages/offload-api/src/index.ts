@@ -27,5 +27,6 @@ export { nanosToTimestamp, timestampToNanos, nanosToDate, dateToNanos, createSys
 export type { Clock } from "./time";
 export { ValidationError, validateSessionRequest, MAX_LIF_BYTES } from "./validation";
 export { specToWire, sessionToWire, statusToWire, sessionFromWire } from "./convert";
-export * from "./server-kit";
+export { createSilentLogger, isLevelEnabled } from "./logger";
+export type { Logger, LogLevel } from "./logger";
 export * from "./client";

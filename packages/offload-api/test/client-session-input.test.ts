@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { sessionsV1, toSessionRequest, validateSessionRequest, ValidationError } from "../src";
-import type { SessionInput } from "../src";
+import { ValidationError, sessionsV1, toSessionRequest, validateSessionRequest, type SessionInput } from "../src";
 
 const { ACTION_TYPE, IP_VERSION, PROTOCOL_ID } = sessionsV1;
 

@@ -1,12 +1,12 @@
 import {
-  sessionsV1,
-  validateSessionRequest,
   ValidationError,
-  sessionToWire,
   sessionFromWire,
+  sessionToWire,
+  sessionsV1,
   specToWire,
+  validateSessionRequest,
+  type Session,
 } from "../src";
-import type { Session } from "../src";
 
 const { ACTION_TYPE, IP_VERSION, PROTOCOL_ID } = sessionsV1;
 

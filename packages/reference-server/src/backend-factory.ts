@@ -1,11 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import {
-  createMemorySwitch,
-  createNftablesSwitch,
-  createSqliteSwitch,
-  type SwitchBackend,
-} from "@sessionoffload/switch-backend";
+import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
+import { createNftablesSwitch } from "@sessionoffload/switch-kernel";
+import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
 
 /** The switches the reference server can run over. */

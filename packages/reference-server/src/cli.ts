@@ -1,6 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { logVerbosity, setLogVerbosity } from "@grpc/grpc-js";
-import { NftError, SqliteSwitchOpenError, SwitchOptionError } from "@sessionoffload/switch-backend";
+import { NftError } from "@sessionoffload/switch-kernel";
+import { SqliteSwitchOpenError } from "@sessionoffload/switch-sqlite";
+import { SwitchOptionError } from "@sessionoffload/switch-backend";
 import { parseCommandLine, UsageError } from "./command-line";
 import { createLogger } from "./create-logger";
 import { ListenError, startReferenceServer } from "./reference-server";

@@ -1,4 +1,5 @@
-import type { Clock, Logger, OffloadServer } from "@sessionoffload/offload-api";
+import type { Clock, Logger } from "@sessionoffload/offload-api";
+import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";

@@ -2,12 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createFakeClock,
-  SqliteSwitchOpenError,
-  type MemorySwitch,
-  type SwitchBackend,
-} from "@sessionoffload/switch-backend";
+import { createFakeClock, type MemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
+import { SqliteSwitchOpenError } from "@sessionoffload/switch-sqlite";
 import type { SessionSpec } from "@sessionoffload/offload-api";
 import { createBackend, type BackendConfig } from "../src";
 

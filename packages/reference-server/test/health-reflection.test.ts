@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { credentials, ServerCredentials } from "@grpc/grpc-js";
-import type { OffloadServer } from "@sessionoffload/offload-api";
+import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";

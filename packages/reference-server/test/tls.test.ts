@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { connect } from "node:tls";
 import { X509Certificate } from "node:crypto";
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
-import { sessionsV1, type OffloadServer } from "@sessionoffload/offload-api";
+import { sessionsV1 } from "@sessionoffload/offload-api";
+import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
 import {

@@ -1,12 +1,12 @@
+import { SESSION_TABLE_SERVICE_NAME, SESSIONS_V1_FILE_DESCRIPTORS } from "@sessionoffload/offload-api/descriptors";
 import {
   createFastRoute,
   createOffloadServer,
   createStandardAddOns,
-  SESSION_TABLE_SERVICE_NAME,
-  sessionsV1,
   type HostedServiceOptions,
   type OffloadServer,
-} from "@sessionoffload/offload-api";
+} from "@sessionoffload/server-transport";
+import { sessionsV1 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
 import { createSessionTableHandlers } from "./session-table-handlers";
 
@@ -25,7 +25,10 @@ export interface SessionServerOptions extends HostedServiceOptions {
  */
 export function createSessionServer(options: SessionServerOptions): OffloadServer {
   const handlers = createSessionTableHandlers(options);
-  const { addOns, notServing } = createStandardAddOns(SESSION_TABLE_SERVICE_NAME, options);
+  const { addOns, notServing } = createStandardAddOns(
+    { names: [SESSION_TABLE_SERVICE_NAME], descriptors: { "sessions.v1": SESSIONS_V1_FILE_DESCRIPTORS } },
+    options,
+  );
   return createOffloadServer({
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionTableService, handlers),

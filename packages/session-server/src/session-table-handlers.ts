@@ -1,15 +1,14 @@
 import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { backendErrorToStatus, isThenable } from "@sessionoffload/server-transport";
 import {
-  backendErrorToStatus,
+  ValidationError,
   createSilentLogger,
   createSystemClock,
   isLevelEnabled,
-  isThenable,
   sessionToWire,
   sessionsV1,
   statusToWire,
   validateSessionRequest,
-  ValidationError,
   type Clock,
   type Logger,
   type Session,

@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { BACKEND_INTERNAL_MESSAGE, BACKEND_UNAVAILABLE_MESSAGE, sessionsV1 } from "@sessionoffload/offload-api";
-import { createMemorySwitch, type MemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
+import { BACKEND_INTERNAL_MESSAGE, BACKEND_UNAVAILABLE_MESSAGE } from "@sessionoffload/server-transport";
+import { sessionsV1 } from "@sessionoffload/offload-api";
+import {
+  createMemorySwitch,
+  SwitchUnavailableError,
+  type MemorySwitch,
+  type SwitchBackend,
+} from "@sessionoffload/switch-backend";
 import { createSessionServer, createSessionTableHandlers } from "../src";
 import { call, ok, recordingLogger, request, sessionClient } from "./support";
 
@@ -87,8 +93,8 @@ describe("backend failures", () => {
       BACKEND_UNAVAILABLE_MESSAGE,
     ],
     [
-      "a busy store",
-      Object.assign(new Error(secret), { code: "SQLITE_BUSY" }),
+      "a switch that is unavailable",
+      new SwitchUnavailableError(secret),
       status.UNAVAILABLE,
       BACKEND_UNAVAILABLE_MESSAGE,
     ],

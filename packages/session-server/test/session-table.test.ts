@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
 import { ServerCredentials, status } from "@grpc/grpc-js";
 import { createFakeClock, createMemorySwitch, type FakeClock, type MemorySwitch } from "@sessionoffload/switch-backend";
-import { nanosToTimestamp, sessionsV1, UINT64_MAX, type OffloadServer } from "@sessionoffload/offload-api";
+import { nanosToTimestamp, sessionsV1, UINT64_MAX } from "@sessionoffload/offload-api";
+import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "../src";
 import { call, ok, request, sessionClient } from "./support";
 

@@ -1,5 +1,5 @@
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { sessionsV1, type Logger, type LogLevel } from "@sessionoffload/offload-api";
+import { sessionsV1, type LogLevel, type Logger } from "@sessionoffload/offload-api";
 
 /** A plaintext SessionTable client for `127.0.0.1:port`. */
 export function sessionClient(port: number): sessionsV1.SessionTableClient {

@@ -7,4 +7,5 @@ export type {
 } from "./statistics-handlers";
 export { createStatsServer } from "./stats-server";
 export type { StatsServerOptions } from "./stats-server";
-export type { OffloadServer, Logger } from "@sessionoffload/offload-api";
+export type { OffloadServer } from "@sessionoffload/server-transport";
+export type { Logger } from "@sessionoffload/offload-api";

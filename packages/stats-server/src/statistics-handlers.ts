@@ -1,10 +1,9 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
+import { backendErrorToStatus, isThenable } from "@sessionoffload/server-transport";
 import {
-  backendErrorToStatus,
   createSilentLogger,
   createSystemClock,
   isLevelEnabled,
-  isThenable,
   sessionToWire,
   sessionsV1,
   type Clock,

@@ -1,12 +1,12 @@
+import { SESSION_STATISTICS_SERVICE_NAME, SESSIONS_V1_FILE_DESCRIPTORS } from "@sessionoffload/offload-api/descriptors";
 import {
   createFastRoute,
   createOffloadServer,
   createStandardAddOns,
-  SESSION_STATISTICS_SERVICE_NAME,
-  sessionsV1,
   type HostedServiceOptions,
   type OffloadServer,
-} from "@sessionoffload/offload-api";
+} from "@sessionoffload/server-transport";
+import { sessionsV1 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
 import { createSessionStatisticsHandlers, type StatisticsStreamHooks } from "./statistics-handlers";
 
@@ -32,7 +32,10 @@ export interface StatsServerOptions extends HostedServiceOptions {
 export function createStatsServer(options: StatsServerOptions): OffloadServer {
   const stopping = new AbortController();
   const handlers = createSessionStatisticsHandlers({ ...options, signal: stopping.signal });
-  const { addOns, notServing } = createStandardAddOns(SESSION_STATISTICS_SERVICE_NAME, options);
+  const { addOns, notServing } = createStandardAddOns(
+    { names: [SESSION_STATISTICS_SERVICE_NAME], descriptors: { "sessions.v1": SESSIONS_V1_FILE_DESCRIPTORS } },
+    options,
+  );
   return createOffloadServer({
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),

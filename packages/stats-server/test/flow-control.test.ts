@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { ServerCredentials } from "@grpc/grpc-js";
-import { sessionsV1, type OffloadServer } from "@sessionoffload/offload-api";
+import { sessionsV1 } from "@sessionoffload/offload-api";
+import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
 import { createStatsServer } from "../src";
 import { spec, statsClient } from "./support";

@@ -4,10 +4,9 @@ import { ServerCredentials, status } from "@grpc/grpc-js";
 import {
   BACKEND_INTERNAL_MESSAGE,
   BACKEND_UNAVAILABLE_MESSAGE,
-  sessionsV1,
   type OffloadServer,
-  type Session,
-} from "@sessionoffload/offload-api";
+} from "@sessionoffload/server-transport";
+import { sessionsV1, type Session } from "@sessionoffload/offload-api";
 import { createMemorySwitch, type MemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
 import { createStatsServer, type StatisticsMethod, type StatsServerOptions, type StreamOutcome } from "../src";
 import { drain, spec, statsClient, until } from "./support";

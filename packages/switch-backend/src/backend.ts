@@ -26,6 +26,14 @@ export interface ClosedLease {
   settle(deliveredIds: readonly bigint[]): MaybePromise<void>;
 }
 
+/** Counter increments: traffic a data plane counted for one session. */
+export interface TrafficDelta {
+  readonly inPackets: bigint;
+  readonly outPackets: bigint;
+  readonly inBytes: bigint;
+  readonly outBytes: bigint;
+}
+
 /** Iteration options of `SwitchBackend.sessions`. */
 export interface IterateOptions {
   /** Start after this id (exclusive); default: from the lowest id. */

@@ -1,4 +1,4 @@
-export type { SwitchBackend, AddResult, ClosedLease, IterateOptions, MaybePromise } from "./backend";
+export type { SwitchBackend, AddResult, ClosedLease, IterateOptions, MaybePromise, TrafficDelta } from "./backend";
 export { createMemorySwitch, MAX_CAPACITY } from "./memory-switch";
 export type { MemorySwitch, MemorySwitchOptions } from "./memory-switch";
 export { createTrafficModel, resolveTrafficOptions } from "./traffic-model";
@@ -8,13 +8,4 @@ export type { RandomSource } from "./random";
 export { createFakeClock } from "./fake-clock";
 export type { FakeClock, FakeClockOptions } from "./fake-clock";
 export { SwitchOptionError } from "./switch-option-error";
-export { createSqliteSwitch, SqliteSwitchOpenError } from "./sqlite-switch";
-export type {
-  SqliteSwitch,
-  SqliteSwitchOptions,
-  SqliteStepReport,
-  SqliteSwitchOpenReason,
-  CounterDelta,
-} from "./sqlite-switch";
-export { createNftablesSwitch, createNftRunner, NftError } from "./nftables-switch";
-export type { NftablesSwitch, NftablesSwitchOptions, NftRunner, NftRunnerOptions } from "./nftables-switch";
+export { SwitchUnavailableError } from "./switch-unavailable-error";

@@ -1,8 +1,6 @@
-import type { ChannelOptions } from "@grpc/grpc-js";
-import { status } from "@grpc/grpc-js";
+import { status, type ChannelOptions } from "@grpc/grpc-js";
 import { sessionFromWire } from "../convert";
-import type { Session } from "../types";
-import { UINT64_MAX } from "../types";
+import { UINT64_MAX, type Session } from "../types";
 import { ValidationError } from "../validation";
 import { sessionsV1 } from "../wire";
 import { resolveDeadline, type CallOptions, type StreamOptions } from "./call-options";

@@ -1,5 +1,10 @@
-import type { CallOptions as GrpcCallOptions, ClientUnaryCall, Metadata, ServiceError } from "@grpc/grpc-js";
-import { Metadata as GrpcMetadata } from "@grpc/grpc-js";
+import {
+  Metadata as GrpcMetadata,
+  type CallOptions as GrpcCallOptions,
+  type ClientUnaryCall,
+  type Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { abortError } from "./call-options";
 import { awaitRetry, type RetryContext } from "./retry-loop";
 

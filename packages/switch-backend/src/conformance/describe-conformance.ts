@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { UINT64_MAX, type CloseCode, type Session, type SessionSpec } from "@sessionoffload/offload-api";
-import type { AddResult, SwitchBackend } from "../backend";
-import type { ConformanceHarness, HarnessFactory, HarnessOptions, TrafficDelta } from "./harness";
+import type { AddResult, SwitchBackend, TrafficDelta } from "../backend";
+import type { ConformanceHarness, HarnessFactory, HarnessOptions } from "./harness";
 import { conformanceSpec } from "./session-specs";
 
 /** Options of `describeSwitchBackendConformance`. */

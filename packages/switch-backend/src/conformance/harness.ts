@@ -1,13 +1,5 @@
 import type { CloseCode, Session } from "@sessionoffload/offload-api";
-import type { SwitchBackend } from "../backend";
-
-/** Counter increments for `ConformanceHarness.addTraffic`. */
-export interface TrafficDelta {
-  readonly inPackets: bigint;
-  readonly outPackets: bigint;
-  readonly inBytes: bigint;
-  readonly outBytes: bigint;
-}
+import type { SwitchBackend, TrafficDelta } from "../backend";
 
 /**
  * A backend under test plus the controls the conformance suite needs to play

@@ -1,4 +1,5 @@
-export type { ConformanceHarness, HarnessFactory, HarnessOptions, TrafficDelta } from "./harness";
+export type { ConformanceHarness, HarnessFactory, HarnessOptions } from "./harness";
+export type { TrafficDelta } from "../backend";
 export { describeSwitchBackendConformance } from "./describe-conformance";
 export type { ConformanceOptions } from "./describe-conformance";
 export { conformanceSpec } from "./session-specs";

@@ -1,5 +1,4 @@
-import { createMemorySwitch } from "../memory-switch";
-import type { MemorySwitchOptions } from "../memory-switch";
+import { createMemorySwitch, type MemorySwitchOptions } from "../memory-switch";
 import type { HarnessFactory } from "./harness";
 
 /**

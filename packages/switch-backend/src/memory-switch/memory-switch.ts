@@ -6,8 +6,7 @@ import {
   type SessionSpec,
   type SessionState,
 } from "@sessionoffload/offload-api";
-import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "../backend";
-import type { TrafficDelta } from "../conformance/harness";
+import type { AddResult, ClosedLease, IterateOptions, SwitchBackend, TrafficDelta } from "../backend";
 import { newSession } from "../new-session";
 import { createTrafficModel, type TrafficModel, type TrafficTarget } from "../traffic-model";
 import { createIdIndex } from "./id-index";

@@ -1,0 +1,12 @@
+/**
+ * What servers need to describe the API to gRPC reflection: the serialized
+ * descriptors of the schema and the fully qualified service names. A subpath
+ * of its own (`@sessionoffload/offload-api/descriptors`), so that a client
+ * never loads them.
+ */
+export { SESSIONS_V1_FILE_DESCRIPTORS } from "./sessions-v1";
+
+/** Fully qualified name of the sessions.v1 SessionTable service. */
+export const SESSION_TABLE_SERVICE_NAME = "sessions.v1.SessionTable";
+/** Fully qualified name of the sessions.v1 SessionStatisticsTable service. */
+export const SESSION_STATISTICS_SERVICE_NAME = "sessions.v1.SessionStatisticsTable";

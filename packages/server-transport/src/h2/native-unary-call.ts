@@ -1,0 +1,384 @@
+import type { IncomingHttpHeaders } from "node:http2";
+import { status, type Metadata, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import {
+  hostOf,
+  isProtoContentType,
+  peerAddress,
+  RESPONSE_HEADERS,
+  requestMetadata,
+  responseHeaders,
+  statusTrailers,
+  trailersOnlyHeaders,
+} from "../fast-path/call-context";
+import { DEADLINE_EXCEEDED } from "../fast-path/call-deadline";
+import type { FastCallOptions } from "../fast-path/fast-call-options";
+import type { FastRoute, FastUnaryRoute } from "../fast-path/fast-route";
+import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../fast-path/grpc-status";
+import { parseGrpcTimeout } from "../fast-path/grpc-timeout";
+import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
+import type { HeaderFields } from "./hpack-decoder";
+import { encodeHeaderBlock } from "./hpack-encoder";
+import { toHeaders, type UnaryCallState, type UnaryConnection, type UnaryRouter } from "./native-connection";
+import type { WriteCallback } from "./native-stream";
+
+const OK_TRAILERS = Object.freeze(statusTrailers(OK_STATUS));
+const PREFIX = 5;
+
+/** The header fields a lean unary call is chosen by. */
+interface RequestLine {
+  readonly path: string;
+  readonly timeout: string | undefined;
+}
+
+// The request's :path and grpc-timeout when it may take the lean path
+// (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined.
+function requestLine(fields: HeaderFields): RequestLine | undefined {
+  let path: string | undefined;
+  let timeout: string | undefined;
+  let method = false;
+  let contentType = false;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1] as string;
+    if (name.length === 0 || name !== name.toLowerCase()) return undefined; // toHeaders resets it
+    switch (name) {
+      case ":path":
+        path = value;
+        break;
+      case ":method":
+        method = value === "POST";
+        break;
+      case "content-type":
+        contentType = isProtoContentType(value);
+        break;
+      case "grpc-encoding":
+        if (value !== "identity") return undefined;
+        break;
+      case "grpc-timeout":
+        timeout = value;
+        break;
+      default:
+        break;
+    }
+  }
+  return path !== undefined && method && contentType ? { path, timeout } : undefined;
+}
+
+/**
+ * A unary call of a fast route on the native transport, kept lean: no
+ * stream object or events, the request gathered from DATA frames, the
+ * deadline timer armed only when the handler does not answer at once, and
+ * the answer (headers, message, trailers) written as one buffer when the
+ * flow-control windows allow it. It offers handlers what the fast path's
+ * unary call offers (see `OffloadServerOptions.fastRoutes`).
+ */
+export class NativeUnaryCall implements UnaryCallState {
+  // StreamState
+  receivedUnacked = 0;
+  readonly pending: Buffer[] = [];
+  readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
+  pendingOffset = 0;
+  pendingBytes = 0;
+  remoteEnded = false;
+  closed = false;
+  // The call, as handlers see it
+  request: unknown = undefined;
+  cancelled = false;
+  private answered = false;
+  private parts: Buffer[] | undefined;
+  private first: Buffer | undefined;
+  private received = 0;
+  private deadlineAt = Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private custom: Metadata | undefined;
+  private headersObject: IncomingHttpHeaders | undefined;
+  private metadataObject: Metadata | undefined;
+  private trailersAfterData: Buffer | undefined;
+
+  constructor(
+    readonly id: number,
+    public sendWindow: number,
+    private readonly connection: UnaryConnection,
+    private readonly route: FastUnaryRoute,
+    private readonly fields: HeaderFields,
+    private readonly timeout: string | undefined,
+    private readonly options: FastCallOptions,
+  ) {}
+
+  /** The handler's callback (grpc-js's sendUnaryData). */
+  private readonly callback: sendUnaryData<unknown> = (err, value, trailer) => this.answer(err, value, trailer);
+
+  start(): void {
+    if (this.timeout === undefined) return;
+    const ms = parseGrpcTimeout(this.timeout);
+    if (ms === undefined) {
+      this.fail({ code: status.INTERNAL, details: `Invalid grpc-timeout value "${this.timeout}"` });
+      return;
+    }
+    this.deadlineAt = Date.now() + ms;
+  }
+
+  // ---- what handlers use ----
+
+  get metadata(): Metadata {
+    return (this.metadataObject ??= requestMetadata(this.headers()));
+  }
+
+  getPeer(): string {
+    return peerAddress(this.connection.socket);
+  }
+
+  getDeadline(): number {
+    return this.deadlineAt;
+  }
+
+  getPath(): string {
+    return this.route.path;
+  }
+
+  getHost(): string | undefined {
+    return hostOf(this.headers());
+  }
+
+  sendMetadata(metadata: Metadata): void {
+    if (!this.answered) this.custom = metadata;
+  }
+
+  // ---- StreamState ----
+
+  receiveData(chunk: Buffer): void {
+    if (this.answered || chunk.length === 0) return;
+    this.received += chunk.length;
+    const limit = this.options.maxReceiveMessageLength;
+    if (limit !== -1 && this.received - PREFIX > limit) {
+      const length = this.declaredLength(chunk);
+      this.fail({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Received message larger than max (${length ?? this.received - PREFIX} vs. ${limit})`,
+      });
+      return;
+    }
+    if (this.first === undefined) this.first = chunk;
+    else (this.parts ??= [this.first]).push(chunk);
+  }
+
+  receiveEnd(): void {
+    if (this.remoteEnded) return;
+    this.remoteEnded = true;
+    if (this.answered) {
+      if (this.pendingBytes === 0 && this.trailersAfterData === undefined) this.close();
+      return;
+    }
+    this.run();
+  }
+
+  receiveReset(): void {
+    if (this.closed) return;
+    this.answered = true;
+    this.cancelled = true;
+    this.close();
+  }
+
+  dataDrained(): void {
+    const trailers = this.trailersAfterData;
+    if (trailers === undefined || this.pendingBytes > 0 || this.closed) return;
+    this.trailersAfterData = undefined;
+    this.connection.send(trailers);
+    this.ended();
+  }
+
+  drained(): void {
+    // Unary answers never wait for 'drain'.
+  }
+
+  // ---- the call ----
+
+  private headers(): IncomingHttpHeaders {
+    return (this.headersObject ??= toHeaders(this.fields) ?? {});
+  }
+
+  private declaredLength(chunk: Buffer): number | undefined {
+    const first = this.first ?? chunk;
+    return first.length >= PREFIX ? first.readUInt32BE(1) : undefined;
+  }
+
+  private run(): void {
+    const body = this.parts ? Buffer.concat(this.parts) : this.first;
+    this.parts = undefined;
+    this.first = undefined;
+    const path = this.route.path;
+    if (body === undefined || body.length === 0) {
+      this.fail({ code: status.UNIMPLEMENTED, details: `Received no request message for method ${path}` });
+      return;
+    }
+    if (body.length < PREFIX) {
+      this.fail({ code: status.INTERNAL, details: `Request ended inside a message (${body.length} bytes held)` });
+      return;
+    }
+    const length = body.readUInt32BE(1);
+    const limit = this.options.maxReceiveMessageLength;
+    if (limit !== -1 && length > limit) {
+      this.fail({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Received message larger than max (${length} vs. ${limit})`,
+      });
+      return;
+    }
+    if (body.length < PREFIX + length) {
+      this.fail({ code: status.INTERNAL, details: `Request ended inside a message (${body.length} bytes held)` });
+      return;
+    }
+    if (body.length > PREFIX + length) {
+      this.fail({ code: status.UNIMPLEMENTED, details: `Received a second request message for method ${path}` });
+      return;
+    }
+    if (((body[0] as number) & 1) === 1) {
+      this.fail({
+        code: status.INTERNAL,
+        details: "Received a compressed message on a call with grpc-encoding identity",
+      });
+      return;
+    }
+    const now = this.deadlineAt === Infinity ? 0 : Date.now();
+    if (now >= this.deadlineAt) {
+      this.fail(DEADLINE_EXCEEDED);
+      return;
+    }
+    try {
+      this.request = this.route.decode(body.subarray(PREFIX));
+    } catch (err) {
+      this.fail({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(err)}` });
+      return;
+    }
+    try {
+      // The one cast: handlers of fast routes get this subset of ServerUnaryCall (no events).
+      this.route.handler(this as unknown as ServerUnaryCall<unknown, unknown>, this.callback);
+    } catch (e) {
+      this.fail({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });
+      return;
+    }
+    // An answer still to come: only now is a deadline timer worth its cost.
+    if (!this.answered && this.deadlineAt !== Infinity) {
+      this.timer = setTimeout(() => {
+        this.fail(DEADLINE_EXCEEDED);
+        this.cancelled = true;
+      }, this.deadlineAt - now);
+    }
+  }
+
+  private answer(err: Parameters<sendUnaryData<unknown>>[0], value: unknown, trailer?: Metadata): void {
+    if (this.answered) return;
+    if (err) {
+      this.fail(errorToStatus(err, trailer));
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = this.route.serialize(value);
+    } catch (e) {
+      this.fail({ code: status.INTERNAL, details: `Error serializing response: ${messageOf(e)}` });
+      return;
+    }
+    const limit = this.options.maxSendMessageLength;
+    if (limit !== -1 && bytes.length > limit) {
+      this.fail({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Sent message larger than max (${bytes.length} vs. ${limit})`,
+      });
+      return;
+    }
+    if (!this.settle()) return;
+    const headerBlock = encodeHeaderBlock(this.custom ? responseHeaders(this.custom) : RESPONSE_HEADERS);
+    const trailerBlock = encodeHeaderBlock(trailer ? statusTrailers({ ...OK_STATUS, metadata: trailer }) : OK_TRAILERS);
+    const connection = this.connection;
+    const dataLength = PREFIX + bytes.length;
+    const maxFrame = connection.maxFrameSize;
+    if (headerBlock.length <= maxFrame && trailerBlock.length <= maxFrame && dataLength <= maxFrame) {
+      if (connection.takeWindow(this, dataLength)) {
+        // The usual case: one buffer, three frames.
+        const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
+        const out = Buffer.allocUnsafe(total);
+        let at = 0;
+        writeFrameHeader(out, at, headerBlock.length, FrameType.HEADERS, Flag.END_HEADERS, this.id);
+        at += FRAME_HEADER_BYTES;
+        at += headerBlock.copy(out, at);
+        writeFrameHeader(out, at, dataLength, FrameType.DATA, 0, this.id);
+        at += FRAME_HEADER_BYTES;
+        out[at] = 0;
+        out.writeUInt32BE(bytes.length, at + 1);
+        out.set(bytes, at + PREFIX);
+        at += dataLength;
+        writeFrameHeader(out, at, trailerBlock.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, this.id);
+        trailerBlock.copy(out, at + FRAME_HEADER_BYTES);
+        connection.send(out);
+        this.ended();
+        return;
+      }
+    }
+    // A window too small or frames too big: the connection's general path.
+    connection.sendHeaders(this.id, headerBlock, false);
+    const message = Buffer.allocUnsafe(dataLength);
+    message[0] = 0;
+    message.writeUInt32BE(bytes.length, 1);
+    message.set(bytes, PREFIX);
+    this.pending.push(message);
+    this.pendingCallbacks.push(undefined);
+    this.pendingBytes = dataLength;
+    this.trailersAfterData = headerFrames(this.id, trailerBlock, true, maxFrame);
+    connection.pump(this);
+  }
+
+  private fail(result: GrpcStatus): void {
+    if (!this.settle()) return;
+    const block = encodeHeaderBlock(trailersOnlyHeaders(result));
+    this.connection.sendHeaders(this.id, block, true);
+    this.ended();
+  }
+
+  // Marks the call answered; false when it already was or the stream is gone.
+  private settle(): boolean {
+    if (this.answered) return false;
+    this.answered = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    return !this.closed;
+  }
+
+  // We sent END_STREAM: a peer still sending is told to stop (RFC 9113 8.1).
+  private ended(): void {
+    if (!this.remoteEnded) this.connection.sendReset(this.id, ErrorCode.NO_ERROR);
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.connection.release(this);
+  }
+}
+
+/**
+ * The `UnaryRouter` of a server's fast unary routes: a request for one of
+ * them (POST, application/grpc[+proto], identity encoding) becomes a
+ * `NativeUnaryCall`; anything else goes on to the connection's `onStream`.
+ */
+export function createUnaryRouter(
+  routes: ReadonlyMap<string, FastRoute>,
+  options: FastCallOptions,
+  counters: { fastCalls: number },
+): UnaryRouter {
+  return {
+    open(id, fields, connection, initialWindow) {
+      const line = requestLine(fields);
+      if (line === undefined) return undefined;
+      const route = routes.get(line.path);
+      if (route === undefined || route.kind !== "unary") return undefined;
+      counters.fastCalls += 1;
+      return new NativeUnaryCall(id, initialWindow, connection, route, fields, line.timeout, options);
+    },
+  };
+}

@@ -1,0 +1,353 @@
+import {
+  Server,
+  ServerCredentials,
+  type ServerOptions,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TlsOptions } from "node:tls";
+import { hookGrpcServer, type FastRoute } from "./fast-path";
+import { createStreamDispatcher, type FastPathCounters } from "./fast-path/stream-dispatcher";
+import {
+  createNativeServer,
+  createUnaryRouter,
+  createUpstreamProxy,
+  type NativeServer,
+  type NativeStream,
+  type UpstreamProxy,
+} from "./h2";
+import { parseHostPort } from "./listen-address";
+import { createSilentLogger, isLevelEnabled, type Logger } from "@sessionoffload/offload-api";
+
+/**
+ * How a server speaks HTTP/2: "native", its own HTTP/2 implementation in
+ * front (see `OffloadServerOptions.transport`), or "grpc-js", grpc-js's
+ * server on Node's http2 module.
+ */
+export type OffloadTransport = "native" | "grpc-js";
+
+/** A gRPC server hosting offload services: bind it, then shut it down gracefully. */
+export interface OffloadServer {
+  /** The underlying grpc-js server, for adding more services before `listen`. */
+  readonly grpcServer: Server;
+  /** The transport in use (the asked one, or "grpc-js" when "native" cannot serve these options). */
+  readonly transport: OffloadTransport;
+  /**
+   * Binds `address` (e.g. "127.0.0.1:0", "[::1]:3443") with the server's
+   * credentials and starts serving; resolves to the bound port. May be called
+   * more than once for several addresses. Rejects with the bind error (a port
+   * in use says EADDRINUSE).
+   */
+  listen(address: string): Promise<number>;
+  /**
+   * Graceful stop: no new calls; `onShutdown` hooks run (health turns
+   * NOT_SERVING, streams end at their next message); in-flight calls finish.
+   * After `shutdownTimeoutMs` whatever is left is cancelled. Idempotent.
+   */
+  shutdown(): Promise<void>;
+  /** Stops at once: in-flight calls are cancelled. */
+  forceShutdown(): void;
+  /** Whether the fast path serves this server's `fastRoutes`, and how many calls it took or handed to grpc-js. */
+  readonly fastPath: FastPathStatus;
+}
+
+/** The fast path of an `OffloadServer`, read live. */
+export interface FastPathStatus {
+  /** True when the fast path is installed (fast routes given, not turned off, and this grpc-js allows it). */
+  readonly installed: boolean;
+  /** Calls served by the fast path so far. */
+  readonly fastCalls: number;
+  /** Calls the fast path handed to grpc-js so far (other methods, compressed calls, health, reflection). */
+  readonly fallbackCalls: number;
+}
+
+/** Something that installs itself on a grpc-js server (a service, health, reflection). */
+export interface ServerAddOn {
+  /** Adds the add-on's services to `server`. */
+  addToServer(server: Pick<Server, "addService">): void;
+}
+
+/** The part of a streaming call the server needs to end it. */
+interface EndableCall {
+  end(): unknown;
+  on(event: string, listener: () => void): unknown;
+}
+
+// Installs add-ons through a proxy that remembers their open streaming calls
+// (health Watch, reflection), so that shutdown can end them: they never end
+// by themselves and would hold a graceful shutdown for its whole grace period.
+function trackStreams(server: Server, open: Set<EndableCall>): Pick<Server, "addService"> {
+  return {
+    addService(service: ServiceDefinition, implementation: UntypedServiceImplementation) {
+      const wrapped: UntypedServiceImplementation = { ...implementation };
+      for (const [name, method] of Object.entries(service)) {
+        if (!method.responseStream) continue;
+        const key = name in implementation ? name : method.originalName;
+        const handler = key === undefined ? undefined : implementation[key];
+        if (key === undefined || typeof handler !== "function") continue;
+        wrapped[key] = (call: EndableCall) => {
+          open.add(call);
+          const forget = () => open.delete(call);
+          call.on("finish", forget);
+          call.on("cancelled", forget);
+          call.on("close", forget);
+          (handler as (call: EndableCall) => void)(call);
+        };
+      }
+      server.addService(service, wrapped);
+    },
+  };
+}
+
+/** Options of `createOffloadServer`. */
+export interface OffloadServerOptions {
+  /** Transport security; plaintext only with an explicit `ServerCredentials.createInsecure()`. */
+  readonly credentials: ServerCredentials;
+  /** Installs the server's services on it (called once, before any `listen`). */
+  readonly install: (server: Server) => void;
+  /**
+   * Extra services (health, reflection), added after `install`. Their open
+   * streaming calls (a health Watch) are ended when shutdown starts.
+   */
+  readonly addOns?: readonly ServerAddOn[];
+  /** Called once when `shutdown()` starts, before the server stops taking calls. */
+  readonly onShutdown?: () => void;
+  /** grpc-js channel options of the server. */
+  readonly grpcOptions?: ServerOptions;
+  /** How long `shutdown()` waits for in-flight calls before cancelling them; default 10,000 ms. */
+  readonly shutdownTimeoutMs?: number;
+  /** Lifecycle log lines (bound at debug; shutting down, stopped); default silent. */
+  readonly logger?: Logger;
+  /** Name used in log lines, e.g. "sessions". */
+  readonly name?: string;
+  /**
+   * Methods served on the fast path (see `createFastRoute`): the server's own
+   * HTTP/2 handling of these unary and server-streaming methods, in front of
+   * grpc-js, for throughput and latency. They must also be installed as
+   * usual by `install`: grpc-js still serves them for calls the fast path
+   * leaves to it (a compressed request, a content type other than
+   * application/grpc[+proto]). Unary handlers get a call object without
+   * events (request, metadata, cancelled, getPeer, getDeadline, getPath,
+   * getHost, sendMetadata); streaming handlers get all of a
+   * ServerWritableStream that a handler writes with. Not used when
+   * `grpcOptions.interceptors` is set (interceptors must see every call).
+   */
+  readonly fastRoutes?: readonly FastRoute[];
+  /** Serve `fastRoutes` on the fast path; default true. False: grpc-js serves every call. */
+  readonly fastPath?: boolean;
+  /** Bytes of framed messages a fast server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
+  readonly fastStreamChunkBytes?: number;
+  /**
+   * "native" (default): the server's own HTTP/2 implementation listens and
+   * serves `fastRoutes` itself; every other call (health, reflection, other
+   * services, compressed calls) is forwarded over a private Unix socket to
+   * the grpc-js server, which serves it as usual. "grpc-js": grpc-js listens,
+   * with the fast path in front of it. Native needs fast routes, no
+   * interceptors, and insecure or `ServerCredentials.createSsl` credentials;
+   * otherwise grpc-js is used. `listen` then takes host:port addresses only.
+   */
+  readonly transport?: OffloadTransport;
+}
+
+/** Default of `OffloadServerOptions.fastStreamChunkBytes`. */
+export const DEFAULT_FAST_STREAM_CHUNK_BYTES = 32 * 1024;
+
+// grpc-js's defaults for the message size limits.
+const DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH = 4 * 1024 * 1024;
+const DEFAULT_MAX_SEND_MESSAGE_LENGTH = -1;
+
+function numberOption(options: ServerOptions | undefined, key: string, fallback: number): number {
+  const value: unknown = options?.[key];
+  return typeof value === "number" ? value : fallback;
+}
+
+/** Default grace period of `OffloadServer.shutdown`. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+// The TLS options of `credentials` for the native transport: undefined for
+// plaintext, "unsupported" for credentials it cannot read (a certificate
+// provider without a context yet, or a grpc-js without these methods).
+function nativeTlsOptions(credentials: ServerCredentials): TlsOptions | undefined | "unsupported" {
+  const internals = credentials as unknown as {
+    _isSecure?: () => boolean;
+    _getSecureContextOptions?: () => TlsOptions | null;
+    _getConstructorOptions?: () => TlsOptions | null;
+  };
+  if (typeof internals._isSecure !== "function") return "unsupported";
+  if (!internals._isSecure()) return undefined;
+  if (typeof internals._getSecureContextOptions !== "function") return "unsupported";
+  const context = internals._getSecureContextOptions();
+  if (context === null) return "unsupported";
+  return { ...(internals._getConstructorOptions?.() ?? {}), ...context };
+}
+
+/** Creates an `OffloadServer`: a grpc-js server with the given services, not yet bound. */
+export function createOffloadServer(options: OffloadServerOptions): OffloadServer {
+  const { credentials, logger = createSilentLogger(), name = "offload" } = options;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
+    throw new RangeError(`shutdownTimeoutMs: must be a number >= 0, got ${shutdownTimeoutMs}`);
+  }
+  const grpcServer = new Server(options.grpcOptions);
+  options.install(grpcServer);
+  const counters: FastPathCounters = { fastCalls: 0, fallbackCalls: 0 };
+  const chunkBytes = options.fastStreamChunkBytes ?? DEFAULT_FAST_STREAM_CHUNK_BYTES;
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > 1024 * 1024) {
+    throw new RangeError(`fastStreamChunkBytes: must be an integer in 1024..1048576, got ${chunkBytes}`);
+  }
+  const routes = new Map((options.fastRoutes ?? []).map((route) => [route.path, route] as const));
+  const wantFastPath = (options.fastPath ?? true) && routes.size > 0 && !options.grpcOptions?.interceptors?.length;
+  const callOptions = {
+    maxReceiveMessageLength: numberOption(
+      options.grpcOptions,
+      "grpc.max_receive_message_length",
+      DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
+    ),
+    maxSendMessageLength: numberOption(
+      options.grpcOptions,
+      "grpc.max_send_message_length",
+      DEFAULT_MAX_SEND_MESSAGE_LENGTH,
+    ),
+    streamChunkBytes: chunkBytes,
+  };
+  const tls = nativeTlsOptions(credentials);
+  const transport: OffloadTransport =
+    (options.transport ?? "native") === "native" && wantFastPath && tls !== "unsupported" ? "native" : "grpc-js";
+  const hooks = hookGrpcServer(grpcServer, {
+    logger,
+    fastPath: wantFastPath && transport === "grpc-js" ? { routes, counters, callOptions } : undefined,
+  });
+
+  // The native transport: our HTTP/2 in front, grpc-js behind it on a private Unix socket.
+  let native: NativeServer | undefined;
+  let proxy: UpstreamProxy | undefined;
+  let privateDir: string | undefined;
+  let upstreamBound: Promise<void> | undefined;
+  const bindUpstream = (): Promise<void> =>
+    (upstreamBound ??= new Promise<void>((resolve, reject) => {
+      privateDir = mkdtempSync(join(tmpdir(), "offload-grpc-"));
+      const socketPath = join(privateDir, "grpc.sock");
+      grpcServer.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (err) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        proxy = createUpstreamProxy(socketPath);
+        resolve();
+      });
+    }));
+  if (transport === "native") {
+    const maxStreams = options.grpcOptions?.["grpc.max_concurrent_streams"];
+    native = createNativeServer({
+      tls: tls === "unsupported" ? undefined : tls,
+      maxConcurrentStreams: typeof maxStreams === "number" ? maxStreams : undefined,
+      unary: createUnaryRouter(routes, callOptions, counters),
+      onStream: createStreamDispatcher<NativeStream>({
+        routes,
+        counters,
+        callOptions,
+        fallback: (stream, headers) => {
+          if (proxy === undefined) stream.close();
+          else proxy.forward(stream, headers);
+        },
+      }),
+    });
+  }
+  const removePrivateDir = (): void => {
+    if (privateDir !== undefined) rmSync(privateDir, { recursive: true, force: true });
+    privateDir = undefined;
+  };
+
+  // grpc-js's forceShutdown leaves connections open when channelz is off (see http2-server-hooks).
+  const cancelEverything = (): void => {
+    native?.destroy();
+    proxy?.close();
+    hooks.destroyConnections();
+    grpcServer.forceShutdown();
+    removePrivateDir();
+  };
+  const addOnStreams = new Set<EndableCall>();
+  const tracked = trackStreams(grpcServer, addOnStreams);
+  for (const addOn of options.addOns ?? []) addOn.addToServer(tracked);
+  let stopping: Promise<void> | undefined;
+  let notified = false;
+  const notifyShutdown = (): void => {
+    if (notified) return;
+    notified = true;
+    options.onShutdown?.();
+    // After onShutdown, so that a health watcher has been told NOT_SERVING first.
+    for (const call of addOnStreams) call.end();
+    addOnStreams.clear();
+  };
+
+  const listenGrpcJs = (address: string): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      grpcServer.bindAsync(address, credentials, (err, port) => {
+        if (err) reject(err);
+        else resolve(port);
+      });
+    });
+  const listenNative = async (server: NativeServer, address: string): Promise<number> => {
+    const { host, port } = parseHostPort(address);
+    await bindUpstream();
+    return server.listen(host, port);
+  };
+
+  return {
+    grpcServer,
+    transport,
+    fastPath: {
+      get installed() {
+        return transport === "native" || hooks.fastPathInstalled;
+      },
+      get fastCalls() {
+        return counters.fastCalls;
+      },
+      get fallbackCalls() {
+        return counters.fallbackCalls;
+      },
+    },
+    async listen(address) {
+      const port = native === undefined ? await listenGrpcJs(address) : await listenNative(native, address);
+      if (isLevelEnabled(logger, "debug")) logger.debug({ server: name, address, port, transport }, "bound");
+      return port;
+    },
+    shutdown() {
+      stopping ??= new Promise<void>((resolve) => {
+        logger.info({ server: name }, "shutting down");
+        notifyShutdown();
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          proxy?.close();
+          removePrivateDir();
+          logger.info({ server: name }, "stopped");
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          logger.warn(
+            { server: name, shutdownTimeoutMs },
+            "calls still running after the grace period: cancelling them",
+          );
+          cancelEverything();
+          // Do not rely on tryShutdown's callback after a forced stop: grpc-js 1.14.3
+          // skips it when channelz is disabled (grpc.enable_channelz: 0).
+          finish();
+        }, shutdownTimeoutMs);
+        const grpcStopped = new Promise<void>((stopped) => grpcServer.tryShutdown(() => stopped()));
+        const nativeStopped = native?.goAway() ?? Promise.resolve();
+        void Promise.all([grpcStopped, nativeStopped]).then(finish);
+      });
+      return stopping;
+    },
+    forceShutdown() {
+      notifyShutdown();
+      cancelEverything();
+    },
+  };
+}

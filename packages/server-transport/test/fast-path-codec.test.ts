@@ -1,0 +1,85 @@
+import { describe, expect, it } from "@jest/globals";
+import { createFrameDecoder, MessageTooLargeError } from "../src/fast-path/frame-decoder";
+import { encodeGrpcMessage, parseGrpcTimeout } from "../src/fast-path";
+import { frame } from "./fast-path-support";
+
+function decodeAll(chunks: readonly Buffer[], max = -1): Array<[boolean, string]> {
+  const decoder = createFrameDecoder(max);
+  const out: Array<[boolean, string]> = [];
+  for (const chunk of chunks) decoder.push(chunk, (compressed, m) => out.push([compressed, m.toString("hex")]));
+  expect(decoder.pendingBytes).toBe(0);
+  return out;
+}
+
+describe("frame decoder", () => {
+  const a = Buffer.from("0a0b0c", "hex");
+  const b = Buffer.alloc(300, 7);
+  const stream = Buffer.concat([frame(a), frame(Buffer.alloc(0)), frame(b, true)]);
+  const expected: Array<[boolean, string]> = [
+    [false, a.toString("hex")],
+    [false, ""],
+    [true, b.toString("hex")],
+  ];
+
+  it("decodes several messages from one chunk", () => {
+    expect(decodeAll([stream])).toEqual(expected);
+  });
+
+  it("decodes the same messages however the bytes are split in two", () => {
+    for (let cut = 1; cut < stream.length; cut += 1) {
+      expect(decodeAll([stream.subarray(0, cut), stream.subarray(cut)])).toEqual(expected);
+    }
+  });
+
+  it("decodes them from one-byte chunks", () => {
+    const bytes = [...stream].map((x) => Buffer.of(x));
+    expect(decodeAll(bytes)).toEqual(expected);
+  });
+
+  it("reports the bytes of an incomplete message", () => {
+    const decoder = createFrameDecoder(-1);
+    decoder.push(frame(b).subarray(0, 100), () => undefined);
+    expect(decoder.pendingBytes).toBe(100);
+  });
+
+  it("refuses a message past the limit from its prefix alone", () => {
+    const decoder = createFrameDecoder(10);
+    const prefix = frame(Buffer.alloc(11)).subarray(0, 5);
+    expect(() => decoder.push(prefix, () => undefined)).toThrow(MessageTooLargeError);
+    expect(() => createFrameDecoder(10).push(prefix, () => undefined)).toThrow(
+      "Received message larger than max (11 vs. 10)",
+    );
+    expect(decodeAll([frame(Buffer.alloc(10))], 10)).toHaveLength(1);
+  });
+});
+
+describe("grpc-message percent-encoding", () => {
+  it.each([
+    ["plain ASCII stays", "sourcePort: port 0 is outside 1..65535", "sourcePort: port 0 is outside 1..65535"],
+    ["percent is escaped", "100% done", "100%25 done"],
+    ["control characters are escaped", "a\nb\tc", "a%0Ab%09c"],
+    ["non-ASCII is escaped as UTF-8", "débit €", "d%C3%A9bit %E2%82%AC"],
+    ["empty stays empty", "", ""],
+  ])("%s", (_name, input, output) => {
+    expect(encodeGrpcMessage(input)).toBe(output);
+    expect(decodeURIComponent(output)).toBe(input);
+  });
+});
+
+describe("grpc-timeout", () => {
+  it.each([
+    ["1H", 3_600_000],
+    ["2M", 120_000],
+    ["3S", 3000],
+    ["250m", 250],
+    ["1500u", 1],
+    ["999999n", 0],
+    ["99999999m", 99_999_999],
+  ])("%s is %d ms", (value, ms) => {
+    expect(parseGrpcTimeout(value)).toBe(ms);
+  });
+
+  it.each(["", "10", "m", "-1S", "1.5S", "123456789S", "10s", " 1S"])("refuses %j", (value) => {
+    expect(parseGrpcTimeout(value)).toBeUndefined();
+  });
+});
