@@ -1,4 +1,4 @@
-export { sessionsV1, Timestamp } from "./wire";
+export { sessionsV1, openoffloadV1, Timestamp } from "./wire";
 export type {
   IpVersion,
   Protocol,
