@@ -9,7 +9,7 @@ export type {
   Session,
   EpochNanos,
 } from "./types";
-export { UINT64_MAX } from "./types";
+export { UINT64_MAX, MAX_IDLE_TIMEOUT_MS } from "./types";
 export { AddressError, parseAddress, formatAddress, isAddressLiteral } from "./address";
 export {
   IP_VERSION_TO_WIRE,

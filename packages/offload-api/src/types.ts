@@ -30,7 +30,16 @@ export interface SessionSpec {
   readonly action: ActionKind;
   /** Next hop address literal (IPv4 or IPv6 text), or "" for none. */
   readonly nextHop: string;
+  /**
+   * The session's own idle timeout in milliseconds, an integer in
+   * 0..MAX_IDLE_TIMEOUT_MS; absent or 0: the switch's default for the
+   * protocol. (openoffload.v1 `cacheTimeout`, in seconds; sessions.v1 has none.)
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** Largest per-session idle timeout: 2^32-1 seconds, the most `cacheTimeout` (uint32 seconds) can say. */
+export const MAX_IDLE_TIMEOUT_MS = 4_294_967_295_000;
 
 /** Nanoseconds since the Unix epoch. */
 export type EpochNanos = bigint;

@@ -5,9 +5,12 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /** The outcome of `SwitchBackend.add`. */
 export type AddResult =
-  /** The session is in the table, `established`, with a new id. */
+  /** The session is in the table, `established`, with the requested id or a new one. */
   | { readonly kind: "accepted"; readonly session: Session }
-  /** A live session with the same 7-tuple is in the table; `id` is its id. */
+  /**
+   * The requested id is in the table (live or closed-not-yet-collected), or a
+   * live session with the same 7-tuple is; `id` is that entry's id.
+   */
   | { readonly kind: "alreadyExists"; readonly id: bigint }
   /** The table is at capacity (closed-not-yet-collected sessions count). */
   | { readonly kind: "tableFull" };
@@ -34,6 +37,15 @@ export interface TrafficDelta {
   readonly outBytes: bigint;
 }
 
+/** Options of `SwitchBackend.add`. */
+export interface AddOptions {
+  /**
+   * The id the client assigns (the second generation, openoffload.v1), in
+   * 1..2^64-1. Absent: the switch assigns an id that is not in the table.
+   */
+  readonly id?: bigint;
+}
+
 /** Iteration options of `SwitchBackend.sessions`. */
 export interface IterateOptions {
   /** Start after this id (exclusive); default: from the lowest id. */
@@ -52,12 +64,21 @@ export interface IterateOptions {
  */
 export interface SwitchBackend {
   /**
-   * Offloads a validated session. Ids are unsigned 64-bit, never 0, and never
-   * reused while the session is in the table. A 7-tuple that is already live
-   * answers `alreadyExists`; ended-but-uncollected sessions do not count as
-   * duplicates, but do occupy capacity.
+   * Offloads a validated session. Ids are unsigned 64-bit, never 0, and one
+   * id is never held by two entries: both generations of the API share one
+   * id space. With `options.id` the session gets that id, and an id already
+   * in the table (live or closed-not-yet-collected) answers `alreadyExists`
+   * with that id; without it the switch picks an id that is not in the
+   * table. Then a 7-tuple that is already live answers `alreadyExists` with
+   * the live session's id (ended-but-uncollected sessions do not count as
+   * duplicates, but do occupy capacity), and a full table `tableFull`.
+   * `spec.idleTimeoutMs` (absent or 0: the switch's default for the
+   * protocol) is the session's own idle timeout. Throws (or rejects with) a
+   * ValidationError naming `sessionId` for an id outside 1..2^64-1, and
+   * naming the field for a spec the switch cannot hold. Of several adds of
+   * one id or one 7-tuple under way at once, exactly one is accepted.
    */
-  add(spec: SessionSpec): MaybePromise<AddResult>;
+  add(spec: SessionSpec, options?: AddOptions): MaybePromise<AddResult>;
 
   /** The session as the switch sees it now, or undefined if the id is not in the table. */
   get(id: bigint): MaybePromise<Session | undefined>;

@@ -1,4 +1,12 @@
-export type { SwitchBackend, AddResult, ClosedLease, IterateOptions, MaybePromise, TrafficDelta } from "./backend";
+export type {
+  SwitchBackend,
+  AddOptions,
+  AddResult,
+  ClosedLease,
+  IterateOptions,
+  MaybePromise,
+  TrafficDelta,
+} from "./backend";
 export { createMemorySwitch, MAX_CAPACITY } from "./memory-switch";
 export type { MemorySwitch, MemorySwitchOptions } from "./memory-switch";
 export { createTrafficModel, resolveTrafficOptions } from "./traffic-model";

@@ -27,8 +27,8 @@ export interface TrafficTarget {
   isTcp(slot: number): boolean;
   /** True for a live session whose FIN handshake has not started. */
   isEstablished(slot: number): boolean;
-  /** The slot's id offset, to recognise a slot reused by another session. */
-  offsetOf(slot: number): number;
+  /** A number unique to the slot's session, to recognise a slot reused by another session. */
+  serialOf(slot: number): number;
   /** Counts traffic on a live session and refreshes its idle timer. */
   addTraffic(slot: number, inPackets: number, outPackets: number, inBytes: number, outBytes: number): void;
   /** Moves a live TCP session one step through its FIN handshake; answers true once it is closed. */
@@ -74,9 +74,9 @@ export function resolveTrafficOptions(options: TrafficModelOptions = {}): Traffi
  */
 export function createTrafficModel(options: TrafficModelOptions, random: RandomSource): TrafficModel {
   const settings = resolveTrafficOptions(options);
-  // FIN handshakes under way: slot and id offset pairs.
+  // FIN handshakes under way: slot and serial pairs.
   let pendingSlots: number[] = [];
-  let pendingOffsets: number[] = [];
+  let pendingSerials: number[] = [];
 
   function bytesFor(packets: number): number {
     let bytes = 0;
@@ -87,16 +87,16 @@ export function createTrafficModel(options: TrafficModelOptions, random: RandomS
   return {
     tick(target) {
       const slots = pendingSlots;
-      const offsets = pendingOffsets;
+      const serials = pendingSerials;
       pendingSlots = [];
-      pendingOffsets = [];
+      pendingSerials = [];
       for (let i = 0; i < slots.length; i++) {
         const slot = slots[i] ?? 0;
-        const offset = offsets[i] ?? 0;
-        if (target.offsetOf(slot) !== offset || !target.isLive(slot)) continue;
+        const serial = serials[i] ?? 0;
+        if (target.serialOf(slot) !== serial || !target.isLive(slot)) continue;
         if (!target.finStep(slot)) {
           pendingSlots.push(slot);
-          pendingOffsets.push(offset);
+          pendingSerials.push(serial);
         }
       }
       const count = target.slotCount();
@@ -114,7 +114,7 @@ export function createTrafficModel(options: TrafficModelOptions, random: RandomS
         } else if (roll < settings.rstProbability + settings.finProbability && target.isEstablished(slot)) {
           target.finStep(slot);
           pendingSlots.push(slot);
-          pendingOffsets.push(target.offsetOf(slot));
+          pendingSerials.push(target.serialOf(slot));
         }
       }
     },

@@ -8,7 +8,7 @@ import {
   type SessionSpec,
   type SessionState,
 } from "@sessionoffload/offload-api";
-import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "@sessionoffload/switch-backend";
+import type { AddOptions, AddResult, ClosedLease, IterateOptions, SwitchBackend } from "@sessionoffload/switch-backend";
 import { createCommitQueue } from "./commit-queue";
 import type { ElementCounter, KernelSnapshot } from "./kernel-snapshot";
 import { createNftRunner, type NftCommand, type NftRunner } from "./nft-runner";
@@ -384,8 +384,17 @@ export async function createNftablesSwitch(options: NftablesSwitchOptions): Prom
   const backend: NftablesSwitch = {
     tableName: table,
 
-    async add(spec: SessionSpec): Promise<AddResult> {
+    async add(spec: SessionSpec, addOptions?: AddOptions): Promise<AddResult> {
       checkOpen();
+      // Temporary, until the netlink rewrite implements the contract: refuse rather than ignore.
+      if (addOptions?.id !== undefined) {
+        throw new Error("nftables switch: client-assigned ids (openoffload.v1) are not supported yet");
+      }
+      if ((spec.idleTimeoutMs ?? 0) !== 0) {
+        throw new Error(
+          "nftables switch: per-session idle timeouts (openoffload.v1 cacheTimeout) are not supported yet",
+        );
+      }
       checkKernelSpec(spec);
       const tuple = tupleOf(spec);
       const existingId = live.get(tuple);

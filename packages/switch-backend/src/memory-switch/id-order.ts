@@ -1,71 +1,178 @@
-/**
- * The ids in the table in ascending order, as offsets from the first id, for
- * lazy iteration and `afterId` seeks. Ids are assigned in increasing order, so
- * appending keeps the log sorted; removed ids stay as stale entries (the
- * caller says which offsets are still present) until a compaction drops them.
- * Iterators survive compactions by seeking to the last offset they produced.
- */
-export interface IdOrder {
-  /** Appends an offset larger than every one before. */
-  append(offset: number): void;
-  /** Offsets greater than `after`, ascending, that `isPresent` still accepts when reached. */
-  iterate(after: number): Generator<number, void, undefined>;
+/** Most slots a chunk holds: inserts and deletes move at most this many entries. */
+const CHUNK = 512;
+/** A chunk that falls below this many entries is merged into a neighbour that has room. */
+const MERGE_BELOW = CHUNK / 4;
+
+/** One sorted run of slots; its first slot's id is its key in the top level. */
+interface Chunk {
+  slots: Int32Array;
+  length: number;
 }
 
-/** Makes an empty log; `isPresent(offset)` tells whether an id is still in the table. */
-export function createIdOrder(isPresent: (offset: number) => boolean, liveCount: () => number): IdOrder {
-  let log = new Float64Array(1024);
-  let length = 0;
-  let generation = 0;
+/**
+ * The table's slots in ascending id order, for lazy iteration and `afterId`
+ * seeks: a two-level sorted structure (a sorted array of chunks of at most
+ * 512 slots each). Ids are unsigned 64-bit, compared as (high, low) 32-bit
+ * halves read from the store, so the order holds no keys of its own. Ids that
+ * arrive in increasing order (a switch's counter, a client counting up) are
+ * appended in O(1); any other insert or delete costs O(log n + 512).
+ * Iterators survive every change: after one, they seek again past the last
+ * id they produced, so a walk never repeats or skips an entry that stayed.
+ */
+export interface IdOrder {
+  /** Adds `slot`, whose id is set and is not in the order. */
+  insert(slot: number): void;
+  /** Removes `slot`, which is in the order. */
+  remove(slot: number): void;
+  /** Slots whose id is greater than (afterHigh, afterLow), ascending; afterHigh -1 starts at the lowest id. */
+  iterate(afterHigh: number, afterLow: number): Generator<number, void, undefined>;
+}
 
-  /** Index of the first entry greater than `offset`. */
-  function upperBound(offset: number): number {
+/** Makes an empty order over the ids in `idHigh`/`idLow` (read at each comparison, since the store's arrays grow). */
+export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLow: Uint32Array }): IdOrder {
+  const chunks: Chunk[] = [];
+  let version = 0;
+
+  /** Negative, zero or positive as the id of `slot` is below, equal to or above (high, low). */
+  function compare(slot: number, high: number, low: number): number {
+    const h = ids.idHigh[slot] ?? 0;
+    if (h !== high) return h < high ? -1 : 1;
+    const l = ids.idLow[slot] ?? 0;
+    return l === low ? 0 : l < low ? -1 : 1;
+  }
+
+  /** Index of the last chunk whose first id is <= (high, low), or 0. */
+  function chunkFor(high: number, low: number): number {
     let lo = 0;
-    let hi = length;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      const chunk = chunks[mid] as Chunk;
+      if (compare(chunk.slots[0] ?? 0, high, low) <= 0) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Index in `chunk` of the first slot whose id is > (high, low) (`orEqual`: >=). */
+  function bound(chunk: Chunk, high: number, low: number, orEqual: boolean): number {
+    let lo = 0;
+    let hi = chunk.length;
+    const limit = orEqual ? 0 : 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((log[mid] ?? 0) <= offset) lo = mid + 1;
+      if (compare(chunk.slots[mid] ?? 0, high, low) < limit) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  function compact(): void {
-    let kept = 0;
-    for (let i = 0; i < length; i++) {
-      const offset = log[i] ?? 0;
-      if (isPresent(offset)) log[kept++] = offset;
+  function newChunk(): Chunk {
+    return { slots: new Int32Array(CHUNK), length: 0 };
+  }
+
+  function insert(slot: number): void {
+    version++;
+    const high = ids.idHigh[slot] ?? 0;
+    const low = ids.idLow[slot] ?? 0;
+    const last = chunks[chunks.length - 1];
+    if (last === undefined) {
+      const chunk = newChunk();
+      chunk.slots[chunk.length++] = slot;
+      chunks.push(chunk);
+      return;
     }
-    length = kept;
-    generation++;
+    // Appends (the common case) fill chunks completely.
+    if (compare(last.slots[last.length - 1] ?? 0, high, low) < 0) {
+      if (last.length === CHUNK) {
+        const chunk = newChunk();
+        chunk.slots[chunk.length++] = slot;
+        chunks.push(chunk);
+      } else {
+        last.slots[last.length++] = slot;
+      }
+      return;
+    }
+    const index = chunkFor(high, low);
+    let chunk = chunks[index] as Chunk;
+    if (chunk.length === CHUNK) {
+      // Split in half; the new id goes into the half it belongs to.
+      const right = newChunk();
+      const half = CHUNK >>> 1;
+      right.slots.set(chunk.slots.subarray(half, CHUNK));
+      right.length = CHUNK - half;
+      chunk.length = half;
+      chunks.splice(index + 1, 0, right);
+      if (compare(right.slots[0] ?? 0, high, low) <= 0) chunk = right;
+    }
+    const at = bound(chunk, high, low, false);
+    chunk.slots.copyWithin(at + 1, at, chunk.length);
+    chunk.slots[at] = slot;
+    chunk.length++;
+  }
+
+  function remove(slot: number): void {
+    version++;
+    const high = ids.idHigh[slot] ?? 0;
+    const low = ids.idLow[slot] ?? 0;
+    const index = chunkFor(high, low);
+    const chunk = chunks[index];
+    const at = chunk === undefined ? -1 : bound(chunk, high, low, true);
+    if (chunk === undefined || at >= chunk.length || chunk.slots[at] !== slot) {
+      throw new Error(`id order: slot ${slot} is not in the order`);
+    }
+    chunk.slots.copyWithin(at, at + 1, chunk.length);
+    chunk.length--;
+    if (chunk.length === 0) {
+      chunks.splice(index, 1);
+      return;
+    }
+    if (chunk.length >= MERGE_BELOW) return;
+    const before = chunks[index - 1];
+    if (before !== undefined && before.length + chunk.length <= CHUNK) {
+      before.slots.set(chunk.slots.subarray(0, chunk.length), before.length);
+      before.length += chunk.length;
+      chunks.splice(index, 1);
+      return;
+    }
+    const after = chunks[index + 1];
+    if (after !== undefined && after.length + chunk.length <= CHUNK) {
+      chunk.slots.set(after.slots.subarray(0, after.length), chunk.length);
+      chunk.length += after.length;
+      chunks.splice(index + 1, 1);
+    }
+  }
+
+  /** Position (chunk, index) of the first slot whose id is > (high, low). */
+  function seek(high: number, low: number): [number, number] {
+    if (chunks.length === 0) return [0, 0];
+    if (high < 0) return [0, 0];
+    const c = chunkFor(high, low);
+    return [c, bound(chunks[c] as Chunk, high, low, false)];
   }
 
   return {
-    append(offset) {
-      if (length === log.length) {
-        if (liveCount() <= length / 2) compact();
-        if (length === log.length) {
-          const bigger = new Float64Array(log.length * 2);
-          bigger.set(log);
-          log = bigger;
-        }
-      }
-      log[length++] = offset;
-    },
-    *iterate(after) {
-      let seen = generation;
-      let index = upperBound(after);
-      let last = after;
+    insert,
+    remove,
+    *iterate(afterHigh, afterLow) {
+      let seen = version;
+      let [c, i] = seek(afterHigh, afterLow);
       for (;;) {
-        if (seen !== generation) {
-          seen = generation;
-          index = upperBound(last);
+        if (seen !== version) {
+          seen = version;
+          [c, i] = seek(afterHigh, afterLow);
         }
-        if (index >= length) return;
-        const offset = log[index++] ?? 0;
-        if (!isPresent(offset)) continue;
-        last = offset;
-        yield offset;
+        const chunk = chunks[c];
+        if (chunk === undefined) return;
+        if (i >= chunk.length) {
+          c++;
+          i = 0;
+          continue;
+        }
+        const slot = chunk.slots[i++] ?? 0;
+        afterHigh = ids.idHigh[slot] ?? 0;
+        afterLow = ids.idLow[slot] ?? 0;
+        yield slot;
       }
     },
   };

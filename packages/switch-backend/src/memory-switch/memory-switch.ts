@@ -1,4 +1,5 @@
 import {
+  MAX_IDLE_TIMEOUT_MS,
   UINT64_MAX,
   ValidationError,
   type CloseCode,
@@ -6,9 +7,10 @@ import {
   type SessionSpec,
   type SessionState,
 } from "@sessionoffload/offload-api";
-import type { AddResult, ClosedLease, IterateOptions, SwitchBackend, TrafficDelta } from "../backend";
+import type { AddOptions, AddResult, ClosedLease, IterateOptions, SwitchBackend, TrafficDelta } from "../backend";
 import { newSession } from "../new-session";
 import { createTrafficModel, type TrafficModel, type TrafficTarget } from "../traffic-model";
+import { createDeadlineHeap } from "./deadline-heap";
 import { createIdIndex } from "./id-index";
 import { createIdOrder } from "./id-order";
 import { createInterner } from "./interner";
@@ -38,7 +40,7 @@ import { createTupleIndex, hashTuple, type TupleKey } from "./tuple-index";
 
 /** The simulated switch: a SwitchBackend that answers synchronously, plus the controls a test or driver uses. */
 export interface MemorySwitch extends SwitchBackend {
-  add(spec: SessionSpec): AddResult;
+  add(spec: SessionSpec, options?: AddOptions): AddResult;
   get(id: bigint): Session | undefined;
   delete(id: bigint): Session | undefined;
   sessions(options?: IterateOptions): Iterable<Session>;
@@ -87,6 +89,26 @@ function checkSpec(spec: SessionSpec): void {
   if (spec.action !== "forward" && spec.action !== "drop" && !ACTIONS.includes(spec.action)) {
     throw new ValidationError("action.actionType", `unknown action ${String(spec.action)}`);
   }
+  const idle = spec.idleTimeoutMs;
+  if (idle !== undefined && (!Number.isInteger(idle) || idle < 0 || idle > MAX_IDLE_TIMEOUT_MS)) {
+    throw new ValidationError("idleTimeoutMs", `must be an integer in 0..${MAX_IDLE_TIMEOUT_MS}, got ${String(idle)}`);
+  }
+}
+
+/** Throws a ValidationError naming `sessionId` unless `id` is a bigint in 1..2^64-1. */
+function checkId(id: bigint): void {
+  if (typeof id !== "bigint" || id < 1n || id > UINT64_MAX) {
+    throw new ValidationError("sessionId", `must be in 1..2^64-1, got ${String(id)}`);
+  }
+}
+
+const LOW_MASK = 0xffff_ffffn;
+const TWO_32 = 4_294_967_296;
+const NS_PER_MS = 1_000_000n;
+
+/** The id of the halves (high, low). */
+function idOf(high: number, low: number): bigint {
+  return high === 0 ? BigInt(low) : (BigInt(high) << 32n) | BigInt(low);
 }
 
 /** Copies 4 or 16 address bytes into a 16-byte cell, zeroing the rest: the caller's buffer is never kept. */
@@ -100,12 +122,16 @@ function copyAddress(to: Uint8Array, base: number, from: Uint8Array): void {
  * Makes the simulated switch (see `MemorySwitchOptions` for defaults).
  *
  * The table is a struct of typed arrays (about 200 bytes per session at a
- * million): add, get and delete are O(1); the idle-timeout sweep only visits
- * expired sessions (per-protocol LRU lists); iteration is lazy in ascending id
- * order. Ids are `firstId`, `firstId + 1`, ... and are never reused; when the
- * next id would exceed 2^64-1, `add` throws a RangeError (the id space is
- * exhausted) instead of wrapping. Throws SwitchOptionError for bad options,
- * and `add` throws ValidationError for a malformed spec.
+ * million): add, get and delete are O(1) (plus O(log n) for an id that is not
+ * the largest so far: see `id-order.ts`); the idle-timeout sweep only visits
+ * expired sessions (per-protocol LRU lists, and a deadline heap for sessions
+ * with their own timeout); iteration is lazy in ascending id order. Ids a
+ * client assigns (`add(spec, { id })`) may be any of 1..2^64-1. Ids the switch
+ * assigns come from a counter starting at `firstId` that skips ids in the
+ * table and never goes back; when it would pass 2^64-1, `add` throws a
+ * RangeError (the id space is exhausted) instead of wrapping. Throws
+ * SwitchOptionError for bad options, and `add` throws ValidationError for a
+ * malformed spec or id.
  */
 export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwitch {
   const opts = resolveMemorySwitchOptions(options);
@@ -114,18 +140,20 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
   const tuples = createTupleIndex(store, store.allocated);
   const lifs = createInterner();
   const slotOf = createIdIndex(store, store.allocated);
-  const order = createIdOrder(
-    (offset) => slotOf.get(offset) !== NO_SLOT,
-    () => store.used,
-  );
+  const order = createIdOrder(store);
+  const ownDeadlines = createDeadlineHeap();
   const tcpIdle = createSlotList(store);
   const udpIdle = createSlotList(store);
   const closedQueue = createSlotList(store);
   const traffic: TrafficModel | undefined =
     opts.traffic === undefined ? undefined : createTrafficModel(opts.traffic, opts.random);
-  const headroom = UINT64_MAX - firstId;
-  const lastOffset = headroom > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(headroom);
-  let nextOffset = 0;
+  // The switch's id counter, as 32-bit halves; `exhausted` once it passed 2^64-1.
+  let nextHigh = Number(firstId >> 32n);
+  let nextLow = Number(firstId & LOW_MASK);
+  let exhausted = false;
+  // Each add's serial (see SlotStore.serial), and the live sessions with their own idle timeout.
+  let serials = 0;
+  let ownTimed = 0;
   let closed = false;
   const key: { -readonly [K in keyof TupleKey]: TupleKey[K] } = {
     inLif: 0,
@@ -145,12 +173,35 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     return ((store.kind[slot] ?? 0) & KIND_UDP) !== 0 ? udpIdle : tcpIdle;
   }
 
+  /** Takes a live slot out of idle tracking: its protocol's list, or the count of own timeouts (heap entries go stale). */
+  function leaveIdle(slot: number): void {
+    if (store.idleMs[slot] === 0) idleList(slot).remove(slot);
+    else ownTimed--;
+  }
+
+  function advanceCounter(): void {
+    nextLow++;
+    if (nextLow === TWO_32) {
+      nextLow = 0;
+      nextHigh++;
+      if (nextHigh === TWO_32) exhausted = true;
+    }
+  }
+
+  /** Pushes a deadline of a slot with its own timeout; drops stale entries once they outnumber the live ones. */
+  function pushDeadline(slot: number, deadlineMs: number): void {
+    if (ownDeadlines.size > 2 * ownTimed + 1024) {
+      ownDeadlines.compact((s, serial) => store.serial[s] === serial && isLive(s) && store.idleMs[s] !== 0);
+    }
+    ownDeadlines.push(deadlineMs, slot, store.serial[slot] ?? 0);
+  }
+
   function readSession(slot: number): Session {
     const s = store;
     const c = slot * 4;
     const state = s.state[slot] ?? 0;
     return {
-      id: firstId + BigInt(s.offset[slot] ?? 0),
+      id: idOf(s.idHigh[slot] ?? 0, s.idLow[slot] ?? 0),
       state: STATES[state] ?? "closed",
       closeCode: CLOSE_CODES[s.closeCode[slot] ?? 0] ?? "notClosed",
       inPackets: s.counters[c + IN_PACKETS] ?? 0n,
@@ -164,11 +215,8 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
 
   /** The slot of a present id, or NO_SLOT. */
   function find(id: bigint): number {
-    if (id < firstId) return NO_SLOT;
-    // Past 2^53 the conversion rounds, but only for offsets far beyond nextOffset.
-    const offset = Number(id - firstId);
-    if (offset >= nextOffset) return NO_SLOT;
-    return slotOf.get(offset);
+    if (typeof id !== "bigint" || id < 1n || id > UINT64_MAX) return NO_SLOT;
+    return slotOf.get(Number(id >> 32n), Number(id & LOW_MASK));
   }
 
   function liveSlot(id: bigint, what: string): number {
@@ -184,6 +232,8 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
 
   function touch(slot: number, now: bigint): void {
     store.lastSeen[slot] = now;
+    // A session with its own timeout is found by its (lazy) deadline: nothing to move.
+    if (store.idleMs[slot] !== 0) return;
     const list = idleList(slot);
     list.remove(slot);
     list.push(slot);
@@ -191,7 +241,7 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
 
   /** Ends a live slot: out of the idle list and the tuple index, into the closed queue. */
   function endSlot(slot: number, code: number, now: bigint): void {
-    idleList(slot).remove(slot);
+    leaveIdle(slot);
     tuples.remove(slot);
     store.state[slot] = STATE_CLOSED;
     store.closeCode[slot] = code;
@@ -202,6 +252,7 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
   /** Removes a slot from the table entirely; it must be out of every list and the index. */
   function freeSlot(slot: number): void {
     slotOf.remove(slot);
+    order.remove(slot);
     lifs.release(store.inLif[slot] ?? 0);
     lifs.release(store.outLif[slot] ?? 0);
     lifs.release(store.nextHop[slot] ?? 0);
@@ -235,13 +286,29 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     }
   }
 
+  /** Ends the sessions with their own timeout whose deadline has passed; re-arms those that saw traffic since. */
+  function sweepOwn(now: bigint): void {
+    const code = closeCodeNumber("timeout");
+    const nowMs = Number(now / NS_PER_MS);
+    while (ownDeadlines.peekDeadline() <= nowMs) {
+      ownDeadlines.pop();
+      const slot = ownDeadlines.poppedSlot;
+      if (store.serial[slot] !== ownDeadlines.poppedSerial || !isLive(slot)) continue;
+      const idleNs = BigInt(store.idleMs[slot] ?? 0) * NS_PER_MS;
+      const lastSeen = store.lastSeen[slot] ?? 0n;
+      if (now - lastSeen >= idleNs) endSlot(slot, code, now);
+      // Whole milliseconds, rounded up, and always later than now: the loop ends.
+      else pushDeadline(slot, Math.max(Number((lastSeen + idleNs + NS_PER_MS - 1n) / NS_PER_MS), nowMs + 1));
+    }
+  }
+
   let tickNow = 0n;
   const target: TrafficTarget = {
     slotCount: () => store.highWater,
     isLive,
     isTcp: (slot) => ((store.kind[slot] ?? 0) & KIND_UDP) === 0,
     isEstablished: (slot) => store.state[slot] === 0,
-    offsetOf: (slot) => store.offset[slot] ?? -1,
+    serialOf: (slot) => store.serial[slot] ?? -1,
     addTraffic(slot, inP, outP, inB, outB) {
       if (inP + outP === 0) return;
       addCounters(slot, BigInt(inP), BigInt(outP), BigInt(inB), BigInt(outB));
@@ -257,14 +324,24 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     traffic?.tick(target);
     sweep(tcpIdle, opts.tcpIdleTimeoutNs, tickNow);
     sweep(udpIdle, opts.udpIdleTimeoutNs, tickNow);
+    sweepOwn(tickNow);
   }
 
   const timer = opts.tickIntervalMs > 0 ? setInterval(step, opts.tickIntervalMs) : undefined;
   timer?.unref();
 
-  function add(spec: SessionSpec): AddResult {
+  function add(spec: SessionSpec, addOptions?: AddOptions): AddResult {
     assertOpen();
     checkSpec(spec);
+    const wanted = addOptions?.id;
+    let high = 0;
+    let low = 0;
+    if (wanted !== undefined) {
+      checkId(wanted);
+      high = Number(wanted >> 32n);
+      low = Number(wanted & LOW_MASK);
+      if (slotOf.get(high, low) !== NO_SLOT) return { kind: "alreadyExists", id: wanted };
+    }
     const tupleKind = packKind(spec.protocol, spec.ipVersion, spec.action) & KIND_TUPLE_MASK;
     key.inLif = lifs.lookup(spec.inLif);
     key.outLif = lifs.lookup(spec.outLif);
@@ -277,20 +354,32 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     const known = key.inLif >= 0 && key.outLif >= 0;
     if (known) {
       const existing = tuples.find(key, hash);
-      if (existing !== NO_SLOT) return { kind: "alreadyExists", id: firstId + BigInt(store.offset[existing] ?? 0) };
+      if (existing !== NO_SLOT) {
+        return { kind: "alreadyExists", id: idOf(store.idHigh[existing] ?? 0, store.idLow[existing] ?? 0) };
+      }
     }
     if (store.used >= capacity) return { kind: "tableFull" };
-    if (nextOffset > lastOffset) {
-      throw new RangeError(`add: session id space exhausted: the next id would exceed 2^64-1 (firstId ${firstId})`);
+    if (wanted === undefined) {
+      // Ids a client chose are skipped: one id is never held by two entries.
+      while (!exhausted && slotOf.get(nextHigh, nextLow) !== NO_SLOT) advanceCounter();
+      if (exhausted) {
+        throw new RangeError(`add: session id space exhausted: the next id would exceed 2^64-1 (firstId ${firstId})`);
+      }
+      high = nextHigh;
+      low = nextLow;
+      advanceCounter();
     }
     const grownFrom = store.allocated;
     const slot = store.allocate();
     if (slot === NO_SLOT) return { kind: "tableFull" };
     if (store.allocated !== grownFrom) rebuildIndex();
     const now = clock.now();
-    const offset = nextOffset++;
     const s = store;
-    s.offset[slot] = offset;
+    s.idHigh[slot] = high;
+    s.idLow[slot] = low;
+    s.serial[slot] = ++serials;
+    const idleMs = spec.idleTimeoutMs ?? 0;
+    s.idleMs[slot] = idleMs;
     const base = slot * ADDRESS_BYTES;
     copyAddress(s.sourceIp, base, spec.sourceIp);
     copyAddress(s.destinationIp, base, spec.destinationIp);
@@ -315,10 +404,15 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     s.lastSeen[slot] = now;
     s.hash[slot] = hash;
     tuples.insert(slot);
-    idleList(slot).push(slot);
+    if (idleMs === 0) {
+      idleList(slot).push(slot);
+    } else {
+      ownTimed++;
+      pushDeadline(slot, Number(now / NS_PER_MS) + idleMs + 1);
+    }
     slotOf.insert(slot);
-    order.append(offset);
-    return { kind: "accepted", session: newSession(firstId + BigInt(offset), now) };
+    order.insert(slot);
+    return { kind: "accepted", session: newSession(wanted ?? idOf(high, low), now) };
   }
 
   function* liveSlots(): Generator<number> {
@@ -345,8 +439,11 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
       store.leased[slot] = 1;
       slots.push(slot);
     }
-    slots.sort((a, b) => (store.offset[a] ?? 0) - (store.offset[b] ?? 0));
-    const offsets = slots.map((slot) => store.offset[slot] ?? 0);
+    slots.sort((a, b) => {
+      const high = (store.idHigh[a] ?? 0) - (store.idHigh[b] ?? 0);
+      return high !== 0 ? high : (store.idLow[a] ?? 0) - (store.idLow[b] ?? 0);
+    });
+    const leaseSerials = slots.map((slot) => store.serial[slot] ?? 0);
     const sessions = slots.map(readSession);
     let settled = false;
     return {
@@ -354,26 +451,21 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
       settle(deliveredIds) {
         if (settled) throw new Error("settle: this lease is already settled");
         settled = true;
-        const delivered = new Set<number>();
-        for (const id of deliveredIds) if (id >= firstId) delivered.add(Number(id - firstId));
+        const delivered = new Set<bigint>(deliveredIds);
         for (let i = slots.length - 1; i >= 0; i--) {
           const slot = slots[i] ?? 0;
-          const offset = offsets[i] ?? 0;
           // Deleted meanwhile (and perhaps reused by another session): not ours any more.
-          if (store.offset[slot] !== offset || store.leased[slot] !== 1 || slotOf.get(offset) !== slot) continue;
+          if (store.serial[slot] !== leaseSerials[i] || store.leased[slot] !== 1) continue;
           store.leased[slot] = 0;
-          if (delivered.has(offset)) freeSlot(slot);
+          if (delivered.has(sessions[i]?.id ?? 0n)) freeSlot(slot);
           else closedQueue.unshift(slot);
         }
       },
     };
   }
 
-  function* iterate(after: number): Generator<Session, void, undefined> {
-    for (const offset of order.iterate(after)) {
-      const slot = slotOf.get(offset);
-      if (slot !== NO_SLOT) yield readSession(slot);
-    }
+  function* iterate(afterHigh: number, afterLow: number): Generator<Session, void, undefined> {
+    for (const slot of order.iterate(afterHigh, afterLow)) yield readSession(slot);
   }
 
   return {
@@ -389,7 +481,7 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
       if (slot === NO_SLOT) return undefined;
       const now = clock.now();
       if (isLive(slot)) {
-        idleList(slot).remove(slot);
+        leaveIdle(slot);
         tuples.remove(slot);
       } else if (store.leased[slot] === 0) {
         closedQueue.remove(slot);
@@ -401,8 +493,9 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     sessions(iterateOptions = {}) {
       assertOpen();
       const afterId = iterateOptions.afterId;
-      const after = afterId === undefined || afterId < firstId ? -1 : Number(afterId - firstId);
-      return iterate(after);
+      if (afterId === undefined || afterId < 1n) return iterate(-1, 0);
+      if (afterId >= UINT64_MAX) return iterate(TWO_32, 0);
+      return iterate(Number(afterId >> 32n), Number(afterId & LOW_MASK));
     },
     takeClosed,
     size: () => store.used,

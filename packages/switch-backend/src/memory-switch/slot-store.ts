@@ -33,8 +33,13 @@ export interface SlotStore {
   readonly used: number;
   /** Every slot below this index has been used at least once. */
   readonly highWater: number;
-  /** Id minus the switch's first id (exact below 2^53). */
-  offset: Float64Array;
+  /** High and low 32 bits of the session's id. */
+  idHigh: Uint32Array;
+  idLow: Uint32Array;
+  /** A number unique to the session in the slot (an add counter): recognises a slot reused by another session. */
+  serial: Float64Array;
+  /** The session's own idle timeout in ms; 0 for the protocol's default. */
+  idleMs: Float64Array;
   sourceIp: Uint8Array;
   destinationIp: Uint8Array;
   sourcePort: Uint16Array;
@@ -97,7 +102,10 @@ export function createSlotStore(initialSlots: number, maxSlots: number): SlotSto
     get highWater() {
       return highWater;
     },
-    offset: new Float64Array(0),
+    idHigh: new Uint32Array(0),
+    idLow: new Uint32Array(0),
+    serial: new Float64Array(0),
+    idleMs: new Float64Array(0),
     sourceIp: new Uint8Array(0),
     destinationIp: new Uint8Array(0),
     sourcePort: new Uint16Array(0),
@@ -141,7 +149,10 @@ export function createSlotStore(initialSlots: number, maxSlots: number): SlotSto
 
   function grow(n: number): void {
     const s = store;
-    s.offset = grown(s.offset, new Float64Array(n));
+    s.idHigh = grown(s.idHigh, new Uint32Array(n));
+    s.idLow = grown(s.idLow, new Uint32Array(n));
+    s.serial = grown(s.serial, new Float64Array(n));
+    s.idleMs = grown(s.idleMs, new Float64Array(n));
     s.sourceIp = grown(s.sourceIp, new Uint8Array(n * ADDRESS_BYTES));
     s.destinationIp = grown(s.destinationIp, new Uint8Array(n * ADDRESS_BYTES));
     s.sourcePort = grown(s.sourcePort, new Uint16Array(n));
