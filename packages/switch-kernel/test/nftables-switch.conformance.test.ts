@@ -17,7 +17,12 @@ function unavailable(): string | undefined {
 
 const reason = unavailable();
 if (reason === undefined) {
-  describeSwitchBackendConformance("nftables switch", createNftablesSwitchHarness(), { concurrentAdds: 2_000 });
+  // Client-assigned ids and per-session idle timeouts arrive with the netlink rewrite of this switch;
+  // until then its add refuses both, and their cases are reported skipped.
+  describeSwitchBackendConformance("nftables switch", createNftablesSwitchHarness(), {
+    concurrentAdds: 2_000,
+    notYet: ["clientIds", "idleTimeouts"],
+  });
 } else {
   describe("nftables switch conformance", () => {
     it.skip(`skipped: ${reason}`, () => undefined);

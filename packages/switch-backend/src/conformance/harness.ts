@@ -12,6 +12,14 @@ export interface ConformanceHarness {
   endSession(id: bigint, code: Exclude<CloseCode, "notClosed">): Promise<void>;
   /** Adds traffic to a live session's counters; omit it if the switch cannot, and counter tests are skipped. */
   addTraffic?(id: bigint, delta: TrafficDelta): Promise<void>;
+  /**
+   * Lets `ms` of idle time pass for every session and runs the switch's idle
+   * sweep (a fake clock and a step, say); omit it if the switch cannot, and
+   * the per-session idle timeout cases are skipped.
+   */
+  advanceIdleTime?(ms: number): Promise<void>;
+  /** The switch's default idle timeouts per protocol, for the idleTimeoutMs-0 case (skipped when absent). */
+  readonly defaultIdleTimeoutMs?: { readonly tcp: number; readonly udp: number };
   /** Closes the backend and removes whatever the harness made (files, namespaces). */
   dispose(): Promise<void>;
 }
