@@ -20,8 +20,10 @@ export interface DataPlane {
   fin(storedId: bigint): SessionState | undefined;
   /** Starts the FIN handshake of an established TCP session (-> closing1); false otherwise. */
   startFin(storedId: bigint): boolean;
-  /** Ends the live sessions of `protocol` idle for longer than `timeoutMs`; returns how many. */
+  /** Ends the live sessions of `protocol` without their own timeout idle for `timeoutMs` or longer; returns how many. */
   expireIdle(protocol: "tcp" | "udp", timeoutMs: number): number;
+  /** Ends the live sessions idle for their own timeout (`idle_timeout_ms` > 0) or longer; returns how many. */
+  expireOwnIdle(): number;
 }
 
 const NS_PER_MS = 1_000_000n;
@@ -62,7 +64,11 @@ export function createDataPlane(db: Database.Database, clock: Clock): DataPlane 
   );
   const expire = db.prepare(
     `UPDATE sessions SET state = 'closed', close_code = 'timeout', end_time = ?, live_key = NULL
-     WHERE live_key IS NOT NULL AND protocol = ? AND last_seen <= ?`,
+     WHERE live_key IS NOT NULL AND idle_timeout_ms = 0 AND protocol = ? AND last_seen <= ?`,
+  );
+  const expireOwn = db.prepare(
+    `UPDATE sessions SET state = 'closed', close_code = 'timeout', end_time = ?, live_key = NULL
+     WHERE live_key IS NOT NULL AND idle_timeout_ms > 0 AND last_seen + idle_timeout_ms * 1000000 <= ?`,
   );
 
   interface LiveRow {
@@ -115,6 +121,10 @@ export function createDataPlane(db: Database.Database, clock: Clock): DataPlane 
     expireIdle(protocol, timeoutMs) {
       const now = clock.now();
       return expire.run(now, protocol, now - BigInt(Math.round(timeoutMs)) * NS_PER_MS).changes;
+    },
+    expireOwnIdle() {
+      const now = clock.now();
+      return expireOwn.run(now, now).changes;
     },
   };
 }

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import nodePath from "node:path";
 import { idToStored } from "./id-codec";
 import { SqliteSwitchOpenError } from "./open-error";
-import { APPLICATION_ID, SCHEMA_SQL, SCHEMA_VERSION } from "./schema";
+import { APPLICATION_ID, MIGRATE_1_TO_2_SQL, SCHEMA_SQL, SCHEMA_VERSION } from "./schema";
 
 /** How `openSwitchDatabase` opens the file. */
 export interface OpenDatabaseOptions {
@@ -126,6 +126,17 @@ function createSchema(path: string, db: Database.Database, firstId: bigint): voi
   }).immediate();
 }
 
+/** Brings a database of an older schema version to this code's, in one write transaction. */
+function migrate(db: Database.Database): void {
+  if (Number(db.pragma("user_version", { simple: true })) >= SCHEMA_VERSION) return;
+  db.transaction(() => {
+    // Another process may have migrated it meanwhile.
+    if (Number(db.pragma("user_version", { simple: true })) !== 1) return;
+    db.exec(MIGRATE_1_TO_2_SQL);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 function isBusy(err: unknown): boolean {
@@ -179,6 +190,7 @@ export function openSwitchDatabase(path: string, options: OpenDatabaseOptions): 
     enableWal(db, options.busyTimeoutMs);
     db.pragma(`synchronous = ${options.synchronous.toUpperCase()}`);
     if (found !== "ours") createSchema(path, db, options.firstId);
+    migrate(db);
     verifyOurs(path, db);
     return db;
   } catch (err) {

@@ -2,15 +2,32 @@
 export const APPLICATION_ID = 0x534f4646;
 
 /** `PRAGMA user_version` of the schema this code writes and reads. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
- * The schema, version 1. Ids are stored shifted by -2^63 (see id-codec.ts).
+ * The schema, version 2. Ids are stored shifted by -2^63 (see id-codec.ts).
  * `live_key` holds the 7-tuple of a session that has not ended and NULL
  * afterwards, so its UNIQUE index is the duplicate check. The triggers keep
  * `switch_state.entries` equal to the row count, so that the capacity check
- * does not scan the table.
+ * does not scan the table. `idle_timeout_ms` is a session's own idle timeout
+ * (0: the protocol's default); each kind of expiry has its own partial index.
  */
+const IDLE_INDEXES_SQL = `
+CREATE INDEX sessions_idle ON sessions (protocol, last_seen) WHERE live_key IS NOT NULL AND idle_timeout_ms = 0;
+CREATE INDEX sessions_own_idle ON sessions (last_seen + idle_timeout_ms * 1000000)
+  WHERE live_key IS NOT NULL AND idle_timeout_ms > 0;
+`;
+
+/**
+ * Moves a version 1 database to version 2 (per-session idle timeouts): a
+ * column with default 0 (every existing session keeps its protocol's
+ * default) and the two expiry indexes. Run inside a write transaction.
+ */
+export const MIGRATE_1_TO_2_SQL = `
+ALTER TABLE sessions ADD COLUMN idle_timeout_ms INTEGER NOT NULL DEFAULT 0;
+DROP INDEX sessions_idle;
+${IDLE_INDEXES_SQL}`;
+
 export const SCHEMA_SQL = `
 CREATE TABLE switch_state (
   singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -49,13 +66,13 @@ CREATE TABLE sessions (
   end_time INTEGER,
   last_seen INTEGER NOT NULL,
   lease_owner TEXT,
-  lease_id INTEGER
+  lease_id INTEGER,
+  idle_timeout_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX sessions_closed ON sessions (end_time, id) WHERE state = 'closed';
 CREATE INDEX sessions_closing ON sessions (id) WHERE state IN ('closing1', 'closing2') AND live_key IS NOT NULL;
 CREATE INDEX sessions_lease ON sessions (lease_owner, lease_id) WHERE lease_owner IS NOT NULL;
-CREATE INDEX sessions_idle ON sessions (protocol, last_seen) WHERE live_key IS NOT NULL;
-CREATE TRIGGER sessions_count_insert AFTER INSERT ON sessions
+${IDLE_INDEXES_SQL}CREATE TRIGGER sessions_count_insert AFTER INSERT ON sessions
   BEGIN UPDATE switch_state SET entries = entries + 1; END;
 CREATE TRIGGER sessions_count_delete AFTER DELETE ON sessions
   BEGIN UPDATE switch_state SET entries = entries - 1; END;

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { CloseCode, Session, SessionSpec, SessionState } from "@sessionoffload/offload-api";
-import type { AddResult, ClosedLease, IterateOptions, SwitchBackend } from "@sessionoffload/switch-backend";
+import type { AddOptions, AddResult, ClosedLease, IterateOptions, SwitchBackend } from "@sessionoffload/switch-backend";
+import { checkAddArguments } from "@sessionoffload/switch-backend/kit";
 import { busyAsUnavailable, unlessBusy } from "./busy-error";
 import { createWriteBatcher, type CommitStats } from "./write-batcher";
 import { createClosedLeases } from "./closed-leases";
@@ -32,7 +33,7 @@ export interface SqliteStepReport {
 export interface SqliteSwitch extends SwitchBackend {
   /** The database path as given. */
   readonly path: string;
-  add(spec: SessionSpec): Promise<AddResult>;
+  add(spec: SessionSpec, options?: AddOptions): Promise<AddResult>;
   get(id: bigint): Session | undefined;
   delete(id: bigint): Promise<Session | undefined>;
   sessions(options?: IterateOptions): Iterable<Session>;
@@ -130,7 +131,9 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
     if (!membership.claimLeadership()) return { leader: false, visited: 0, expired: 0 };
     const visited = traffic === undefined ? 0 : traffic();
     const expired =
-      plane.expireIdle("tcp", resolved.tcpIdleTimeoutMs) + plane.expireIdle("udp", resolved.udpIdleTimeoutMs);
+      plane.expireIdle("tcp", resolved.tcpIdleTimeoutMs) +
+      plane.expireIdle("udp", resolved.udpIdleTimeoutMs) +
+      plane.expireOwnIdle();
     return { leader: true, visited, expired };
   });
   const inWrite = <T>(fn: () => T): T => db.transaction(fn).immediate();
@@ -189,9 +192,14 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
 
   return {
     path: resolved.path,
-    add(spec) {
+    add(spec, addOptions) {
       if (closed) return Promise.reject(closedError());
-      return batcher.add(spec).catch(rejectBusy);
+      try {
+        checkAddArguments(spec, addOptions);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return batcher.add(spec, addOptions?.id).catch(rejectBusy);
     },
     get(id) {
       assertOpen();

@@ -17,8 +17,8 @@ export interface WriteBatcherOptions {
 
 /** Group commit of adds and deletes: see `createWriteBatcher`. */
 export interface WriteBatcher {
-  /** Queues an add; resolves once the transaction holding it has committed. */
-  add(spec: SessionSpec): Promise<AddResult>;
+  /** Queues an add (with the client's id, if given: checked by the caller); resolves once the transaction holding it has committed. */
+  add(spec: SessionSpec, id?: bigint): Promise<AddResult>;
   /** Queues a delete; resolves with the deleted session (or undefined for an unknown id) once committed. */
   delete(id: bigint): Promise<Session | undefined>;
   /** Commits whatever is queued now, synchronously (used by close). */
@@ -43,7 +43,7 @@ export type AddBatcherStats = CommitStats;
 type Outcome = AddResult | Session | undefined;
 
 type Pending =
-  | { readonly kind: "add"; readonly spec: SessionSpec; readonly settle: Settle }
+  | { readonly kind: "add"; readonly spec: SessionSpec; readonly id: bigint | undefined; readonly settle: Settle }
   | { readonly kind: "delete"; readonly id: bigint; readonly settle: Settle };
 
 interface Settle {
@@ -73,8 +73,9 @@ export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
   const deleteRow = db.prepare("DELETE FROM sessions WHERE id = ?");
   const insert = db.prepare(
     `INSERT INTO sessions (id, in_lif, out_lif, ip_version, source_ip, source_port, destination_ip,
-       destination_port, protocol, action, next_hop, live_key, state, close_code, start_time, last_seen)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'established', 'notClosed', ?, ?)`,
+       destination_port, protocol, action, next_hop, live_key, state, close_code, start_time, last_seen,
+       idle_timeout_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'established', 'notClosed', ?, ?, ?)`,
   );
 
   let queue: Pending[] = [];
@@ -101,6 +102,10 @@ export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
         continue;
       }
       const { spec } = op;
+      if (op.id !== undefined && idInUse.get(idToStored(op.id)) !== undefined) {
+        results.push({ kind: "alreadyExists", id: op.id });
+        continue;
+      }
       const key = liveKey(spec);
       const existing = findLive.get(key) as bigint | undefined;
       if (existing !== undefined) {
@@ -111,10 +116,15 @@ export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
         results.push({ kind: "tableFull" });
         continue;
       }
-      // Skip ids still in the table (only after the counter wrapped past 2^64-1).
-      while (idInUse.get(nextId) !== undefined) nextId = nextId === LAST_STORED ? FIRST_STORED : nextId + 1n;
-      const id = nextId;
-      nextId = id === LAST_STORED ? FIRST_STORED : id + 1n;
+      let id: bigint;
+      if (op.id !== undefined) {
+        id = idToStored(op.id);
+      } else {
+        // Skip ids in the table: a client's (the second generation's), or any after the counter wrapped past 2^64-1.
+        while (idInUse.get(nextId) !== undefined) nextId = nextId === LAST_STORED ? FIRST_STORED : nextId + 1n;
+        id = nextId;
+        nextId = id === LAST_STORED ? FIRST_STORED : id + 1n;
+      }
       const now = clock.now();
       insert.run(
         id,
@@ -131,6 +141,7 @@ export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
         key,
         now,
         now,
+        spec.idleTimeoutMs ?? 0,
       );
       entries += 1;
       results.push({ kind: "accepted", session: newSession(idFromStored(id), now) });
@@ -170,7 +181,7 @@ export function createWriteBatcher(options: WriteBatcherOptions): WriteBatcher {
     });
 
   return {
-    add: (spec) => enqueue((settle) => ({ kind: "add", spec, settle })) as Promise<AddResult>,
+    add: (spec, id) => enqueue((settle) => ({ kind: "add", spec, id, settle })) as Promise<AddResult>,
     delete: (id) => enqueue((settle) => ({ kind: "delete", id, settle })) as Promise<Session | undefined>,
     flush,
     stats: () => ({ commits, adds, deletes }),

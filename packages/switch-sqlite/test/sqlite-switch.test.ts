@@ -28,6 +28,33 @@ describe("createSqliteSwitch", () => {
     removeTempDir(dir);
   });
 
+  it("moves a schema version 1 file to version 2: sessions kept, per-session idle timeouts then honoured", async () => {
+    const clock = createFakeClock({ start: BigInt(Date.now()) * 1_000_000n });
+    const old = make({ clock });
+    const kept = await old.add(specFor(1));
+    old.close();
+    // Back to what version 1 wrote: no idle_timeout_ms column, the old idle index.
+    const raw = new Database(file);
+    raw.exec(`DROP INDEX sessions_own_idle; DROP INDEX sessions_idle;
+      ALTER TABLE sessions DROP COLUMN idle_timeout_ms;
+      CREATE INDEX sessions_idle ON sessions (protocol, last_seen) WHERE live_key IS NOT NULL;
+      PRAGMA user_version = 1;`);
+    raw.close();
+    const sw = make({ clock });
+    if (kept.kind !== "accepted") throw new Error("first add not accepted");
+    expect(sw.get(kept.session.id)).toMatchObject({ id: kept.session.id, state: "established" });
+    const own = await sw.add(specFor(2), { id: 1000n });
+    expect(own).toMatchObject({ kind: "accepted", session: { id: 1000n } });
+    await sw.add({ ...specFor(3), idleTimeoutMs: 1_000 }, { id: 1001n });
+    clock.advance(1_000);
+    sw.step();
+    expect(sw.get(1001n)).toMatchObject({ state: "closed", closeCode: "timeout" });
+    expect(sw.get(1000n)).toMatchObject({ state: "established" });
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma("user_version", { simple: true })).toBe(2);
+    check.close();
+  });
+
   it("decides concurrent adds of one tick in arrival order inside one group commit", async () => {
     const sw = make({ capacity: 2 });
     const results = await Promise.all([specFor(1), specFor(1), specFor(2), specFor(3)].map((s) => sw.add(s)));

@@ -1,5 +1,4 @@
 import {
-  MAX_IDLE_TIMEOUT_MS,
   UINT64_MAX,
   ValidationError,
   type CloseCode,
@@ -8,6 +7,7 @@ import {
   type SessionState,
 } from "@sessionoffload/offload-api";
 import type { AddOptions, AddResult, ClosedLease, IterateOptions, SwitchBackend, TrafficDelta } from "../backend";
+import { checkAddArguments } from "../add-checks";
 import { newSession } from "../new-session";
 import { createTrafficModel, type TrafficModel, type TrafficTarget } from "../traffic-model";
 import { createDeadlineHeap } from "./deadline-heap";
@@ -88,17 +88,6 @@ function checkSpec(spec: SessionSpec): void {
   }
   if (spec.action !== "forward" && spec.action !== "drop" && !ACTIONS.includes(spec.action)) {
     throw new ValidationError("action.actionType", `unknown action ${String(spec.action)}`);
-  }
-  const idle = spec.idleTimeoutMs;
-  if (idle !== undefined && (!Number.isInteger(idle) || idle < 0 || idle > MAX_IDLE_TIMEOUT_MS)) {
-    throw new ValidationError("idleTimeoutMs", `must be an integer in 0..${MAX_IDLE_TIMEOUT_MS}, got ${String(idle)}`);
-  }
-}
-
-/** Throws a ValidationError naming `sessionId` unless `id` is a bigint in 1..2^64-1. */
-function checkId(id: bigint): void {
-  if (typeof id !== "bigint" || id < 1n || id > UINT64_MAX) {
-    throw new ValidationError("sessionId", `must be in 1..2^64-1, got ${String(id)}`);
   }
 }
 
@@ -333,11 +322,11 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
   function add(spec: SessionSpec, addOptions?: AddOptions): AddResult {
     assertOpen();
     checkSpec(spec);
+    checkAddArguments(spec, addOptions);
     const wanted = addOptions?.id;
     let high = 0;
     let low = 0;
     if (wanted !== undefined) {
-      checkId(wanted);
       high = Number(wanted >> 32n);
       low = Number(wanted & LOW_MASK);
       if (slotOf.get(high, low) !== NO_SLOT) return { kind: "alreadyExists", id: wanted };
