@@ -29,4 +29,13 @@ export { ValidationError, validateSessionRequest, MAX_LIF_BYTES } from "./valida
 export { specToWire, sessionToWire, statusToWire, sessionFromWire } from "./convert";
 export { createSilentLogger, isLevelEnabled } from "./logger";
 export type { Logger, LogLevel } from "./logger";
+export {
+  ipv4FromInAddr,
+  ipv4ToInAddr,
+  validateOpenOffloadRequest,
+  openOffloadSessionToWire,
+  openOffloadSessionFromWire,
+  openOffloadSpecToWire,
+} from "./openoffload";
+export type { OpenOffloadSessionSpec } from "./openoffload";
 export * from "./client";

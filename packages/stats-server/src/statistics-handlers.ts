@@ -10,7 +10,8 @@ import {
   type Logger,
   type Session,
 } from "@sessionoffload/offload-api";
-import type { ClosedLease, SwitchBackend } from "@sessionoffload/switch-backend";
+import type { SwitchBackend } from "@sessionoffload/switch-backend";
+import { deliverClosedSessions } from "./closed-delivery";
 import { createStreamGate, type StreamGate } from "./stream-gate";
 
 /** The two streaming methods of `sessions.v1.SessionStatisticsTable`. */
@@ -158,48 +159,19 @@ export function createSessionStatisticsHandlers(
     }
   }
 
-  // Writes one lease's sessions; settles exactly those the transport took. Returns how many.
-  async function deliverLease(call: Call, gate: StreamGate, lease: ClosedLease): Promise<number> {
-    const sessions = lease.sessions;
-    const base = gate.flushed;
-    let written = 0;
-    let delivered = 0;
-    try {
-      for (const session of sessions) {
-        if (gate.stopped !== undefined) break;
-        const writable = call.write(sessionToWire(session, REQUEST_STATUS._ACCEPTED), gate.onFlushed);
-        written += 1;
-        onWrite?.("getClosedSessions", session);
-        if (!writable) await gate.waitDrain();
-      }
-      await gate.waitFlushed(base + written);
-    } finally {
-      delivered = Math.min(gate.flushed - base, written);
-      const ids = new Array<bigint>(delivered);
-      for (let i = 0; i < delivered; i += 1) ids[i] = (sessions[i] as Session).id;
-      const settling = lease.settle(ids);
-      if (isThenable(settling)) await settling;
-      onSettle?.(ids, sessions.length);
-    }
-    return delivered;
-  }
-
   async function getClosedSessions(call: Call): Promise<void> {
     const start = debug ? clock.now() : 0n;
     const gate = createStreamGate(call, signal);
-    let remaining = call.request.pageSize > 0 ? call.request.pageSize : Infinity;
     let count = 0;
     try {
-      while (remaining > 0 && gate.stopped === undefined) {
-        const want = Math.min(batchSize, remaining);
-        const taking = backend.takeClosed(want);
-        const lease = isThenable(taking) ? await taking : taking;
-        const offered = lease.sessions.length;
-        const delivered = await deliverLease(call, gate, lease);
-        count += delivered;
-        remaining -= delivered;
-        if (offered < want) break;
-      }
+      count = await deliverClosedSessions(call, gate, {
+        backend,
+        max: call.request.pageSize > 0 ? call.request.pageSize : Infinity,
+        batchSize,
+        toWire: (session) => sessionToWire(session, REQUEST_STATUS._ACCEPTED),
+        onWrite: onWrite === undefined ? undefined : (session) => onWrite("getClosedSessions", session),
+        onSettle,
+      });
       const outcome = gate.stopped ?? "ok";
       if (outcome !== "cancelled") call.end();
       finish("getClosedSessions", call, start, count, outcome);
