@@ -17,3 +17,12 @@ export type { RetryPolicy } from "./retry-policy";
 export { toSessionRequest } from "./session-input";
 export type { SessionInput } from "./session-input";
 export type { WaitForRoomOptions } from "./wait-for-room";
+export {
+  createOpenOffloadClient,
+  DEFAULT_OPENOFFLOAD_BATCH_SIZE,
+  DEFAULT_OPENOFFLOAD_PAGE,
+} from "./openoffload-client";
+export type { OpenOffloadClient, OpenOffloadClientOptions, PageOptions, ClosedOptions } from "./openoffload-client";
+export type { OpenOffloadAddResult } from "./openoffload-results";
+export { toOpenOffloadRequest } from "./openoffload-input";
+export type { OpenOffloadSessionInput } from "./openoffload-input";
