@@ -18,6 +18,7 @@ import { renderBarChart } from "./lib/chart";
 import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
 import { median, type LoadResult } from "./lib/loadgen-result";
 import { runNodeLoadgen } from "./lib/node-loadgen";
+import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
 import { memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
 
@@ -52,6 +53,8 @@ const SIZES = quick
       kernelN: 300,
       kernelReadN: 100,
       kernelDump: 500,
+      ooAdd: 2000,
+      ooPage: 2000,
     }
   : {
       unaryN: 100_000,
@@ -64,6 +67,8 @@ const SIZES = quick
       kernelN: 3000,
       kernelReadN: 500,
       kernelDump: 5000,
+      ooAdd: 300_000,
+      ooPage: 1_000_000,
     };
 
 /** One row of the report. */
@@ -96,7 +101,7 @@ const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 function preparePeers(): string | undefined {
   if (opts["no-peers"] || !opts.peers) return undefined;
-  const built = loadgenPath(peersBuild);
+  const built = ooLoadgenPath(peersBuild) === undefined ? undefined : loadgenPath(peersBuild);
   if (built) return built;
   if (!existsSync(join(peersSrc, "build.sh"))) {
     log(`no peers at ${peersSrc}: using the Node driver, peers skipped`);
@@ -345,6 +350,49 @@ async function closed(kind: ServerKind) {
   record(kind, "closed", 1, SIZES.closed, results, "closed sessions/s delivered");
 }
 
+/**
+ * The second generation (openoffload.v1) on the memory switch, driven by
+ * offload-oo-loadgen (C++): batched adds (streams of 64 sessions, as the
+ * reference client sends) and getAllSessions paged through a million
+ * sessions. Client streaming is served by grpc-js behind either transport.
+ */
+async function openoffload(kind: ServerKind) {
+  const oo = ooLoadgenPath(peersBuild);
+  if (oo === undefined) {
+    log("no offload-oo-loadgen: openoffload rows skipped");
+    return;
+  }
+  for (const c of [1, 4]) {
+    const results: LoadResult[] = [];
+    for (let r = 0; r < reps; r++) {
+      results.push(
+        await withServer(kind, (s) =>
+          runOoLoadgen(oo, { scenario: "add", target: s.sessionsTarget, n: SIZES.ooAdd, concurrency: c, batch: 64 }),
+        ),
+      );
+    }
+    record(kind, "oo add (batches of 64)", c, SIZES.ooAdd, results, "sessions/s added");
+  }
+  for (const pageSize of [64, 1024]) {
+    const results: LoadResult[] = [];
+    for (let r = 0; r < (SIZES.ooPage >= 1_000_000 ? 1 : reps); r++) {
+      results.push(
+        await withServer(kind, (s) =>
+          runOoLoadgen(oo, { scenario: "page", target: s.sessionsTarget, prefill: SIZES.ooPage, pageSize }),
+        ),
+      );
+    }
+    record(
+      kind,
+      `oo page ${SIZES.ooPage.toLocaleString("en-US")} (pageSize ${pageSize})`,
+      1,
+      SIZES.ooPage,
+      results,
+      "sessions/s paged",
+    );
+  }
+}
+
 async function main() {
   mkdirSync(outDir, { recursive: true });
   const started = new Date();
@@ -370,6 +418,7 @@ async function main() {
     if (backend === "memory") {
       // The same server on grpc-js's transport: what the native HTTP/2 transport buys.
       await unary(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]), "add", [16], reps);
+      await openoffload(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]));
     }
   }
   for (const peer of peers) {

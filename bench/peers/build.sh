@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the measuring peers into $PEERS_BUILD (default: build/ beside this script), idempotent:
-#   build/bin/offload-loadgen      C++ load generator
+#   build/bin/offload-loadgen      C++ load generator (sessions.v1)
+#   build/bin/offload-oo-loadgen   C++ load generator (openoffload.v1)
 #   build/bin/offload-cpp-server   C++ reference server
 #   build/bin/offload-py-server    wrapper running py-server/server.py
 #   build/py/sessions/v1/*.py      Python stubs generated from the repository's proto/
