@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { openoffloadV1, sessionsV1 } from "@sessionoffload/offload-api";
-import { createMemorySwitch, type MemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
+import {
+  createMemorySwitch,
+  SwitchUnavailableError,
+  type MemorySwitch,
+  type SwitchBackend,
+} from "@sessionoffload/switch-backend";
 import { createOpenOffloadHandlers, createSessionServer, type OpenOffloadHandlersOptions } from "../src";
 import { addBatch, closed, inAddr, ooRequest, openOffloadClient, unary } from "./openoffload-support";
 import { ok, request, sessionClient } from "./support";
@@ -290,6 +295,37 @@ describe.each(hosts)("openoffload.v1 SessionTable on a %s", (host) => {
       expect(await closed(client, 10)).toEqual({ sessions: [], error: undefined });
       expect(sw.size()).toBe(10);
     });
+  });
+
+  it("answers a switch failure per session (14 UNAVAILABLE, 13 INTERNAL), the rest of the batch unharmed", async () => {
+    const inner = memorySwitch();
+    const flaky: SwitchBackend = {
+      ...inner,
+      add(spec, options) {
+        if (options?.id === 2n) throw new SwitchUnavailableError("switch link down");
+        if (options?.id === 3n) return Promise.reject(new Error("store corrupt"));
+        return inner.add(spec, options);
+      },
+      get() {
+        throw new SwitchUnavailableError("switch link down");
+      },
+    };
+    const { client } = await serve(flaky, host);
+    const answer = await addBatch(client, [ooRequest(1n), ooRequest(2n), ooRequest(3n), ooRequest(4n)]);
+    expect(answer).toMatchObject({
+      ok: true,
+      value: {
+        requestStatus: ADD_SESSION_STATUS._SESSION_TABLE_UNAVAILABLE,
+        errorStatus: 0b110n,
+        responseError: [
+          { sessionId: 2n, errorStatus: status.UNAVAILABLE },
+          { sessionId: 3n, errorStatus: status.INTERNAL },
+        ],
+      },
+    });
+    expect([...inner.sessions()].map((s) => s.id)).toEqual([1n, 4n]);
+    const got = await unary(client, "getSession", 1n);
+    expect(!got.ok && got.error.code).toBe(status.UNAVAILABLE);
   });
 
   it('answers NOT_FOUND "No Closed Sessions" for none when asked to, as the reference library does', async () => {
