@@ -29,6 +29,7 @@ describe("health", () => {
     const { sessions, stats } = await start();
     expect(await checkHealth(sessions, insecure, "")).toBe("SERVING");
     expect(await checkHealth(sessions, insecure, "sessions.v1.SessionTable")).toBe("SERVING");
+    expect(await checkHealth(sessions, insecure, "openoffload.v1.SessionTable")).toBe("SERVING");
     expect(await checkHealth(stats, insecure, "")).toBe("SERVING");
     expect(await checkHealth(stats, insecure, "sessions.v1.SessionStatisticsTable")).toBe("SERVING");
     await expect(checkHealth(sessions, insecure, "sessions.v1.SessionStatisticsTable")).rejects.toMatchObject({
@@ -70,6 +71,7 @@ describe("server reflection", () => {
     const { sessions, stats } = await start();
     expect((await reflect(sessions, insecure, { listServices: "*" }, version)).services).toEqual([
       "sessions.v1.SessionTable",
+      "openoffload.v1.SessionTable",
     ]);
     expect((await reflect(stats, insecure, { listServices: "*" }, version)).services).toEqual([
       "sessions.v1.SessionStatisticsTable",
@@ -96,6 +98,23 @@ describe("server reflection", () => {
     const got = await dynamicUnary(sessions, insecure, root, "sessions.v1.SessionTable.getSession", { sessionId: "1" });
     expect(got).toMatchObject({ sessionId: "1", requestStatus: "_ACCEPTED" });
     expect(backend.size()).toBe(1);
+
+    // The second generation on the same port: its descriptors drive a generic client too.
+    const oo = await reflect(sessions, insecure, { fileContainingSymbol: "openoffload.v1.SessionTable" });
+    expect(oo.error).toBeUndefined();
+    const ooRoot = rootFromFiles(oo.files);
+    expect(Object.keys(ooRoot.lookupService("openoffload.v1.SessionTable").methods)).toEqual([
+      "addSession",
+      "getSession",
+      "deleteSession",
+      "getAllSessions",
+      "getClosedSessions",
+    ]);
+    const page = await dynamicUnary(sessions, insecure, ooRoot, "openoffload.v1.SessionTable.getAllSessions", {
+      pageSize: 64,
+      startSession: "4294967295",
+    });
+    expect(page).toMatchObject({ sessionInfo: [{ sessionId: "1", sessionState: "_ESTABLISHED" }], nextkey: "1" });
 
     const statsFiles = await reflect(stats, insecure, { fileContainingSymbol: "sessions.v1.SessionStatisticsTable" });
     const statsRoot = rootFromFiles(statsFiles.files);
