@@ -55,6 +55,19 @@ describe("createSqliteSwitch", () => {
     check.close();
   });
 
+  it("shares one id space between connections: a client id is taken once, and the counter skips it", async () => {
+    const a = make({ firstId: 500n });
+    const b = make({ firstId: 500n });
+    const [ra, rb] = await Promise.all([a.add(specFor(1), { id: 500n }), b.add(specFor(2), { id: 500n })]);
+    expect([ra.kind, rb.kind].sort()).toEqual(["accepted", "alreadyExists"]);
+    await a.add(specFor(3), { id: 501n });
+    // The shared counter starts at 500: both ids are held by a client, so the switch gives 502.
+    const assigned = await b.add(specFor(4));
+    expect(assigned).toMatchObject({ kind: "accepted", session: { id: 502n } });
+    expect(await a.add(specFor(5), { id: 502n })).toEqual({ kind: "alreadyExists", id: 502n });
+    expect([...a.sessions()].map((s) => s.id)).toEqual([500n, 501n, 502n]);
+  });
+
   it("decides concurrent adds of one tick in arrival order inside one group commit", async () => {
     const sw = make({ capacity: 2 });
     const results = await Promise.all([specFor(1), specFor(1), specFor(2), specFor(3)].map((s) => sw.add(s)));
