@@ -1,4 +1,3 @@
-export { isThenable } from "./maybe-promise";
 export { backendErrorToStatus, BACKEND_UNAVAILABLE_MESSAGE, BACKEND_INTERNAL_MESSAGE } from "./backend-error";
 export type { BackendFailureStatus } from "./backend-error";
 export { createOffloadServer, DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./offload-server";
@@ -11,3 +10,5 @@ export { createFastRoute, guardGrpcServer } from "./fast-path";
 export type { FastRoute, FastMessageEncoder, FastWritableCall } from "./fast-path";
 export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, HostedServices, StandardAddOns } from "./hosted-service";
+export { createStreamGate } from "./stream-gate";
+export type { StreamGate, StreamStop } from "./stream-gate";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createServer, type Server as NetServer } from "node:net";
 import { credentials, Metadata, ServerCredentials, status, type ServiceError } from "@grpc/grpc-js";
-import { backendErrorToStatus, createOffloadServer, isThenable, type OffloadServer } from "../src";
+import { backendErrorToStatus, createOffloadServer, type OffloadServer } from "../src";
 import { createSilentLogger, isLevelEnabled, sessionsV1 } from "@sessionoffload/offload-api";
 
 const cleanups: Array<() => unknown> = [];
@@ -92,14 +92,6 @@ describe("helpers", () => {
     ["text", status.INTERNAL],
   ])("backendErrorToStatus(%p) is %p", (err, code) => {
     expect(backendErrorToStatus(err).code).toBe(code);
-  });
-
-  it("isThenable tells promises from values", () => {
-    expect(isThenable(Promise.resolve(1))).toBe(true);
-    expect(isThenable({ then: () => undefined })).toBe(true);
-    expect(isThenable({ kind: "accepted" })).toBe(false);
-    expect(isThenable(undefined)).toBe(false);
-    expect(isThenable(0)).toBe(false);
   });
 
   it("the silent logger reports every level disabled; a logger without isLevelEnabled writes all", () => {

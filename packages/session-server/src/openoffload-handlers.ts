@@ -5,7 +5,7 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
 } from "@grpc/grpc-js";
-import { backendErrorToStatus, isThenable } from "@sessionoffload/server-transport";
+import { backendErrorToStatus, createStreamGate } from "@sessionoffload/server-transport";
 import {
   ValidationError,
   createSilentLogger,
@@ -18,8 +18,8 @@ import {
   type Logger,
   type Session,
 } from "@sessionoffload/offload-api";
-import { createStreamGate, deliverClosedSessions, DEFAULT_CLOSED_BATCH_SIZE } from "@sessionoffload/stats-server";
 import type { AddResult, SwitchBackend } from "@sessionoffload/switch-backend";
+import { DEFAULT_CLOSED_BATCH_SIZE, deliverClosedSessions, isThenable } from "@sessionoffload/switch-backend/kit";
 import { createBatchOutcome, type BatchOutcome } from "./openoffload-batch";
 
 /** Options of `createOpenOffloadHandlers`. */
@@ -257,7 +257,7 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
     const pageSize = call.request.pageSize;
     let count = 0;
     try {
-      count = await deliverClosedSessions(call, gate, {
+      count = await deliverClosedSessions(gate, {
         backend,
         max: pageSize === 0 ? DEFAULT_OPENOFFLOAD_PAGE_SIZE : pageSize,
         batchSize: closedBatchSize,

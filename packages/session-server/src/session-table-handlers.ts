@@ -1,5 +1,5 @@
 import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
-import { backendErrorToStatus, isThenable } from "@sessionoffload/server-transport";
+import { backendErrorToStatus } from "@sessionoffload/server-transport";
 import {
   ValidationError,
   createSilentLogger,
@@ -14,6 +14,7 @@ import {
   type Session,
 } from "@sessionoffload/offload-api";
 import type { AddResult, SwitchBackend } from "@sessionoffload/switch-backend";
+import { isThenable } from "@sessionoffload/switch-backend/kit";
 
 /** Options of `createSessionTableHandlers`. */
 export interface SessionTableHandlersOptions {

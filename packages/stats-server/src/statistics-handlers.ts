@@ -1,5 +1,5 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
-import { backendErrorToStatus, isThenable } from "@sessionoffload/server-transport";
+import { backendErrorToStatus, createStreamGate, type StreamGate } from "@sessionoffload/server-transport";
 import {
   createSilentLogger,
   createSystemClock,
@@ -11,8 +11,7 @@ import {
   type Session,
 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
-import { deliverClosedSessions } from "./closed-delivery";
-import { createStreamGate, type StreamGate } from "./stream-gate";
+import { DEFAULT_CLOSED_BATCH_SIZE, deliverClosedSessions, isThenable } from "@sessionoffload/switch-backend/kit";
 
 /** The two streaming methods of `sessions.v1.SessionStatisticsTable`. */
 export type StatisticsMethod = "getAllSessions" | "getClosedSessions";
@@ -56,9 +55,6 @@ export interface SessionStatisticsHandlersOptions {
    */
   readonly signal?: AbortSignal;
 }
-
-/** Default lease size of getClosedSessions. */
-export const DEFAULT_CLOSED_BATCH_SIZE = 256;
 
 type Call = ServerWritableStream<sessionsV1.statisticsRequestArgs, sessionsV1.sessionResponse>;
 
@@ -164,7 +160,7 @@ export function createSessionStatisticsHandlers(
     const gate = createStreamGate(call, signal);
     let count = 0;
     try {
-      count = await deliverClosedSessions(call, gate, {
+      count = await deliverClosedSessions(gate, {
         backend,
         max: call.request.pageSize > 0 ? call.request.pageSize : Infinity,
         batchSize,

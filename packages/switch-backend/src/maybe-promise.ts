@@ -1,6 +1,7 @@
 /**
- * True when `value` is a promise-like (has a callable `then`). The servers use
- * it to answer a synchronous backend without paying an `await`.
+ * True when `value` is a promise-like (has a callable `then`). Servers use it to
+ * answer a switch that answers synchronously (a `MaybePromise`) without paying
+ * an `await`.
  */
 export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return (

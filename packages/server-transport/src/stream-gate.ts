@@ -6,13 +6,16 @@ export type StreamStop = "cancelled" | "shutdown";
 /**
  * Flow control and liveness of one server stream: whether the peer is still
  * there, waiting for 'drain', and counting messages the transport has taken.
+ * It is a `ClosedSessionSink` (switch-backend/kit) for exactly-once delivery.
  */
-export interface StreamGate {
+export interface StreamGate<M = unknown> {
+  /** Writes `message` on the stream, counting it in `flushed` once the transport took it; false when the buffer is full. */
+  write(message: M): boolean;
   /** Set once the client cancelled or went away ("cancelled") or the server is stopping ("shutdown"). */
   readonly stopped: StreamStop | undefined;
   /** Messages whose write callback has fired: handed to HTTP/2, past the stream's buffer. */
   readonly flushed: number;
-  /** Write callback counting `flushed`: pass it to every `call.write`. */
+  /** Write callback counting `flushed`: pass it to every `call.write` made without `write`. */
   readonly onFlushed: (err?: Error | null) => void;
   /** Resolves on 'drain', or at once when stopped. */
   waitDrain(): Promise<void>;
@@ -30,7 +33,7 @@ export interface StreamGate {
  * Watches `call` ('drain', 'cancelled', 'close', 'error') and `signal` (server
  * shutdown). One waiter at a time: the handler awaits either drain or flush.
  */
-export function createStreamGate(call: ServerWritableStream<unknown, unknown>, signal?: AbortSignal): StreamGate {
+export function createStreamGate<M>(call: ServerWritableStream<unknown, M>, signal?: AbortSignal): StreamGate<M> {
   let stopped: StreamStop | undefined = call.cancelled ? "cancelled" : signal?.aborted ? "shutdown" : undefined;
   let flushed = 0;
   // The one pending wait: for 'drain', or for `flushed` to reach `flushTarget`.
@@ -68,6 +71,9 @@ export function createStreamGate(call: ServerWritableStream<unknown, unknown>, s
   signal?.addEventListener("abort", onAbort);
 
   return {
+    write(message) {
+      return call.write(message, onFlushed);
+    },
     get stopped() {
       return stopped;
     },
