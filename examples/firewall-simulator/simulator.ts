@@ -111,7 +111,9 @@ export function createFirewallSimulator(options: FirewallSimulatorOptions): Fire
       offered++;
       const input = randomSession(random);
       try {
-        const result = await client.addSession(input, { signal });
+        // Not cancelled by the stop signal: an add the switch may already have applied
+        // must be answered and recorded, or its session would be left in the switch.
+        const result = await client.addSession(input);
         if (result.kind === "accepted") {
           offloaded++;
           backoffMs = 0;
@@ -129,7 +131,6 @@ export function createFirewallSimulator(options: FirewallSimulatorOptions): Fire
           backoffMs = backoffMs === 0 ? initialBackoffMs : Math.min(maxBackoffMs, backoffMs * 2);
         }
       } catch (err) {
-        if (signal.aborted) break;
         failed(err);
         backoffMs = backoffMs === 0 ? initialBackoffMs : Math.min(maxBackoffMs, backoffMs * 2);
       }
