@@ -52,6 +52,14 @@ export interface IterateOptions {
   readonly afterId?: bigint;
 }
 
+/** What `SwitchBackend.stats` answers: counts for monitoring, cheap to read (no table scan). */
+export interface SwitchStats {
+  /** Most entries the table holds (live and closed-not-yet-collected). */
+  readonly capacity: number;
+  /** Ended sessions not yet collected (waiting for `takeClosed`, or held by an open lease). */
+  readonly closedPending: number;
+}
+
 /**
  * The seam between the gRPC servers and a data plane: what a switch vendor
  * implements. It speaks in sessions, not in gRPC. Methods may answer
@@ -102,6 +110,12 @@ export interface SwitchBackend {
 
   /** Number of entries in the table (live and closed-not-yet-collected). */
   size(): MaybePromise<number>;
+
+  /**
+   * Optional: counts for monitoring (the reference server's `/metrics`),
+   * read on every scrape, so it must not scan the table.
+   */
+  stats?(): MaybePromise<SwitchStats>;
 
   /** Stops timers and releases resources; the backend is unusable afterwards. */
   close(): MaybePromise<void>;

@@ -5,6 +5,7 @@ export type {
   ClosedLease,
   IterateOptions,
   MaybePromise,
+  SwitchStats,
   TrafficDelta,
 } from "./backend";
 export { createMemorySwitch, MAX_CAPACITY } from "./memory-switch";

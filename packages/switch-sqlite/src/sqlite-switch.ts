@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import os from "node:os";
 import type { CloseCode, Session, SessionSpec, SessionState } from "@sessionoffload/offload-api";
-import type { AddOptions, AddResult, ClosedLease, IterateOptions, SwitchBackend } from "@sessionoffload/switch-backend";
+import type {
+  AddOptions,
+  AddResult,
+  ClosedLease,
+  IterateOptions,
+  SwitchBackend,
+  SwitchStats,
+} from "@sessionoffload/switch-backend";
 import { checkAddArguments } from "@sessionoffload/switch-backend/kit";
 import { busyAsUnavailable, unlessBusy } from "./busy-error";
 import { createWriteBatcher, type CommitStats } from "./write-batcher";
@@ -39,6 +46,7 @@ export interface SqliteSwitch extends SwitchBackend {
   sessions(options?: IterateOptions): Iterable<Session>;
   takeClosed(max: number): ClosedLease;
   size(): number;
+  stats(): SwitchStats;
   close(): void;
   /**
    * One tick of the simulation, as the timer runs it: if this process holds
@@ -126,6 +134,8 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
   const getStmt = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`);
   const pageStmt = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id > ? ORDER BY id LIMIT ?`);
   const sizeStmt = db.prepare("SELECT entries FROM switch_state WHERE singleton = 1").pluck();
+  // Counts through the partial index of closed sessions: no scan of the live ones.
+  const closedStmt = db.prepare("SELECT count(*) FROM sessions WHERE state = 'closed'").pluck();
 
   const stepTx = db.transaction((): SqliteStepReport => {
     if (!membership.claimLeadership()) return { leader: false, visited: 0, expired: 0 };
@@ -218,6 +228,10 @@ export function createSqliteSwitch(options: SqliteSwitchOptions): SqliteSwitch {
     size() {
       assertOpen();
       return unlessBusy(() => Number(sizeStmt.get() as bigint));
+    },
+    stats() {
+      assertOpen();
+      return { capacity: resolved.capacity, closedPending: unlessBusy(() => Number(closedStmt.get() as bigint)) };
     },
     step() {
       assertOpen();

@@ -43,8 +43,9 @@ export type ConformanceFeature = "clientIds" | "idleTimeouts";
  * closed delivery exactly once (partial and abandoned leases, concurrent
  * leases), concurrent adds, ids and counters past 2^53, bad options,
  * client-assigned ids (one id space for both API generations), per-session
- * idle timeouts. Counter cases are skipped when the harness has no
- * `addTraffic`, idle-timeout cases when it has no `advanceIdleTime`.
+ * idle timeouts, and `stats()` where the backend has it. Counter cases are
+ * skipped when the harness has no `addTraffic`, idle-timeout cases when it
+ * has no `advanceIdleTime`.
  */
 export function describeSwitchBackendConformance(
   name: string,
@@ -438,6 +439,36 @@ export function describeSwitchBackendConformance(
             const rest = await drainClosed(backend);
             expect(rest).toHaveLength(2);
             for (const s of [...lease.sessions, ...rest]) expect(added.slice(0, 3)).toContain(s.id);
+          }),
+        timeout,
+      );
+    });
+
+    describe("stats (optional)", () => {
+      it(
+        "when the backend has stats(): its capacity, and closedPending through end, lease, settle and delete",
+        () =>
+          withHarness({ capacity: 7 }, async (harness, backend) => {
+            if (backend.stats === undefined) return; // optional in the contract: nothing to check
+            expect(await backend.stats()).toEqual({ capacity: 7, closedPending: 0 });
+            // TCP and UDP sessions, live and ended.
+            const protocols = ["tcp", "udp", "tcp", "udp"] as const;
+            const added: bigint[] = [];
+            for (const [i, protocol] of protocols.entries())
+              added.push((await accepted(backend, conformanceSpec(i, { protocol }))).id);
+            for (const id of added.slice(0, 3)) await harness.endSession(id, "timeout");
+            // A live session with an idle timeout of its own (the second generation's cacheTimeout).
+            await accepted(backend, conformanceSpec(9, { idleTimeoutMs: 3_600_000 }));
+            expect(await backend.stats()).toEqual({ capacity: 7, closedPending: 3 });
+            const lease = await backend.takeClosed(2);
+            // Leased but not settled: still pending.
+            expect((await backend.stats()).closedPending).toBe(3);
+            await lease.settle(ids(lease.sessions).slice(0, 1));
+            expect((await backend.stats()).closedPending).toBe(2);
+            const left = ids(await collect(backend.sessions())).filter((id) => added.slice(0, 3).includes(id));
+            for (const id of left) await backend.delete(id);
+            expect(await backend.stats()).toEqual({ capacity: 7, closedPending: 0 });
+            expect(await backend.size()).toBe(2);
           }),
         timeout,
       );

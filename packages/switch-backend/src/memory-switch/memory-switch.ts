@@ -6,7 +6,15 @@ import {
   type SessionSpec,
   type SessionState,
 } from "@sessionoffload/offload-api";
-import type { AddOptions, AddResult, ClosedLease, IterateOptions, SwitchBackend, TrafficDelta } from "../backend";
+import type {
+  AddOptions,
+  AddResult,
+  ClosedLease,
+  IterateOptions,
+  SwitchBackend,
+  SwitchStats,
+  TrafficDelta,
+} from "../backend";
 import { checkAddArguments } from "../add-checks";
 import { newSession } from "../new-session";
 import { createTrafficModel, type TrafficModel, type TrafficTarget } from "../traffic-model";
@@ -46,6 +54,7 @@ export interface MemorySwitch extends SwitchBackend {
   sessions(options?: IterateOptions): Iterable<Session>;
   takeClosed(max: number): ClosedLease & { settle(deliveredIds: readonly bigint[]): void };
   size(): number;
+  stats(): SwitchStats;
   close(): void;
   /** Runs one tick at the clock's current time: the traffic model (if on), then the idle-timeout sweep. */
   step(): void;
@@ -488,6 +497,8 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     },
     takeClosed,
     size: () => store.used,
+    // Every live slot is in one of the idle lists or has its own timeout; the other used slots have ended.
+    stats: () => ({ capacity, closedPending: store.used - tcpIdle.length - udpIdle.length - ownTimed }),
     close() {
       if (timer !== undefined) clearInterval(timer);
       closed = true;
