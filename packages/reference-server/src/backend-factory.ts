@@ -44,6 +44,16 @@ export interface BackendDeps {
   readonly logger?: Logger;
 }
 
+/** Default capacity of the nftables switch (a kernel set is sized up front). */
+const NFTABLES_DEFAULT_CAPACITY = 65536;
+/** Default capacity of the memory and SQLite switches. */
+const DEFAULT_CAPACITY = 1_000_000;
+
+/** The table capacity a configuration gives: `--max-sessions`, or the switch's default. */
+export function effectiveCapacity(config: BackendConfig): number {
+  return config.maxSessions ?? (config.kind === "nftables" ? NFTABLES_DEFAULT_CAPACITY : DEFAULT_CAPACITY);
+}
+
 /**
  * Makes the switch the command line asked for: the one place that knows the
  * backend kinds. Rejects with the switch's own error for a bad setting or an
@@ -78,7 +88,7 @@ export async function createBackend(config: BackendConfig, deps: BackendDeps = {
       // A full read of 100,000 sessions takes seconds through nft: poll every 5 s, not back to back.
       return createNftablesSwitch({
         ...common,
-        capacity: config.maxSessions ?? 65536,
+        capacity: effectiveCapacity(config),
         netns: config.netns,
         pollIntervalMs: 5000,
       });

@@ -18,7 +18,8 @@ function fail(message: string): void {
 
 /**
  * The `offload-server` command. Prints to stdout, one per line:
- * `listening service=<name> address=<host:port> port=<port> tls=<on|off|mutual>`,
+ * `listening service=<name> address=<host:port> port=<port> tls=<on|off|mutual>`
+ * (service sessions, stats, or metrics: plain HTTP),
  * then `trust ca=<path>` when the development CA is in use, then `ready`.
  * Logs JSON lines to stderr. SIGINT/SIGTERM stop it gracefully (exit 0); a
  * second signal cancels what is still running.
@@ -35,7 +36,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   if (parsed.kind === "shown") return;
   const { config } = parsed;
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   let running;
   try {
     running = await startReferenceServer(config, { logger });
@@ -70,7 +71,8 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   for (const e of running.endpoints) {
-    process.stdout.write(`listening service=${e.service} address=${e.address} port=${e.port} tls=${running.tls}\n`);
+    const tls = e.service === "metrics" ? "off" : running.tls;
+    process.stdout.write(`listening service=${e.service} address=${e.address} port=${e.port} tls=${tls}\n`);
   }
   if (running.caCertPath !== undefined) process.stdout.write(`trust ca=${running.caCertPath}\n`);
   process.stdout.write("ready\n");

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { MAX_CAPACITY } from "@sessionoffload/switch-backend";
 import { BACKEND_KINDS, DEFAULT_DB_PATH, type BackendConfig, type BackendKind } from "./backend-factory";
 import type { TlsConfig } from "./server-credentials";
+import { packageVersion } from "./version";
 
 /** The services the command can host. */
 export const SERVICE_NAMES = ["sessions", "stats"] as const;
@@ -12,6 +13,19 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 /** One of `LOG_LEVELS`. */
 export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** Formats `--log-format` accepts: JSON lines (for a log pipeline) or pino-pretty's text (for a person). */
+export const LOG_FORMATS = ["json", "pretty"] as const;
+/** One of `LOG_FORMATS`. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Where `/metrics` is served (plain HTTP). */
+export interface MetricsEndpointConfig {
+  /** Address to bind; default 127.0.0.1. */
+  readonly host: string;
+  /** Port; 0 = any free port. */
+  readonly port: number;
+}
 
 /** Everything the command line decides, validated. */
 export interface ReferenceServerConfig {
@@ -29,6 +43,10 @@ export interface ReferenceServerConfig {
   readonly backend: BackendConfig;
   /** Level of the structured log on stderr. */
   readonly logLevel: LogLevelName;
+  /** Form of the log on stderr. */
+  readonly logFormat: LogFormat;
+  /** The Prometheus endpoint (`--metrics-port`); undefined = off. */
+  readonly metrics?: MetricsEndpointConfig;
   /** Grace period for in-flight calls on SIGINT/SIGTERM, in milliseconds. */
   readonly shutdownTimeoutMs: number;
   /** The HTTP/2 transport: native (default) or grpc-js. */
@@ -195,6 +213,22 @@ export function createProgram(): Command {
       new Option("--log-level <level>", "log level of the JSON log on stderr").choices(LOG_LEVELS).default("info"),
     )
     .addOption(
+      new Option("--log-format <format>", "log on stderr as JSON lines, or pretty for a person at a terminal")
+        .choices(LOG_FORMATS)
+        .default("json"),
+    )
+    .addOption(
+      new Option(
+        "--metrics-port <port>",
+        "serve Prometheus metrics on http://HOST:PORT/metrics (0 = any free port; default: off)",
+      ).argParser(integerIn(0, 65535)),
+    )
+    .addOption(
+      new Option("--metrics-host <host>", "address of the metrics endpoint (plain HTTP)")
+        .default("127.0.0.1")
+        .argParser(nonEmpty),
+    )
+    .addOption(
       new Option("--shutdown-timeout <seconds>", "grace period for in-flight calls on SIGINT/SIGTERM")
         .default(10_000, "10")
         .argParser(seconds),
@@ -208,6 +242,7 @@ export function createProgram(): Command {
         .default("native"),
     )
     .helpOption("-h, --help", "show this help")
+    .version(packageVersion(), "-V, --version", "print the version and exit")
     .allowExcessArguments(false);
 }
 
@@ -231,6 +266,9 @@ interface RawOptions {
   traffic: boolean;
   seed?: number;
   logLevel: LogLevelName;
+  logFormat: LogFormat;
+  metricsPort?: number;
+  metricsHost: string;
   shutdownTimeout: number;
   transport: "native" | "grpc-js";
 }
@@ -281,6 +319,9 @@ export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}
       `--sessions-port and --stats-port are both ${o.sessionsPort}; each service needs its own port`,
     );
   }
+  if (o.metricsPort === undefined && program.getOptionValueSource("metricsHost") === "cli") {
+    throw new UsageError("--metrics-host needs --metrics-port");
+  }
   const backendKind: BackendKind = o.backend ?? (both ? "memory" : "sqlite");
   if (o.db !== undefined && backendKind !== "sqlite")
     throw new UsageError(`--db is for --backend sqlite, not ${backendKind}`);
@@ -306,6 +347,8 @@ export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}
       seed: o.seed,
     },
     logLevel: o.logLevel,
+    logFormat: o.logFormat,
+    ...(o.metricsPort === undefined ? {} : { metrics: { host: o.metricsHost, port: o.metricsPort } }),
     shutdownTimeoutMs: o.shutdownTimeout,
     transport: o.transport,
   };

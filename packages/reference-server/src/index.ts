@@ -1,8 +1,10 @@
 export { startReferenceServer, formatHostPort, ListenError } from "./reference-server";
 export type { RunningReferenceServer, ReferenceServerDeps, Endpoint } from "./reference-server";
-export { parseCommandLine, createProgram, UsageError, SERVICE_NAMES, LOG_LEVELS } from "./command-line";
+export { parseCommandLine, createProgram, UsageError, SERVICE_NAMES, LOG_LEVELS, LOG_FORMATS } from "./command-line";
 export type {
   ReferenceServerConfig,
+  MetricsEndpointConfig,
+  LogFormat,
   ParsedCommandLine,
   CommandLineIo,
   ServiceName,

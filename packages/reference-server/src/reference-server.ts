@@ -1,16 +1,18 @@
-import type { Clock, Logger } from "@sessionoffload/offload-api";
+import { sessionsV1, type Clock, type Logger } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
-import { createBackend } from "./backend-factory";
+import { createBackend, effectiveCapacity } from "./backend-factory";
 import type { ReferenceServerConfig, ServiceName } from "./command-line";
+import { createMetricsServer, createServerMetrics, type LabelledTransportStats, type MetricsServer } from "./metrics";
+import type { TransportStatsSource } from "./metrics/transport-contract";
 import { buildServerCredentials } from "./server-credentials";
 
-/** A bound service of a running reference server. */
+/** A bound endpoint of a running reference server: a gRPC service, or the metrics. */
 export interface Endpoint {
-  /** Which service. */
-  readonly service: ServiceName;
+  /** Which service; "metrics" for `/metrics` (plain HTTP). */
+  readonly service: ServiceName | "metrics";
   /** host:port as bound ("[::1]:3443" for IPv6). */
   readonly address: string;
   /** The port actually bound. */
@@ -19,7 +21,7 @@ export interface Endpoint {
 
 /** A running reference server: its ports, and how to stop it. */
 export interface RunningReferenceServer {
-  /** One per hosted service, in `config.services` order. */
+  /** One per hosted service, in `config.services` order, then the metrics endpoint when on. */
   readonly endpoints: readonly Endpoint[];
   /** "off" (plaintext), "on", or "mutual" (client certificates required). */
   readonly tls: "off" | "on" | "mutual";
@@ -37,7 +39,7 @@ export interface RunningReferenceServer {
 export class ListenError extends Error {
   override readonly name = "ListenError";
   constructor(
-    readonly service: ServiceName,
+    readonly service: ServiceName | "metrics",
     readonly address: string,
     readonly reason: string,
     options?: { cause?: unknown },
@@ -52,6 +54,23 @@ export interface ReferenceServerDeps {
   readonly logger: Logger;
   /** Time source of the switch and the request timings; default the system clock. */
   readonly clock?: Clock;
+}
+
+const SERVICE_DEFINITIONS = {
+  sessions: sessionsV1.SessionTableService,
+  stats: sessionsV1.SessionStatisticsTableService,
+} as const;
+
+// The transport counts of the servers whose transport reports them (server-transport, issue 15).
+function transportStatsOf(servers: readonly OffloadServer[], names: readonly ServiceName[]): LabelledTransportStats[] {
+  const out: LabelledTransportStats[] = [];
+  servers.forEach((server, i) => {
+    const source = server as OffloadServer & Partial<TransportStatsSource>;
+    if (typeof source.transportStats === "function") {
+      out.push({ server: names[i] ?? "unknown", stats: source.transportStats() });
+    }
+  });
+  return out;
 }
 
 /** Formats host and port as a gRPC address: IPv6 literals in brackets. */
@@ -84,20 +103,36 @@ export async function startReferenceServer(
   const { logger, clock } = deps;
   const built = buildServerCredentials(config.tls);
   const backend = await createBackend(config.backend, { clock, logger });
+  const servers: OffloadServer[] = [];
+  const names: ServiceName[] = [];
+  const metrics =
+    config.metrics === undefined
+      ? undefined
+      : createServerMetrics({
+          backend,
+          capacity: effectiveCapacity(config.backend),
+          services: config.services.map((s) => SERVICE_DEFINITIONS[s]),
+          transportStats: () => transportStatsOf(servers, names),
+          logger,
+        });
   const common = {
-    backend,
+    // With metrics on, the handlers see the switch through the counting decorator.
+    backend: metrics?.backend ?? backend,
     credentials: built.credentials,
     logger,
     clock,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     transport: config.transport,
+    // Taken by the servers once server-transport accepts a CallObserver (issue 15); ignored until then.
+    observer: metrics?.rpc,
   };
-  const servers: OffloadServer[] = [];
   const endpoints: Endpoint[] = [];
+  let metricsServer: MetricsServer | undefined;
   try {
     for (const service of config.services) {
       const server = service === "sessions" ? createSessionServer(common) : createStatsServer(common);
       servers.push(server);
+      names.push(service);
       const wanted = formatHostPort(config.host, service === "sessions" ? config.sessionsPort : config.statsPort);
       let port: number;
       try {
@@ -107,9 +142,21 @@ export async function startReferenceServer(
       }
       endpoints.push({ service, address: formatHostPort(config.host, port), port });
     }
+    if (metrics !== undefined && config.metrics !== undefined) {
+      metricsServer = createMetricsServer({ collect: () => metrics.collect(), logger });
+      const wanted = formatHostPort(config.metrics.host, config.metrics.port);
+      let port: number;
+      try {
+        port = await metricsServer.listen(config.metrics.host, config.metrics.port);
+      } catch (err) {
+        throw new ListenError("metrics", wanted, bindReason(err), { cause: err });
+      }
+      endpoints.push({ service: "metrics", address: formatHostPort(config.metrics.host, port), port });
+    }
     for (const e of endpoints) logger.info({ service: e.service, address: e.address, port: e.port }, "listening");
   } catch (err) {
     for (const server of servers) server.forceShutdown();
+    await metricsServer?.close();
     await backend.close();
     throw err;
   }
@@ -123,12 +170,15 @@ export async function startReferenceServer(
     stop() {
       stopping ??= (async () => {
         await Promise.all(servers.map((s) => s.shutdown()));
+        // Metrics stay up while calls drain, so that the last scrape sees the shutdown.
+        await metricsServer?.close();
         await backend.close();
       })();
       return stopping;
     },
     forceStop() {
       for (const server of servers) server.forceShutdown();
+      void metricsServer?.close();
       void backend.close();
     },
   };

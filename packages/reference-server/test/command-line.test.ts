@@ -36,6 +36,7 @@ describe("parseCommandLine", () => {
         seed: undefined,
       },
       logLevel: "info",
+      logFormat: "json",
       shutdownTimeoutMs: 10_000,
       transport: "native",
     });
@@ -75,6 +76,12 @@ describe("parseCommandLine", () => {
       "0.5",
       "--transport",
       "grpc-js",
+      "--log-format",
+      "pretty",
+      "--metrics-port",
+      "9464",
+      "--metrics-host",
+      "0.0.0.0",
     ]);
     expect(c).toEqual({
       services: ["stats"],
@@ -91,6 +98,8 @@ describe("parseCommandLine", () => {
         seed: -42,
       },
       logLevel: "debug",
+      logFormat: "pretty",
+      metrics: { host: "0.0.0.0", port: 9464 },
       shutdownTimeoutMs: 500,
       transport: "grpc-js",
     });
@@ -159,6 +168,11 @@ describe("parseCommandLine", () => {
     [["--backend", "sqlite", "--netns", "ns1"], "--netns is for --backend nftables"],
     [["--backend", "sqlite", "--db", ""], "--db"],
     [["--backend", "sqlite", "--db-sync", "sometimes"], "--db-sync"],
+    [["--metrics-port", "65536"], "--metrics-port"],
+    [["--metrics-port", "x"], "--metrics-port"],
+    [["--metrics-host", "::"], "--metrics-host needs --metrics-port"],
+    [["--metrics-port", "0", "--metrics-host", ""], "--metrics-host"],
+    [["--log-format", "xml"], "--log-format"],
   ])("refuses %j with one line naming %s", (args, fragment) => {
     expect(usage(args)).toContain(fragment);
   });
@@ -168,6 +182,17 @@ describe("parseCommandLine", () => {
       5000,
     );
     expect(config(["--sessions-port", "0", "--stats-port", "0"]).statsPort).toBe(0);
+  });
+
+  it("metrics are off unless --metrics-port is given; --metrics-host defaults to 127.0.0.1", () => {
+    expect(config([]).metrics).toBeUndefined();
+    expect(config(["--metrics-port", "0"]).metrics).toEqual({ host: "127.0.0.1", port: 0 });
+  });
+
+  it("--version prints the package's version and runs nothing", () => {
+    let text = "";
+    expect(parseCommandLine(["--version"], { writeOut: (t) => (text += t) })).toEqual({ kind: "shown" });
+    expect(text).toBe(`${(require("../package.json") as { version: string }).version}\n`);
   });
 
   it("--help lists every flag and runs nothing", () => {
@@ -193,7 +218,11 @@ describe("parseCommandLine", () => {
       "--traffic",
       "--seed",
       "--log-level",
+      "--log-format",
+      "--metrics-port",
+      "--metrics-host",
       "--shutdown-timeout",
+      "--version",
     ]) {
       expect(text).toContain(flag);
     }
