@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@jest/globals";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseCommandLine, UsageError, type ReferenceServerConfig } from "../src";
 
 function config(args: string[]): ReferenceServerConfig {
@@ -192,7 +194,8 @@ describe("parseCommandLine", () => {
   it("--version prints the package's version and runs nothing", () => {
     let text = "";
     expect(parseCommandLine(["--version"], { writeOut: (t) => (text += t) })).toEqual({ kind: "shown" });
-    expect(text).toBe(`${(require("../package.json") as { version: string }).version}\n`);
+    const { version } = JSON.parse(readFileSync(join(__dirname, "../package.json"), "utf8")) as { version: string };
+    expect(text).toBe(`${version}\n`);
   });
 
   it("--help lists every flag and runs nothing", () => {
