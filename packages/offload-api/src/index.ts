@@ -27,8 +27,8 @@ export { nanosToTimestamp, timestampToNanos, nanosToDate, dateToNanos, createSys
 export type { Clock } from "./time";
 export { ValidationError, validateSessionRequest, MAX_LIF_BYTES } from "./validation";
 export { specToWire, sessionToWire, statusToWire, sessionFromWire } from "./convert";
-export { createSilentLogger, isLevelEnabled } from "./logger";
-export type { Logger, LogLevel } from "./logger";
+export { createSilentLogger, isLevelEnabled, createLogThrottle } from "./logger";
+export type { Logger, LogLevel, LogThrottle, LogThrottleOptions } from "./logger";
 export {
   ipv4FromInAddr,
   ipv4ToInAddr,

@@ -2,6 +2,7 @@ import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js"
 import { backendErrorToStatus } from "@sessionoffload/server-transport";
 import {
   ValidationError,
+  createLogThrottle,
   createSilentLogger,
   createSystemClock,
   isLevelEnabled,
@@ -15,17 +16,20 @@ import {
 } from "@sessionoffload/offload-api";
 import type { AddResult, SwitchBackend } from "@sessionoffload/switch-backend";
 import { isThenable } from "@sessionoffload/switch-backend/kit";
+import { describeAddRequest, describeResponse } from "./request-log";
 
 /** Options of `createSessionTableHandlers`. */
 export interface SessionTableHandlersOptions {
   /** The switch the sessions go to. */
   readonly backend: SwitchBackend;
   /**
-   * Backend failures are logged at error level with their cause; with debug
-   * enabled (checked once, here), one line per request. Default: silent.
+   * At error, backend failures with their cause; at info, adds refused for a
+   * full table; both throttled (the first at once, then at most one summary
+   * line per 10 s, and a line when it is over). With debug enabled (checked
+   * once, here), one readable line per request. Default: silent.
    */
   readonly logger?: Logger;
-  /** Times the debug request lines (`ms`); default the system clock. */
+  /** Times the debug request lines (`ms`) and the throttled lines; default the system clock. */
   readonly clock?: Clock;
 }
 
@@ -52,22 +56,6 @@ function lookupToWire(session: Session | undefined): sessionsV1.sessionResponse 
   return session === undefined ? NONEXISTENT : sessionToWire(session, REQUEST_STATUS._ACCEPTED);
 }
 
-// Loggable fields of an addSession request (addresses as hex: they may be malformed).
-function describeAddRequest(request: sessionsV1.sessionRequest): Record<string, unknown> {
-  return {
-    inLif: request.inLif,
-    outLif: request.outLif,
-    ipVersion: request.ipVersion,
-    sourceIp: Buffer.from(request.sourceIp).toString("hex"),
-    sourcePort: request.sourcePort,
-    destinationIp: Buffer.from(request.destinationIp).toString("hex"),
-    destinationPort: request.destinationPort,
-    protocolId: request.protocolId,
-    actionType: request.action?.actionType,
-    actionNextHop: request.action?.actionNextHop,
-  };
-}
-
 /**
  * The `sessions.v1.SessionTable` handlers over a SwitchBackend, for
  * `server.addService(sessionsV1.SessionTableService, handlers)`.
@@ -84,11 +72,36 @@ export function createSessionTableHandlers(options: SessionTableHandlersOptions)
   const logger = options.logger ?? createSilentLogger();
   const clock = options.clock ?? createSystemClock();
   const debug = isLevelEnabled(logger, "debug");
+  const failureLog = () =>
+    createLogThrottle({
+      logger,
+      clock,
+      level: "error",
+      message: "backend failure",
+      endMessage: "backend answering again",
+    });
+  const failures = {
+    addSession: failureLog(),
+    getSession: failureLog(),
+    deleteSession: failureLog(),
+  };
+  const tableFull = createLogThrottle({
+    logger,
+    clock,
+    message: "table full: adds refused",
+    endMessage: "table has room again",
+  });
 
   function fail(method: Method, err: unknown, callback: Callback): void {
     const answer = backendErrorToStatus(err);
-    logger.error({ err, method, code: status[answer.code] }, "backend failure");
+    failures[method].hit({ err, method, code: status[answer.code] });
     callback({ code: answer.code, details: answer.details });
+  }
+
+  function addAnswer(result: AddResult): sessionsV1.sessionResponse {
+    if (result.kind === "tableFull") tableFull.hit();
+    else if (result.kind === "accepted") tableFull.end();
+    return addResultToWire(result);
   }
 
   // Answers a backend result that may be a promise; `toWire` must not throw.
@@ -100,10 +113,14 @@ export function createSessionTableHandlers(options: SessionTableHandlersOptions)
   ): void {
     if (isThenable(result)) {
       result.then(
-        (value) => callback(null, toWire(value)),
+        (value) => {
+          failures[method].end();
+          callback(null, toWire(value));
+        },
         (err: unknown) => fail(method, err, callback),
       );
     } else {
+      failures[method].end();
       callback(null, toWire(result));
     }
   }
@@ -113,12 +130,10 @@ export function createSessionTableHandlers(options: SessionTableHandlersOptions)
     const start = clock.now();
     return (err, value) => {
       const ms = Number(clock.now() - start) / 1e6;
-      if (err) logger.debug({ method, request, code: err.code ?? status.UNKNOWN, details: err.details, ms }, "request");
-      else
-        logger.debug(
-          { method, request, requestStatus: value?.requestStatus, sessionId: value?.sessionId, ms },
-          "request",
-        );
+      if (err) {
+        const code = status[err.code ?? status.UNKNOWN];
+        logger.debug({ method, request, code, details: err.details, ms }, "request");
+      } else logger.debug({ method, request, ...(value && describeResponse(value)), ms }, "request");
       callback(err, value);
     };
   }
@@ -134,11 +149,11 @@ export function createSessionTableHandlers(options: SessionTableHandlersOptions)
       else fail("addSession", err, callback);
       return;
     }
-    answer("addSession", result, addResultToWire, callback);
+    answer("addSession", result, addAnswer, callback);
   }
 
   function getSession(call: ServerUnaryCall<sessionsV1.sessionId, sessionsV1.sessionResponse>, done: Callback) {
-    const callback = debug ? traced("getSession", { sessionId: call.request.sessionId }, done) : done;
+    const callback = debug ? traced("getSession", { sessionId: String(call.request.sessionId) }, done) : done;
     let result: Session | undefined | PromiseLike<Session | undefined>;
     try {
       result = backend.get(call.request.sessionId);
@@ -150,7 +165,7 @@ export function createSessionTableHandlers(options: SessionTableHandlersOptions)
   }
 
   function deleteSession(call: ServerUnaryCall<sessionsV1.sessionId, sessionsV1.sessionResponse>, done: Callback) {
-    const callback = debug ? traced("deleteSession", { sessionId: call.request.sessionId }, done) : done;
+    const callback = debug ? traced("deleteSession", { sessionId: String(call.request.sessionId) }, done) : done;
     let result: Session | undefined | PromiseLike<Session | undefined>;
     try {
       result = backend.delete(call.request.sessionId);

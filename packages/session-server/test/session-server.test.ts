@@ -3,6 +3,7 @@ import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { BACKEND_INTERNAL_MESSAGE, BACKEND_UNAVAILABLE_MESSAGE } from "@sessionoffload/server-transport";
 import { sessionsV1 } from "@sessionoffload/offload-api";
 import {
+  createFakeClock,
   createMemorySwitch,
   SwitchUnavailableError,
   type MemorySwitch,
@@ -141,19 +142,54 @@ describe("backend failures", () => {
 });
 
 describe("request logging", () => {
-  it("writes one debug line per request when debug is enabled", async () => {
+  it("writes one readable debug line per request when debug is enabled: addresses as text, enum names, ids as strings", async () => {
     const logger = recordingLogger(true);
     const { client } = await serve(memorySwitch(), { logger });
     await ok(client.addSession, client, request(1));
     await call(client.addSession, client, request(2, { destinationPort: 0 }));
     await ok(client.getSession, client, { sessionId: 9n });
+    await ok(
+      client.addSession,
+      client,
+      request(3, {
+        ipVersion: sessionsV1.IP_VERSION._IPV6,
+        sourceIp: Buffer.from("20010db8000000000000000000000001", "hex"),
+        destinationIp: Buffer.from("20010db8000000000000000000000002", "hex"),
+        protocolId: sessionsV1.PROTOCOL_ID._UDP,
+        action: { actionType: sessionsV1.ACTION_TYPE._MIRROR, actionNextHop: "192.0.2.9" },
+      }),
+    );
+    await call(client.addSession, client, request(4, { sourceIp: Buffer.from([10, 0, 0]) }));
     const debug = logger.lines.filter((l) => l.level === "debug" && l.message === "request");
-    expect(debug.map((l) => [l.fields.method, l.fields.requestStatus ?? l.fields.code])).toEqual([
-      ["addSession", REQUEST_STATUS._ACCEPTED],
-      ["addSession", status.INVALID_ARGUMENT],
-      ["getSession", REQUEST_STATUS._REJECTED_SESSION_NONEXISTENT],
+    expect(debug.map((l) => [l.fields.method, l.fields.result ?? l.fields.code, l.fields.sessionId])).toEqual([
+      ["addSession", "accepted", "1"],
+      ["addSession", "INVALID_ARGUMENT", undefined],
+      ["getSession", "notFound", undefined],
+      ["addSession", "accepted", "2"],
+      ["addSession", "INVALID_ARGUMENT", undefined],
     ]);
-    expect(debug[0]?.fields.request).toMatchObject({ sourceIp: "0a000001", sourcePort: 1025 });
+    expect(debug[0]?.fields.request).toEqual({
+      inLif: "eth0",
+      outLif: "eth1",
+      ipVersion: "ipv4",
+      source: "10.0.0.1:1025",
+      destination: "10.0.0.2:443",
+      protocol: "tcp",
+      action: "forward",
+      nextHop: undefined,
+    });
+    expect(debug[1]?.fields.details).toMatch(/destinationPort/);
+    expect(debug[2]?.fields.request).toEqual({ sessionId: "9" });
+    expect(debug[3]?.fields.request).toMatchObject({
+      ipVersion: "ipv6",
+      source: "[2001:db8::1]:1027",
+      destination: "[2001:db8::2]:443",
+      protocol: "udp",
+      action: "mirror",
+      nextHop: "192.0.2.9",
+    });
+    expect(debug[4]?.fields.request).toMatchObject({ source: "0x0a0000:1028" });
+    for (const line of debug) expect(() => JSON.stringify(line.fields)).not.toThrow(); // no bigint left
   });
 
   it("builds no debug line when debug is disabled (the logger throws if one is)", async () => {
@@ -161,6 +197,57 @@ describe("request logging", () => {
     const { client } = await serve(memorySwitch(), { logger });
     expect((await ok(client.addSession, client, request(1))).requestStatus).toBe(REQUEST_STATUS._ACCEPTED);
     expect(logger.lines.filter((l) => l.level !== "info")).toEqual([]);
+  });
+
+  it("logs a full table at info: the first refusal at once, then one summary per 10 s, then when there is room", async () => {
+    const logger = recordingLogger(false);
+    const clock = createFakeClock();
+    const backend = createMemorySwitch({ capacity: 1, traffic: false, tickIntervalMs: 0, clock });
+    cleanups.push(() => backend.close());
+    const { client } = await serve(backend, { logger, clock });
+    const first = await ok(client.addSession, client, request(1));
+    for (let i = 0; i < 50; i += 1) await ok(client.addSession, client, request(100 + i));
+    clock.advance(10_000);
+    await ok(client.addSession, client, request(200));
+    await ok(client.addSession, client, request(201));
+    await ok(client.deleteSession, client, { sessionId: first.sessionId });
+    clock.advance(500);
+    await ok(client.addSession, client, request(300));
+    const info = logger.lines.filter((l) => l.level === "info" && /table/.test(l.message ?? ""));
+    expect(info.map((l) => [l.message, l.fields.count, l.fields.seconds])).toEqual([
+      ["table full: adds refused", undefined, undefined],
+      ["table full: adds refused", 50, 10],
+      ["table has room again", 52, 10.5],
+    ]);
+  });
+
+  it("logs a failing backend's cause once, then summaries, then when it answers again", async () => {
+    const logger = recordingLogger(false);
+    const clock = createFakeClock();
+    const inner = memorySwitch();
+    let failing = true;
+    const err = new Error("switch gone");
+    const flaky: SwitchBackend = {
+      ...inner,
+      get: (id) => {
+        if (failing) throw err;
+        return inner.get(id);
+      },
+    };
+    const { client } = await serve(flaky, { logger, clock });
+    for (let i = 0; i < 5; i += 1) await call(client.getSession, client, { sessionId: 1n });
+    clock.advance(12_000);
+    await call(client.getSession, client, { sessionId: 1n });
+    failing = false;
+    await ok(client.getSession, client, { sessionId: 1n });
+    await ok(client.getSession, client, { sessionId: 1n });
+    expect(
+      logger.lines.map((l) => [l.level, l.message, l.fields.method, l.fields.count, l.fields.err === err]),
+    ).toEqual([
+      ["error", "backend failure", "getSession", undefined, true],
+      ["error", "backend failure", "getSession", 5, true],
+      ["error", "backend answering again", undefined, 6, false],
+    ]);
   });
 });
 

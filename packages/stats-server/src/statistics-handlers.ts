@@ -1,6 +1,7 @@
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { backendErrorToStatus, createStreamGate, type StreamGate } from "@sessionoffload/server-transport";
 import {
+  createLogThrottle,
   createSilentLogger,
   createSystemClock,
   isLevelEnabled,
@@ -40,9 +41,13 @@ export type StreamOutcome = "ok" | "cancelled" | "shutdown" | "failed";
 export interface SessionStatisticsHandlersOptions {
   /** The switch whose table is streamed. */
   readonly backend: SwitchBackend;
-  /** Backend failures at error level with their cause; with debug enabled (checked once, here), one line per call. */
+  /**
+   * At error, backend failures with their cause; at info, streams the client
+   * cancelled; both throttled (the first at once, then at most one summary
+   * line per 10 s). With debug enabled (checked once, here), one line per call.
+   */
   readonly logger?: Logger;
-  /** Times the debug lines (`ms`); default the system clock. */
+  /** Times the debug lines (`ms`) and the throttled lines; default the system clock. */
   readonly clock?: Clock;
   /** How many closed sessions getClosedSessions leases at a time; default 256, 1..65536. */
   readonly closedBatchSize?: number;
@@ -93,9 +98,16 @@ export function createSessionStatisticsHandlers(
     throw new RangeError(`closedBatchSize: must be an integer in 1..65536, got ${batchSize}`);
   }
 
+  const throttles = (level: "info" | "error", message: string, endMessage?: string) => ({
+    getAllSessions: createLogThrottle({ logger, clock, level, message, endMessage }),
+    getClosedSessions: createLogThrottle({ logger, clock, level, message, endMessage }),
+  });
+  const failures = throttles("error", "backend failure", "backend answering again");
+  const cancellations = throttles("info", "stream cancelled by the client");
+
   function fail(method: StatisticsMethod, call: Call, err: unknown): void {
     const answer = backendErrorToStatus(err);
-    logger.error({ err, method, code: status[answer.code] }, "backend failure");
+    failures[method].hit({ err, method, code: status[answer.code] });
     endWithStatus(call, answer.code, answer.details);
   }
 
@@ -104,6 +116,8 @@ export function createSessionStatisticsHandlers(
       const ms = Number(clock.now() - start) / 1e6;
       logger.debug({ method, pageSize: call.request.pageSize, count, outcome, ms }, "request");
     }
+    if (outcome === "cancelled") cancellations[method].hit({ method, sent: count, peer: call.getPeer() });
+    else if (outcome !== "failed") failures[method].end();
     onEnd?.(method, count, outcome);
   }
 

@@ -10,6 +10,7 @@ import { sessionsV1, type Session } from "@sessionoffload/offload-api";
 import { createMemorySwitch, type MemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
 import { createStatsServer, type StatisticsMethod, type StatsServerOptions, type StreamOutcome } from "../src";
 import { drain, spec, statsClient, until } from "./support";
+import { recordingLogger } from "../../../test/support/recording-logger";
 
 const { SESSION_STATE, SESSION_CLOSE_CODE, REQUEST_STATUS } = sessionsV1;
 
@@ -161,7 +162,8 @@ describe("getClosedSessions", () => {
     const backend = memorySwitch(5000);
     const all = fill(backend, 5000);
     for (const id of all) backend.endSession(id, "finAck");
-    const { client, observed } = await serve(backend, { closedBatchSize: 64 });
+    const logger = recordingLogger();
+    const { client, observed } = await serve(backend, { closedBatchSize: 64, logger });
     const stream = client.getClosedSessions({ pageSize: 0 });
     const received: bigint[] = [];
     const cancelled = new Promise<void>((resolve) => {
@@ -179,6 +181,11 @@ describe("getClosedSessions", () => {
     expect(deliveredFirst.length).toBeLessThan(all.length);
     expect(received).toEqual(deliveredFirst.slice(0, received.length));
     expect(backend.size()).toBe(all.length - deliveredFirst.length);
+    // An operator sees the cancellation at info: which stream, how much it took, and who.
+    expect(logger.lines.map((l) => [l.level, l.message, l.fields.method, l.fields.sent])).toEqual([
+      ["info", "stream cancelled by the client", "getClosedSessions", deliveredFirst.length],
+    ]);
+    expect(logger.lines[0]?.fields.peer).toMatch(/^127\.0\.0\.1:\d+$/);
 
     const second = await drain(client.getClosedSessions({ pageSize: 0 }));
     expect(second.error).toBeUndefined();
