@@ -68,6 +68,11 @@ function makePki(): { ca: Pem; server: Pem; client: Pem; stranger: Pem } {
   return { ca: ca.pem, server: server.pem, client: client.pem, stranger: stranger.pem };
 }
 
+// A CA nobody here trusts: signs nothing the fixture serves.
+function createUntrustedCa(): string {
+  return certificate("untrusted CA", "06", undefined, [{ name: "basicConstraints", cA: true }]).pem.cert;
+}
+
 let pki: ReturnType<typeof makePki>;
 let dir: string;
 beforeAll(() => {
@@ -135,6 +140,73 @@ describe("TLS", () => {
     await fixture?.close();
     fixture = undefined;
     expect(await tryAdd({ ca: pki.ca.cert }, false, "not-in-the-cert.test")).toBe("error UNAVAILABLE");
+  });
+});
+
+describe("TLS failures are not retried", () => {
+  // With the default policy (5 attempts): the first failure is final, and says what is wrong.
+  async function failure(
+    credentials: ClientCredentialsOptions,
+    options: { mutual?: boolean; serverName?: string; plaintextServer?: boolean } = {},
+  ): Promise<OffloadError> {
+    fixture = await startFixture({
+      serverCredentials: options.plaintextServer
+        ? ServerCredentials.createInsecure()
+        : serverCredentials(!!options.mutual),
+    });
+    const retries: number[] = [];
+    const client = createOffloadClient({
+      sessionsAddress: fixture.sessionsAddress,
+      statsAddress: fixture.statsAddress,
+      credentials,
+      serverName: options.serverName,
+      onRetry: (e) => retries.push(e.attempt),
+    });
+    try {
+      await client.addSession(tcpSession(1));
+    } catch (err) {
+      expect(retries).toEqual([]);
+      expect(err).toBeInstanceOf(OffloadError);
+      return err as OffloadError;
+    } finally {
+      client.close();
+    }
+    throw new Error("expected the call to fail");
+  }
+
+  it.each([
+    [
+      "an untrusted CA",
+      () => ({ ca: createUntrustedCa() }),
+      {},
+      /not signed by a CA the client trusts.*first certificate/,
+    ],
+    ["the system roots only", () => ({}), {}, /not signed by a CA the client trusts/],
+    [
+      "a certificate for another name",
+      () => ({ ca: pki.ca.cert }),
+      { serverName: "not-in-the-cert.test" },
+      /does not name the target.*not-in-the-cert\.test/,
+    ],
+    ["a plaintext server", () => ({ ca: pki.ca.cert }), { plaintextServer: true }, /does not speak TLS.*wrong version/],
+  ] as Array<[string, () => ClientCredentialsOptions, { serverName?: string; plaintextServer?: boolean }, RegExp]>)(
+    "%s: UNAVAILABLE at once, with the reason",
+    async (_name, credentials, options, message) => {
+      const err = await failure(credentials(), options);
+      expect(err.codeName).toBe("UNAVAILABLE");
+      expect(err.attempts).toBe(1);
+      expect(err.message).toMatch(/^addSession: UNAVAILABLE: TLS handshake failed, not retried: /);
+      expect(err.message).toMatch(message);
+      expect(err.message).not.toContain("\n");
+    },
+  );
+
+  it("a client refused by a mutual-TLS server is not retried either", async () => {
+    const err = await failure({ ca: pki.ca.cert }, { mutual: true });
+    expect(err.attempts).toBe(1);
+    expect(err.message).toMatch(
+      /the server refused the client's certificate \(mutual TLS\) \(SSL: .*certificate required\)/,
+    );
   });
 });
 

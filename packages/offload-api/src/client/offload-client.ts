@@ -16,18 +16,22 @@ import { streamCall } from "./stream-call";
 import { invokeUnary } from "./unary-call";
 import { waitForRoom, type WaitForRoomOptions } from "./wait-for-room";
 
-/** Default target of the SessionTable service, as in the original demo. */
-export const DEFAULT_SESSIONS_ADDRESS = "127.0.0.1:3443";
-/** Default target of the SessionStatisticsTable service, as in the original demo. */
-export const DEFAULT_STATS_ADDRESS = "127.0.0.1:3444";
+/**
+ * Default target of the SessionTable service: the original demo's port, by
+ * name rather than as 127.0.0.1, because with TLS the target's host is sent
+ * as the server name, and Node warns (DEP0123) when that is an IP address.
+ */
+export const DEFAULT_SESSIONS_ADDRESS = "localhost:3443";
+/** Default target of the SessionStatisticsTable service (`localhost`, as `DEFAULT_SESSIONS_ADDRESS`). */
+export const DEFAULT_STATS_ADDRESS = "localhost:3444";
 /** Default time budget of a unary call, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Options of `createOffloadClient`; every field is optional. */
 export interface OffloadClientOptions {
-  /** host:port of the SessionTable service; default 127.0.0.1:3443. */
+  /** host:port of the SessionTable service; default localhost:3443. */
   readonly sessionsAddress?: string;
-  /** host:port of the SessionStatisticsTable service; default 127.0.0.1:3444. */
+  /** host:port of the SessionStatisticsTable service; default localhost:3444. */
   readonly statsAddress?: string;
   /** TLS (default, system roots unless `ca`/`caFile`), mutual TLS, or `{ insecure: true }`. */
   readonly credentials?: ClientCredentialsOptions;
