@@ -7,6 +7,8 @@ import { parseCommandLine, UsageError } from "./command-line";
 import { createLogger } from "./create-logger";
 import { ListenError, startReferenceServer } from "./reference-server";
 import { TlsFileError } from "./server-credentials";
+import { DevTlsError } from "./dev-tls";
+import { HostNameError } from "./host-names";
 
 /** Exit code for a bad command line, a port in use or an unreadable TLS file. */
 export const EXIT_USAGE = 2;
@@ -42,6 +44,7 @@ async function main(argv: readonly string[]): Promise<void> {
     running = await startReferenceServer(config, { logger });
   } catch (err) {
     if (err instanceof ListenError || err instanceof TlsFileError) return fail(err.message);
+    if (err instanceof DevTlsError || err instanceof HostNameError) return fail(err.message);
     if (err instanceof RangeError || err instanceof SwitchOptionError) return fail(err.message);
     if (err instanceof SqliteSwitchOpenError || err instanceof NftError) return fail(err.message);
     throw err;

@@ -118,8 +118,8 @@ export function createProgram(): Command {
     .description(
       "Reference session offload server: sessions.v1 SessionTable and SessionStatisticsTable over a " +
         "simulated switch. TLS by default: without --tls-cert/--tls-key, a development CA and a server " +
-        "certificate for localhost, 127.0.0.1 and ::1 are made on first start in --tls-dir; clients must " +
-        "trust its ca.crt.",
+        "certificate for localhost, 127.0.0.1, ::1, --host and this machine's name are made on first start " +
+        "in --tls-dir; clients must trust its ca.crt.",
     )
     .addOption(
       new Option("--services <list>", "services to host, comma-separated")

@@ -14,8 +14,18 @@ export { createBackend, BACKEND_KINDS } from "./backend-factory";
 export type { BackendConfig, BackendDeps, BackendKind } from "./backend-factory";
 export { buildServerCredentials, TlsFileError } from "./server-credentials";
 export type { TlsConfig, BuiltCredentials } from "./server-credentials";
-export { ensureDevTls, DEFAULT_DEV_TLS_DIR, DEV_SERVER_NAMES } from "./dev-tls";
-export type { DevTlsFiles, DevTlsOptions } from "./dev-tls";
+export {
+  ensureDevTls,
+  DEFAULT_DEV_TLS_DIR,
+  DEV_SERVER_NAMES,
+  DevTlsError,
+  covers,
+  coversAny,
+  certificateNames,
+} from "./dev-tls";
+export type { DevTlsFiles, DevTlsOptions, CertificateNames } from "./dev-tls";
+export { namesForHost, HostNameError } from "./host-names";
+export type { HostEnvironment } from "./host-names";
 export { createCertificateAuthority, issueCertificate } from "./certificates";
 export type { CertificateAndKey, AuthorityOptions, IssueOptions } from "./certificates";
 export { createLogger } from "./create-logger";

@@ -7,7 +7,9 @@ import { createBackend, effectiveCapacity } from "./backend-factory";
 import type { ReferenceServerConfig, ServiceName } from "./command-line";
 import { createMetricsServer, createServerMetrics, type LabelledTransportStats, type MetricsServer } from "./metrics";
 import type { TransportStatsSource } from "./metrics/transport-contract";
-import { buildServerCredentials } from "./server-credentials";
+import { coversAny } from "./dev-tls";
+import { namesForHost } from "./host-names";
+import { buildServerCredentials, type TlsConfig } from "./server-credentials";
 
 /** A bound endpoint of a running reference server: a gRPC service, or the metrics. */
 export interface Endpoint {
@@ -56,6 +58,12 @@ export interface ReferenceServerDeps {
   readonly clock?: Clock;
 }
 
+// The development certificate must cover the address the server listens on (and the machine's name).
+async function coveringHost(tls: TlsConfig, host: string): Promise<TlsConfig> {
+  if (tls.mode !== "dev") return tls;
+  return { ...tls, dev: { ...tls.dev, names: await namesForHost(host) } };
+}
+
 const SERVICE_DEFINITIONS = {
   sessions: sessionsV1.SessionTableService,
   stats: sessionsV1.SessionStatisticsTableService,
@@ -101,7 +109,18 @@ export async function startReferenceServer(
   deps: ReferenceServerDeps,
 ): Promise<RunningReferenceServer> {
   const { logger, clock } = deps;
-  const built = buildServerCredentials(config.tls);
+  const built = buildServerCredentials(await coveringHost(config.tls, config.host));
+  const certificate = built.serverCertificate;
+  if (
+    config.tls.mode === "files" &&
+    certificate !== undefined &&
+    !coversAny(certificate, await namesForHost(config.host))
+  ) {
+    logger.warn(
+      { host: config.host, certificateNames: certificate.subjectAltName },
+      "the --tls-cert certificate names neither --host nor this machine: clients must connect by a name it has",
+    );
+  }
   const backend = await createBackend(config.backend, { clock, logger });
   const servers: OffloadServer[] = [];
   const names: ServiceName[] = [];

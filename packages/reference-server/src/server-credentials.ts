@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { ensureDevTls, type DevTlsOptions } from "./dev-tls";
@@ -19,6 +20,8 @@ export interface BuiltCredentials {
   readonly caCertPath?: string;
   /** True when clients must present a certificate signed by the client CA. */
   readonly mutualTls: boolean;
+  /** The server's own certificate (the first of its chain), when it serves TLS and it parses. */
+  readonly serverCertificate?: X509Certificate;
 }
 
 /** A TLS file that cannot be read: `flag` names the command-line flag that gave it. */
@@ -42,6 +45,14 @@ function readPem(flag: string, path: string): Buffer {
   }
   if (!data.toString("latin1").includes("-----BEGIN ")) throw new TlsFileError(flag, path, "not a PEM file");
   return data;
+}
+
+function parseLeaf(chain: Buffer): X509Certificate | undefined {
+  try {
+    return new X509Certificate(chain);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -70,5 +81,5 @@ export function buildServerCredentials(config: TlsConfig): BuiltCredentials {
     [{ cert_chain: cert, private_key: key }],
     clientCa !== null,
   );
-  return { credentials, caCertPath, mutualTls: clientCa !== null };
+  return { credentials, caCertPath, mutualTls: clientCa !== null, serverCertificate: parseLeaf(cert) };
 }

@@ -12,8 +12,11 @@ import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-ba
 import {
   buildServerCredentials,
   createCertificateAuthority,
+  DevTlsError,
   ensureDevTls,
+  HostNameError,
   issueCertificate,
+  namesForHost,
   TlsFileError,
   type DevTlsFiles,
   type TlsConfig,
@@ -58,6 +61,37 @@ describe("ensureDevTls", () => {
     const later = ensureDevTls({ dir: copy, now: () => new Date(Date.now() + 830 * 86_400_000) });
     expect(later.created).toBe("server");
     expect(readFileSync(later.caCertPath, "utf8")).toBe(ca);
+  });
+
+  it("covers the names asked for (--host): issues the server certificate again, keeping the CA and the old names", () => {
+    const folder = join(dir, "hosts");
+    const first = ensureDevTls({ dir: folder });
+    const ca = readFileSync(first.caCertPath, "utf8");
+    const wider = ensureDevTls({ dir: folder, names: { dnsNames: ["switch.test"], ipAddresses: ["127.0.0.2"] } });
+    expect(wider.created).toBe("server");
+    expect(readFileSync(wider.caCertPath, "utf8")).toBe(ca);
+    const cert = new X509Certificate(readFileSync(wider.certPath));
+    expect(cert.checkIP("127.0.0.2")).toBe("127.0.0.2");
+    expect(cert.checkHost("switch.test")).toBe("switch.test");
+    expect(cert.checkHost("localhost")).toBe("localhost");
+    expect(cert.checkIP("::1")).toBeDefined();
+    expect(cert.verify(new X509Certificate(ca).publicKey)).toBe(true);
+    expect(ensureDevTls({ dir: folder, names: { dnsNames: [], ipAddresses: ["127.0.0.2"] } }).created).toBe("none");
+    // Another server's --host: both are covered, so that the two do not take turns replacing it.
+    const both = ensureDevTls({ dir: folder, names: { dnsNames: [], ipAddresses: ["127.0.0.3"] } });
+    expect(both.created).toBe("server");
+    expect(both.names.ipAddresses).toEqual(expect.arrayContaining(["127.0.0.3", "127.0.0.2", "127.0.0.1"]));
+    expect(both.names.dnsNames).toEqual(expect.arrayContaining(["localhost", "switch.test"]));
+    expect(ensureDevTls({ dir: folder, names: { dnsNames: [], ipAddresses: ["127.0.0.2"] } }).created).toBe("none");
+  });
+
+  it("says in one line when the folder cannot be made", () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    expect(() => ensureDevTls({ dir: join(file, "tls") })).toThrow(DevTlsError);
+    expect(() => ensureDevTls({ dir: join(file, "tls") })).toThrow(
+      new RegExp(`^cannot write the development TLS folder ${file}/tls: ENOTDIR$`),
+    );
   });
 
   it("takes the folder from OFFLOAD_TLS_DIR, relative to cwd", () => {
@@ -173,6 +207,33 @@ describe("a real TLS client", () => {
       await expect(add(port, rogueCreds)).rejects.toMatchObject({ code: status.UNAVAILABLE });
       expect(backend.size()).toBe(0);
     });
+  });
+});
+
+describe("namesForHost", () => {
+  const env = {
+    hostname: "switch-7",
+    addresses: ["127.0.0.1", "::1", "192.0.2.10", "fe80::1%eth0"],
+    resolve: async (name: string) => {
+      if (name === "switch-7.lab") return ["192.0.2.10", "2001:db8::10"];
+      throw Object.assign(new Error("not found"), { code: "ENOTFOUND" });
+    },
+  };
+
+  it.each([
+    ["127.0.0.2", { dnsNames: ["switch-7"], ipAddresses: ["127.0.0.2"] }],
+    ["::1", { dnsNames: ["switch-7"], ipAddresses: ["::1"] }],
+    ["[::1]", { dnsNames: ["switch-7"], ipAddresses: ["::1"] }],
+    ["0.0.0.0", { dnsNames: ["switch-7"], ipAddresses: ["127.0.0.1", "::1", "192.0.2.10"] }],
+    ["switch-7.lab", { dnsNames: ["switch-7.lab", "switch-7"], ipAddresses: ["192.0.2.10", "2001:db8::10"] }],
+  ])("--host %s needs %j", async (host, names) => {
+    expect(await namesForHost(host, env)).toEqual(names);
+  });
+
+  it("refuses a host name that does not resolve, in one line", async () => {
+    await expect(namesForHost("nowhere.invalid", env)).rejects.toThrow(
+      new HostNameError("--host: cannot resolve nowhere.invalid: ENOTFOUND"),
+    );
   });
 });
 
