@@ -7,8 +7,18 @@ import { randomBytes } from "node:crypto";
 import type { SessionSpec } from "@sessionoffload/offload-api";
 import { createFakeClock } from "@sessionoffload/switch-backend";
 import { createNftablesSwitch } from "@sessionoffload/switch-kernel";
+import { numberFlag, parseCliOrExit } from "../examples/shared/cli";
 
-const total = Number(process.argv[2] ?? 100_000);
+const total = parseCliOrExit(
+  {
+    name: "nftables-switch",
+    help: "usage: npx tsx bench/nftables-switch.ts [SESSIONS]   (root)\n  SESSIONS               sessions to add (default 100000)",
+    options: {},
+    positionals: true,
+  },
+  ({ positionals }) =>
+    numberFlag("SESSIONS", positionals[0] ?? "100000", { min: 1, max: 10_000_000, integer: true }) as number,
+);
 const chunk = 10_000;
 
 function spec(i: number): SessionSpec {
@@ -78,6 +88,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  process.stderr.write(`nftables-switch: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -13,7 +13,6 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { renderBarChart } from "./lib/chart";
 import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
 import { median, type LoadResult } from "./lib/loadgen-result";
@@ -21,18 +20,38 @@ import { runNodeLoadgen } from "./lib/node-loadgen";
 import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
 import { memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
+import { numberFlag, parseCliOrExit, UsageError } from "../examples/shared/cli";
 
-const { values: opts } = parseArgs({
-  options: {
-    quick: { type: "boolean", default: false },
-    backends: { type: "string" },
-    peers: { type: "boolean", default: true },
-    "no-peers": { type: "boolean", default: false },
-    reps: { type: "string" },
-    out: { type: "string", default: join(__dirname, "results") },
-    "peers-build": { type: "string", default: process.env.PEERS_BUILD ?? join(__dirname, ".peers-build") },
+const opts = parseCliOrExit(
+  {
+    name: "bench",
+    help: `usage: npx tsx bench/run.ts [options]   (npm run bench)
+  --quick                small sizes, one repetition (a smoke run)
+  --backends LIST        comma-separated: memory, sqlite, nftables (default: all this machine can run)
+  --no-peers             skip the C++ load generator and the peer servers (a Node driver runs instead)
+  --reps N               repetitions of each measurement (default 3, --quick 1)
+  --out DIR              where results/latest.* go (default bench/results)
+  --peers-build DIR      build folder of bench/peers (default $PEERS_BUILD or bench/.peers-build)`,
+    options: {
+      quick: { type: "boolean", default: false },
+      backends: { type: "string" },
+      peers: { type: "boolean", default: true },
+      "no-peers": { type: "boolean", default: false },
+      reps: { type: "string" },
+      out: { type: "string", default: join(__dirname, "results") },
+      "peers-build": { type: "string", default: process.env.PEERS_BUILD ?? join(__dirname, ".peers-build") },
+    },
   },
-});
+  ({ values }) => {
+    const known = ["memory", "sqlite", "nftables"];
+    for (const b of (values.backends ?? "memory").split(",")) {
+      if (!known.includes(b))
+        throw new UsageError(`--backends: unknown backend "${b}"; choose from ${known.join(", ")}`);
+    }
+    numberFlag("--reps", values.reps, { min: 1, max: 100, integer: true });
+    return values;
+  },
+);
 
 const quick = opts.quick ?? false;
 const isRoot = process.getuid?.() === 0;
@@ -551,6 +570,6 @@ function renderChart(): string {
 }
 
 main().catch((err: unknown) => {
-  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.stderr.write(`bench: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -24,6 +24,7 @@ import { sessionsV1, type SessionSpec } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
 import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
+import { numberFlag, parseCliOrExit, UsageError } from "../examples/shared/cli";
 
 type Kind = "memory" | "sqlite-full" | "sqlite-normal";
 
@@ -178,10 +179,26 @@ async function twoProcesses(dir: string, adds: number): Promise<string> {
 
 async function main(): Promise<void> {
   const [flag, kind, file, capacity] = process.argv.slice(2);
+  // The benchmark's own child processes.
   if (flag === "--serve") return serve(kind as Kind, file ?? "", Number(capacity) + 10);
   if (flag === "--add") return addInChild(kind ?? "", Number(file), Number(capacity));
-  const inProcessAdds = Number(flag ?? 20_000);
-  const grpcAdds = Number(kind ?? 20_000);
+  const [inProcessAdds, grpcAdds] = parseCliOrExit(
+    {
+      name: "sqlite-switch",
+      help:
+        "usage: npx tsx bench/sqlite-switch.ts [IN_PROCESS_ADDS [GRPC_ADDS]]\n" +
+        "  IN_PROCESS_ADDS        adds into the switch in process (default 20000)\n" +
+        "  GRPC_ADDS              adds through the gRPC session server (default 20000)",
+      options: {},
+      positionals: true,
+    },
+    ({ positionals }) => {
+      const count = (name: string, text: string | undefined) =>
+        numberFlag(name, text ?? "20000", { min: 1, max: 10_000_000, integer: true }) as number;
+      if (positionals.length > 2) throw new UsageError(`unexpected argument '${positionals[2]}' (see --help)`);
+      return [count("IN_PROCESS_ADDS", positionals[0]), count("GRPC_ADDS", positionals[1])];
+    },
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-sqlite-"));
   console.log(`node ${process.version}, ${os.cpus().length} cores, files in ${dir}`);
   try {
@@ -202,4 +219,7 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((err: unknown) => {
+  process.stderr.write(`sqlite-switch: error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

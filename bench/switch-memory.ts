@@ -8,8 +8,18 @@
  */
 import type { SessionSpec } from "@sessionoffload/offload-api";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
+import { numberFlag, parseCliOrExit } from "../examples/shared/cli";
 
-const count = Number(process.argv[2] ?? 1_000_000);
+const count = parseCliOrExit(
+  {
+    name: "switch-memory",
+    help: "usage: npx tsx --expose-gc bench/switch-memory.ts [SESSIONS]\n  SESSIONS               table size (default 1000000)",
+    options: {},
+    positionals: true,
+  },
+  ({ positionals }) =>
+    numberFlag("SESSIONS", positionals[0] ?? "1000000", { min: 1, max: 100_000_000, integer: true }) as number,
+);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function settle(): NodeJS.MemoryUsage {

@@ -67,7 +67,8 @@ function npm(args: string[], env: NodeJS.ProcessEnv = {}) {
     });
     void exited.then((code) => rej(new Error(`npm exited ${code} before ready:\n${out}\n${err}`)));
   });
-  return { child, ready, exited, stderr: () => err };
+  ready.catch(() => undefined); // a run that is not a server never gets ready: only a test awaiting it fails
+  return { child, ready, exited, stdout: () => out, stderr: () => err };
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -91,6 +92,30 @@ async function portIsFree(port: number): Promise<boolean> {
     for (const port of Object.values(ports)) expect([port, await portIsFree(port)]).toEqual([port, true]);
     expect(run.stderr()).toContain('"msg":"stopped"');
   });
+
+  it("npm start, then npm run demo:client: the client trusts npm start's development CA and completes", async () => {
+    const server = npm(["start", "--", "--sessions-port", "0", "--stats-port", "0"]);
+    const ports = await server.ready;
+    const client = npm(
+      [
+        "run",
+        "demo:client",
+        "--",
+        "--sessions",
+        `localhost:${ports.sessions}`,
+        "--stats",
+        `localhost:${ports.stats}`,
+        "--closed-timeout",
+        "40",
+      ],
+      { OFFLOAD_DEMO_DIR: join(project, "demo-client") },
+    );
+    expect(await client.exited).toBe(0);
+    expect(client.stdout()).toContain("-------------- Add Session --------------");
+    expect(client.stderr()).not.toMatch(/DEP0123|error/);
+    process.kill(server.child.pid as number, "SIGTERM");
+    expect(await server.exited).toBe(0);
+  }, 90_000);
 
   it.each([
     ["demo:server1", { SESSIONS_PORT: "0" }],

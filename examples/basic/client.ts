@@ -1,73 +1,46 @@
 /**
  * The client window of the original demo: `npx tsx examples/basic/client.ts`
- * (or ./runClient.sh). Talks TLS to 127.0.0.1:3443 (sessions) and :3444
+ * (or ./runClient.sh). Talks TLS to localhost:3443 (sessions) and :3444
  * (statistics), trusting the servers' dev CA; see README.md.
  */
-import { parseArgs } from "node:util";
-import { createOffloadClient, OffloadError, ValidationError } from "@sessionoffload/offload-api";
+import { createOffloadClient } from "@sessionoffload/offload-api";
 import { runBasicDemo } from "./demo";
+import { hostPortFlag, numberFlag, runCli } from "../shared/cli";
 import { exampleCredentials } from "../shared/example-credentials";
 
-const HELP = `usage: client.ts [options]
-  --sessions HOST:PORT   sessions server (default 127.0.0.1:3443)
-  --stats HOST:PORT      statistics server (default 127.0.0.1:3444)
-  --ca FILE              CA certificate to trust (default ./.offload/tls/ca.crt, or $OFFLOAD_TLS_DIR/ca.crt)
+runCli(
+  {
+    name: "client",
+    help: `usage: client.ts [options]
+  --sessions HOST:PORT   sessions server (default localhost:3443)
+  --stats HOST:PORT      statistics server (default localhost:3444)
+  --ca FILE              CA certificate to trust (default: the dev CAs of npm start and the demo servers)
   --insecure             plaintext, for servers started with --insecure
-  --closed-timeout SECS  how long to wait for the sessions to end (default 60)
-  -h, --help             this text`;
-
-async function main(): Promise<number> {
-  const { values } = parseArgs({
+  --closed-timeout SECS  how long to wait for the sessions to end (default 60)`,
     options: {
-      sessions: { type: "string", default: "127.0.0.1:3443" },
-      stats: { type: "string", default: "127.0.0.1:3444" },
+      sessions: { type: "string", default: "localhost:3443" },
+      stats: { type: "string", default: "localhost:3444" },
       ca: { type: "string" },
       insecure: { type: "boolean", default: false },
       "closed-timeout": { type: "string", default: "60" },
-      help: { type: "boolean", short: "h", default: false },
     },
-  });
-  if (values.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  const closedTimeoutS = Number(values["closed-timeout"]);
-  if (!Number.isFinite(closedTimeoutS) || closedTimeoutS < 0) {
-    process.stderr.write(`client: --closed-timeout: expected seconds >= 0, got ${values["closed-timeout"]}\n`);
-    return 2;
-  }
-  const client = createOffloadClient({
-    sessionsAddress: values.sessions,
-    statsAddress: values.stats,
-    credentials: exampleCredentials(values),
-  });
-  const stop = new AbortController();
-  process.once("SIGINT", () => stop.abort());
-  try {
-    const outcome = await runBasicDemo(client, {
-      print: (line) => process.stdout.write(`${line}\n`),
-      closedTimeoutMs: closedTimeoutS * 1000,
-      signal: stop.signal,
-    });
-    return outcome.complete ? 0 : 1;
-  } finally {
-    client.close();
-  }
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
   },
-  (err: unknown) => {
-    if (err instanceof OffloadError || err instanceof ValidationError) {
-      process.stderr.write(`client: ${err.message}\n`);
-      if (err instanceof OffloadError && err.codeName === "UNAVAILABLE") {
-        process.stderr.write("client: are ./runServer1.sh and ./runServer2.sh running (and do TLS settings match)?\n");
-      }
-    } else {
-      process.stderr.write(`client: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  async ({ values, signal }) => {
+    const closedTimeoutS = numberFlag("--closed-timeout", values["closed-timeout"], { min: 0, max: 86_400 }) ?? 60;
+    const client = createOffloadClient({
+      sessionsAddress: hostPortFlag("--sessions", values.sessions ?? "localhost:3443"),
+      statsAddress: hostPortFlag("--stats", values.stats ?? "localhost:3444"),
+      credentials: exampleCredentials(values),
+    });
+    try {
+      const outcome = await runBasicDemo(client, {
+        print: (line) => process.stdout.write(`${line}\n`),
+        closedTimeoutMs: closedTimeoutS * 1000,
+        signal,
+      });
+      return outcome.complete ? 0 : 1;
+    } finally {
+      client.close();
     }
-    process.exitCode = 1;
   },
 );

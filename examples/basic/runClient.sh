@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Window 3 of the original demo: the client. Trusts the servers' dev CA in .offload/tls.
-# Flags are passed on: --sessions HOST:PORT, --stats HOST:PORT, --insecure, --closed-timeout SECS.
-# (--no-deprecation hides Node's DEP0123 warning: grpc-js sends the IP target as TLS server name.)
+# Window 3 of the original demo: the client. Trusts the dev CA of the demo servers (examples/basic/.offload/tls)
+# and of `npm start` (./.offload/tls), whichever exist; --ca FILE names another.
+# Flags are passed on: --sessions HOST:PORT, --stats HOST:PORT, --ca FILE, --insecure, --closed-timeout SECS.
 set -euo pipefail
 source "$(dirname "$0")/demo-env.sh"
-exec node --no-deprecation --import tsx examples/basic/client.ts "$@"
+exec node --import tsx examples/basic/client.ts "$@"

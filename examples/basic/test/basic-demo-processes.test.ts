@@ -64,9 +64,9 @@ function runClient(
     join(HERE, "runClient.sh"),
     [
       "--sessions",
-      `127.0.0.1:${sessionsPort}`,
+      `localhost:${sessionsPort}`,
       "--stats",
-      `127.0.0.1:${statsPort}`,
+      `localhost:${statsPort}`,
       "--closed-timeout",
       "40",
       ...extra,

@@ -175,6 +175,6 @@ describe("firewall simulator command", () => {
   it("a bad option is one line on stderr and exit 2", async () => {
     const { code, stderr } = await runMain(["--rate", "fast"]).done;
     expect(code).toBe(2);
-    expect(stderr.trim()).toBe("firewall-simulator: --rate: expected a number > 0, got fast");
+    expect(stderr.trim()).toBe("firewall-simulator: error: --rate: expected a number in 0.001..1000000, got fast");
   }, 30_000);
 });
