@@ -86,10 +86,39 @@ export function createObservedBackend(backend: SwitchBackend, counts: TableCount
     }
   }
 
+  const addFailed = (err: unknown): never => failed("add", err);
+  const getFailed = (err: unknown): never => failed("get", err);
+  const deleteFailed = (err: unknown): never => failed("delete", err);
+
+  // add, get and delete are the unary calls' hot path: written out, with no closure per call.
   const observed: SwitchBackend = {
-    add: (...args: Parameters<SwitchBackend["add"]>) => observe("add", () => backend.add(...args), countAdd),
-    get: (id) => observe("get", () => backend.get(id), same),
-    delete: (id) => observe("delete", () => backend.delete(id), countDelete),
+    add(...args: Parameters<SwitchBackend["add"]>) {
+      let result: MaybePromise<AddResult>;
+      try {
+        result = backend.add(...args);
+      } catch (err) {
+        return addFailed(err);
+      }
+      return isThenable(result) ? result.then(countAdd, addFailed) : countAdd(result);
+    },
+    get(id) {
+      let result: MaybePromise<Session | undefined>;
+      try {
+        result = backend.get(id);
+      } catch (err) {
+        return getFailed(err);
+      }
+      return isThenable(result) ? result.then(same, getFailed) : result;
+    },
+    delete(id) {
+      let result: MaybePromise<Session | undefined>;
+      try {
+        result = backend.delete(id);
+      } catch (err) {
+        return deleteFailed(err);
+      }
+      return isThenable(result) ? result.then(countDelete, deleteFailed) : countDelete(result);
+    },
     sessions(options) {
       let source: AsyncIterable<Session> | Iterable<Session>;
       try {
