@@ -1,3 +1,4 @@
+import type { ServiceDefinition } from "@grpc/grpc-js";
 import { sessionsV1, type Clock, type Logger } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
@@ -64,10 +65,11 @@ async function coveringHost(tls: TlsConfig, host: string): Promise<TlsConfig> {
   return { ...tls, dev: { ...tls.dev, names: await namesForHost(host) } };
 }
 
-const SERVICE_DEFINITIONS = {
-  sessions: sessionsV1.SessionTableService,
-  stats: sessionsV1.SessionStatisticsTableService,
-} as const;
+// The gRPC services each server hosts, whose metric series start at zero (every method, every code).
+const SERVICE_DEFINITIONS: Record<ServiceName, readonly ServiceDefinition[]> = {
+  sessions: [sessionsV1.SessionTableService],
+  stats: [sessionsV1.SessionStatisticsTableService],
+};
 
 // The transport counts of the servers whose transport reports them (server-transport, issue 15).
 function transportStatsOf(servers: readonly OffloadServer[], names: readonly ServiceName[]): LabelledTransportStats[] {
@@ -130,7 +132,7 @@ export async function startReferenceServer(
       : createServerMetrics({
           backend,
           capacity: effectiveCapacity(config.backend),
-          services: config.services.map((s) => SERVICE_DEFINITIONS[s]),
+          services: config.services.flatMap((s) => SERVICE_DEFINITIONS[s]),
           transportStats: () => transportStatsOf(servers, names),
           logger,
         });
