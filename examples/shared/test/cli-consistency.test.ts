@@ -37,6 +37,7 @@ const COMMANDS: Array<[string, string, string]> = [
   ["examples/basic/client.ts", "client", "--closed-timeout"],
   ["examples/firewall-simulator/main.ts", "firewall-simulator", "--rate"],
   ["examples/watch/watch.ts", "watch", "--interval"],
+  ["examples/openoffload/client.ts", "client", "--closed-timeout"],
   ["bench/run.ts", "bench", "--reps"],
   ["bench/switch-memory.ts", "switch-memory", ""],
   ["bench/nftables-switch.ts", "nftables-switch", ""],

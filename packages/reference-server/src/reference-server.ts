@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
-import { sessionsV1, type Clock, type Logger } from "@sessionoffload/offload-api";
+import { openoffloadV1, sessionsV1, type Clock, type Logger } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
@@ -67,7 +67,7 @@ async function coveringHost(tls: TlsConfig, host: string): Promise<TlsConfig> {
 
 // The gRPC services each server hosts, whose metric series start at zero (every method, every code).
 const SERVICE_DEFINITIONS: Record<ServiceName, readonly ServiceDefinition[]> = {
-  sessions: [sessionsV1.SessionTableService],
+  sessions: [sessionsV1.SessionTableService, openoffloadV1.SessionTableService],
   stats: [sessionsV1.SessionStatisticsTableService],
 };
 

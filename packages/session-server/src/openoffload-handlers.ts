@@ -8,6 +8,7 @@ import {
 import { backendErrorToStatus, createStreamGate } from "@sessionoffload/server-transport";
 import {
   ValidationError,
+  createLogThrottle,
   createSilentLogger,
   createSystemClock,
   isLevelEnabled,
@@ -114,20 +115,41 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
   const closedBatchSize = checkRange("closedBatchSize", options.closedBatchSize ?? DEFAULT_CLOSED_BATCH_SIZE, 1, 65536);
   const notFoundWhenEmpty = (options.noClosedSessions ?? "emptyStream") === "notFound";
 
+  // Throttled (the first at once, then one summary per 10 s, then a line when it is over), as sessions.v1's.
+  const failures = createLogThrottle({
+    logger,
+    clock,
+    level: "error",
+    message: "backend failure",
+    endMessage: "backend answering again",
+  });
+  const tableFull = createLogThrottle({
+    logger,
+    clock,
+    message: "table full: adds refused",
+    endMessage: "table has room again",
+  });
+
+  const cancellations = createLogThrottle({ logger, clock, message: "stream cancelled by the client" });
+
   function failure(method: Method, err: unknown): { code: status; details: string } {
     if (err instanceof ValidationError) return { code: status.INVALID_ARGUMENT, details: err.message };
     const answer = backendErrorToStatus(err);
-    logger.error({ err, method, code: status[answer.code] }, "backend failure");
+    failures.hit({ err, method, code: status[answer.code] });
     return answer;
   }
 
+  // One readable line per request: ids as strings, status codes by name.
   function traceLine(method: Method, start: bigint, fields: Record<string, unknown>): void {
     logger.debug({ method, ...fields, ms: Number(clock.now() - start) / 1e6 }, "request");
   }
 
   function decided(outcome: BatchOutcome, position: number, id: bigint, result: AddResult): void {
     if (result.kind === "alreadyExists") outcome.fail(position, id, status.ALREADY_EXISTS);
-    else if (result.kind === "tableFull") outcome.fail(position, id, status.RESOURCE_EXHAUSTED);
+    else if (result.kind === "tableFull") {
+      tableFull.hit({ generation: "openoffload.v1" });
+      outcome.fail(position, id, status.RESOURCE_EXHAUSTED);
+    } else tableFull.end();
   }
 
   function addSession(
@@ -142,7 +164,9 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
     const finish = (err: { code: status; details: string } | null, value?: openoffloadV1.addSessionResponse) => {
       if (finished) return;
       finished = true;
-      if (debug) traceLine("addSession", start, { sessions: position, failed: outcome.failures, code: err?.code ?? 0 });
+      if (debug) {
+        traceLine("addSession", start, { sessions: position, failed: outcome.failures, code: status[err?.code ?? 0] });
+      }
       if (err !== null) callback(err);
       else callback(null, value);
     };
@@ -163,7 +187,7 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
         result = backend.add(checked.spec, { id: checked.id });
       } catch (err) {
         if (debug && err instanceof ValidationError)
-          logger.debug({ method: "addSession", id, position: at, err: err.message }, "malformed session");
+          logger.debug({ method: "addSession", id: String(id), position: at, err: err.message }, "malformed session");
         outcome.fail(at, id, failure("addSession", err).code);
         return;
       }
@@ -200,7 +224,7 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
     const id = call.request.sessionId;
     const callback: SessionCallback = debug
       ? (err, value) => {
-          traceLine(method, start, { sessionId: id, code: err?.code ?? 0 });
+          traceLine(method, start, { sessionId: String(id), code: status[err?.code ?? 0] });
           done(err, value);
         }
       : done;
@@ -219,8 +243,18 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
       callback(failure(method, err));
       return;
     }
-    if (isThenable(result)) result.then(answer, (err: unknown) => callback(failure(method, err)));
-    else answer(result);
+    if (isThenable(result)) {
+      result.then(
+        (session) => {
+          failures.end();
+          answer(session);
+        },
+        (err: unknown) => callback(failure(method, err)),
+      );
+    } else {
+      failures.end();
+      answer(result);
+    }
   }
 
   function getAllSessions(
@@ -241,7 +275,8 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
     }
     readPage(source, size).then(
       (page) => {
-        if (debug) traceLine("getAllSessions", start, { pageSize, startSession, count: page.length });
+        if (debug)
+          traceLine("getAllSessions", start, { pageSize, startSession: String(startSession), count: page.length });
         callback(null, {
           sessionInfo: page.map((s) => openOffloadSessionToWire(s, REQUEST_STATUS._ACCEPTED)),
           nextkey: page[page.length - 1]?.id ?? 0n,
@@ -263,7 +298,10 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
         batchSize: closedBatchSize,
         toWire: (session) => openOffloadSessionToWire(session, REQUEST_STATUS._ACCEPTED),
       });
-      if (gate.stopped === "cancelled") return;
+      if (gate.stopped === "cancelled") {
+        cancellations.hit({ method: "getClosedSessions", sent: count, peer: call.getPeer() });
+        return;
+      }
       if (count === 0 && notFoundWhenEmpty && gate.stopped === undefined) {
         call.emit("error", { code: status.NOT_FOUND, details: "No Closed Sessions" });
       } else {

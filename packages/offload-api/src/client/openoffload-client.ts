@@ -23,7 +23,7 @@ export const DEFAULT_OPENOFFLOAD_PAGE = 64;
 
 /** Options of `createOpenOffloadClient`; every field is optional. */
 export interface OpenOffloadClientOptions {
-  /** host:port of the server (openoffload.v1.SessionTable); default 127.0.0.1:3443, beside sessions.v1. */
+  /** host:port of the server (openoffload.v1.SessionTable); default localhost:3443, beside sessions.v1. */
   readonly address?: string;
   /** TLS (default, system roots unless `ca`/`caFile`), mutual TLS, or `{ insecure: true }`. */
   readonly credentials?: ClientCredentialsOptions;

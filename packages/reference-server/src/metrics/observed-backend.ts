@@ -1,5 +1,5 @@
 import { ValidationError, type CloseCode, type Session } from "@sessionoffload/offload-api";
-import { isThenable } from "@sessionoffload/server-transport";
+import { isThenable } from "@sessionoffload/switch-backend/kit";
 import type { AddResult, ClosedLease, MaybePromise, SwitchBackend } from "@sessionoffload/switch-backend";
 import type { ClosedCode, SwitchOperation, TableCounts } from "./table-metrics";
 
