@@ -93,13 +93,20 @@ describeWithPrometheusParser("offload-server --metrics-port", () => {
     expect(valueOf(before.families, "offload_sessions")).toBe(0);
     expect(valueOf(before.families, "offload_sessions_capacity")).toBe(3);
     // Every hosted method's series exist from the start, at zero.
-    expect(samples(before.families, "grpc_server_started_total").map((s) => s.labels.grpc_method)).toEqual([
-      "addSession",
-      "getSession",
-      "deleteSession",
-      "getAllSessions",
-      "getClosedSessions",
+    const started = samples(before.families, "grpc_server_started_total");
+    expect(started.map((s) => `${s.labels.grpc_service}/${s.labels.grpc_method} ${s.labels.grpc_type}`)).toEqual([
+      "sessions.v1.SessionTable/addSession unary",
+      "sessions.v1.SessionTable/getSession unary",
+      "sessions.v1.SessionTable/deleteSession unary",
+      "openoffload.v1.SessionTable/addSession client_stream",
+      "openoffload.v1.SessionTable/getSession unary",
+      "openoffload.v1.SessionTable/deleteSession unary",
+      "openoffload.v1.SessionTable/getAllSessions unary",
+      "openoffload.v1.SessionTable/getClosedSessions server_stream",
+      "sessions.v1.SessionStatisticsTable/getAllSessions server_stream",
+      "sessions.v1.SessionStatisticsTable/getClosedSessions server_stream",
     ]);
+    expect(started.every((s) => s.value === 0)).toBe(true);
 
     const client = clientOf(server);
     try {
