@@ -42,13 +42,11 @@ function get(
 }
 
 const transport = (open: number): TransportStats => ({
-  connectionsAccepted: 12,
-  connectionsOpen: open,
-  connectionsRejected: 2,
-  goawaySent: { NO_ERROR: 3, ENHANCE_YOUR_CALM: 1 },
-  rstStreamSent: { CANCEL: 4 },
+  connections: { accepted: 12, open, rejected: 2 },
+  goaway: { NO_ERROR: 3, ENHANCE_YOUR_CALM: 1 },
+  rstStream: { CANCEL: 4 },
   refusedStreams: 5,
-  limitHits: { maxConcurrentStreams: 5, maxHeaderListSize: 1 },
+  limitHits: { maxConcurrentStreams: 5, maxHeaderListSize: 1, notHit: undefined },
 });
 
 describeWithPrometheusParser("the /metrics endpoint", () => {

@@ -22,23 +22,19 @@ export interface CallTracker {
 
 /**
  * What one server's HTTP/2 transport refused or counted so far, read live
- * (`OffloadServer.transportStats()`). Counts only grow, except `connectionsOpen`.
+ * (`OffloadServer.transportStats()`). Counts only grow, except `connections.open`.
  */
 export interface TransportStats {
-  /** Connections accepted since start. */
-  readonly connectionsAccepted: number;
-  /** Connections open now. */
-  readonly connectionsOpen: number;
-  /** Connections refused at once (the connection cap). */
-  readonly connectionsRejected: number;
-  /** GOAWAY frames sent, by HTTP/2 error code name (e.g. "NO_ERROR", "ENHANCE_YOUR_CALM"). */
-  readonly goawaySent: Readonly<Record<string, number>>;
-  /** RST_STREAM frames sent, by HTTP/2 error code name (e.g. "CANCEL", "PROTOCOL_ERROR"). */
-  readonly rstStreamSent: Readonly<Record<string, number>>;
-  /** Streams refused (REFUSED_STREAM: over the concurrent-streams limit or during shutdown). */
+  /** Connections accepted, open now, and closed at accept because the connection cap was reached. */
+  readonly connections: { readonly accepted: number; readonly open: number; readonly rejected: number };
+  /** GOAWAY frames sent, by HTTP/2 error code name (NO_ERROR for graceful closes). */
+  readonly goaway: Readonly<Record<string, number>>;
+  /** RST_STREAM frames sent, by HTTP/2 error code name. */
+  readonly rstStream: Readonly<Record<string, number>>;
+  /** Streams refused (REFUSED_STREAM) above the concurrent-streams limit or while going away. */
   readonly refusedStreams: number;
-  /** How often each limit was hit, by limit name (e.g. "maxHeaderListSize"). */
-  readonly limitHits: Readonly<Record<string, number>>;
+  /** Times each limit refused something, by limit name. */
+  readonly limitHits: Readonly<Partial<Record<string, number>>>;
 }
 
 /** A server whose transport reports `TransportStats`. */

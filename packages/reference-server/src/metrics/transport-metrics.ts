@@ -29,11 +29,11 @@ function* totals(
 function* byName<K extends string>(
   read: () => readonly LabelledTransportStats[],
   key: K,
-  pick: (stats: TransportStats) => Readonly<Record<string, number>>,
+  pick: (stats: TransportStats) => Readonly<Partial<Record<string, number>>>,
 ): Iterable<readonly [Labels<"server" | K>, number]> {
   for (const { server, stats } of read()) {
     for (const [name, value] of Object.entries(pick(stats))) {
-      yield [{ server, [key]: name } as Labels<"server" | K>, value];
+      if (value !== undefined) yield [{ server, [key]: name } as Labels<"server" | K>, value];
     }
   }
 }
@@ -49,7 +49,7 @@ export function registerTransportMetrics(registry: Registry, read: () => readonl
     "offload_transport_connections_accepted_total",
     "HTTP/2 connections accepted.",
     ["server"],
-    () => totals(read, (s) => s.connectionsAccepted),
+    () => totals(read, (s) => s.connections.accepted),
   );
   new Gauge({
     name: "offload_transport_connections_open",
@@ -58,7 +58,7 @@ export function registerTransportMetrics(registry: Registry, read: () => readonl
     registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, value] of totals(read, (s) => s.connectionsOpen)) this.set(labels, value);
+      for (const [labels, value] of totals(read, (s) => s.connections.open)) this.set(labels, value);
     },
   });
   createSnapshotCounter(
@@ -66,21 +66,21 @@ export function registerTransportMetrics(registry: Registry, read: () => readonl
     "offload_transport_connections_rejected_total",
     "HTTP/2 connections refused at once (connection cap).",
     ["server"],
-    () => totals(read, (s) => s.connectionsRejected),
+    () => totals(read, (s) => s.connections.rejected),
   );
   createSnapshotCounter(
     registry,
     "offload_transport_goaway_sent_total",
     "GOAWAY frames sent, by HTTP/2 error code.",
     ["server", "code"],
-    () => byName(read, "code", (s) => s.goawaySent),
+    () => byName(read, "code", (s) => s.goaway),
   );
   createSnapshotCounter(
     registry,
     "offload_transport_rst_stream_sent_total",
     "RST_STREAM frames sent, by HTTP/2 error code.",
     ["server", "code"],
-    () => byName(read, "code", (s) => s.rstStreamSent),
+    () => byName(read, "code", (s) => s.rstStream),
   );
   createSnapshotCounter(
     registry,
