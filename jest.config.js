@@ -14,4 +14,6 @@ module.exports = {
     "^@sessionoffload/([a-z-]+)/([a-z-]+)$": "<rootDir>/packages/$1/src/$2/index.ts",
   },
   testTimeout: 30000,
+  // The closing counts for .ci/run (see the reporter for why not `--json`).
+  reporters: ["default", ["<rootDir>/scripts/jest-summary-reporter.cjs", { outputFile: ".jest-results.json" }]],
 };
