@@ -10,6 +10,7 @@ export default tseslint.config(
       "bench/results/**",
       "bench/.peers-build/**",
       "coverage/**",
+      "dist-packages/**",
     ],
   },
   ...tseslint.configs.recommended,
