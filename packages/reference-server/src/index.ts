@@ -1,6 +1,13 @@
-export { startReferenceServer, formatHostPort, ListenError } from "./reference-server";
+/**
+ * The reference server as a library, for whoever runs it from code rather
+ * than from the `offload-server` command: start it from a configuration
+ * (`parseCommandLine` reads one from the command's flags), the backend
+ * factory, TLS from files or a development CA, and its logger. The metrics
+ * are the `/metrics` subpath. Certificate and host-name helpers stay inside.
+ */
+export { startReferenceServer, ListenError } from "./reference-server";
 export type { RunningReferenceServer, ReferenceServerDeps, Endpoint } from "./reference-server";
-export { parseCommandLine, createProgram, UsageError, SERVICE_NAMES, LOG_LEVELS, LOG_FORMATS } from "./command-line";
+export { parseCommandLine, UsageError, SERVICE_NAMES, LOG_LEVELS, LOG_FORMATS } from "./command-line";
 export type {
   ReferenceServerConfig,
   MetricsEndpointConfig,
@@ -14,19 +21,7 @@ export { createBackend, BACKEND_KINDS } from "./backend-factory";
 export type { BackendConfig, BackendDeps, BackendKind } from "./backend-factory";
 export { buildServerCredentials, TlsFileError } from "./server-credentials";
 export type { TlsConfig, BuiltCredentials } from "./server-credentials";
-export {
-  ensureDevTls,
-  DEFAULT_DEV_TLS_DIR,
-  DEV_SERVER_NAMES,
-  DevTlsError,
-  covers,
-  coversAny,
-  certificateNames,
-} from "./dev-tls";
+export { ensureDevTls, DEFAULT_DEV_TLS_DIR, DevTlsError } from "./dev-tls";
 export type { DevTlsFiles, DevTlsOptions, CertificateNames } from "./dev-tls";
-export { namesForHost, HostNameError } from "./host-names";
-export type { HostEnvironment } from "./host-names";
-export { createCertificateAuthority, issueCertificate } from "./certificates";
-export type { CertificateAndKey, AuthorityOptions, IssueOptions } from "./certificates";
 export { createLogger } from "./create-logger";
 export type { CreateLoggerOptions } from "./create-logger";

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCertificateAuthority, issueCertificate } from "../src";
+import { createCertificateAuthority, issueCertificate } from "../src/certificates";
 import { killAll, runCommand, whenReady, type RunningCommand } from "./offload-server-process";
 
 const CTL = join(__dirname, "../dist/offloadctl/offloadctl.js");

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCertificateAuthority } from "../src";
+import { createCertificateAuthority } from "../src/certificates";
 import { killAll, runCommand, whenReady, type RunningCommand, type StartedServer } from "./offload-server-process";
 
 const CTL = join(__dirname, "../dist/offloadctl/offloadctl.js");

@@ -11,16 +11,14 @@ import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
 import {
   buildServerCredentials,
-  createCertificateAuthority,
   DevTlsError,
   ensureDevTls,
-  HostNameError,
-  issueCertificate,
-  namesForHost,
   TlsFileError,
   type DevTlsFiles,
   type TlsConfig,
 } from "../src";
+import { createCertificateAuthority, issueCertificate } from "../src/certificates";
+import { HostNameError, namesForHost } from "../src/host-names";
 
 let dir: string;
 let dev: DevTlsFiles;
