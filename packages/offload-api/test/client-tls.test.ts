@@ -98,11 +98,19 @@ function serverCredentials(mutual: boolean): ServerCredentials {
   );
 }
 
+/**
+ * The fixture's 127.0.0.1 address by name, as TLS clients should connect: grpc-js sends an IP target
+ * as the TLS server name (SNI), which RFC 6066 forbids and Node deprecates (DEP0123).
+ */
+function byName(address: string): string {
+  return address.replace(/^127\.0\.0\.1:/, "localhost:");
+}
+
 async function tryAdd(credentials: ClientCredentialsOptions, mutual: boolean, serverName?: string): Promise<string> {
   fixture = await startFixture({ serverCredentials: serverCredentials(mutual) });
   const client = createOffloadClient({
-    sessionsAddress: fixture.sessionsAddress,
-    statsAddress: fixture.statsAddress,
+    sessionsAddress: byName(fixture.sessionsAddress),
+    statsAddress: byName(fixture.statsAddress),
     credentials,
     serverName,
     retry: false,
@@ -156,8 +164,8 @@ describe("TLS failures are not retried", () => {
     });
     const retries: number[] = [];
     const client = createOffloadClient({
-      sessionsAddress: fixture.sessionsAddress,
-      statsAddress: fixture.statsAddress,
+      sessionsAddress: byName(fixture.sessionsAddress),
+      statsAddress: byName(fixture.statsAddress),
       credentials,
       serverName: options.serverName,
       onRetry: (e) => retries.push(e.attempt),

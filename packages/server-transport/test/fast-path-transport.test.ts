@@ -59,7 +59,13 @@ beforeAll(() => {
   const ca = issue("fast path test CA", "01", undefined, [{ name: "basicConstraints", cA: true, critical: true }]);
   const server = issue("localhost", "02", ca, [
     { name: "extKeyUsage", serverAuth: true },
-    { name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] },
+    {
+      name: "subjectAltName",
+      altNames: [
+        { type: 2, value: "localhost" },
+        { type: 7, ip: "127.0.0.1" },
+      ],
+    },
   ]);
   const client = issue("firewall-1", "03", ca, [{ name: "extKeyUsage", clientAuth: true }]);
   pki = { ca: ca.pem, server: server.pem, client: client.pem };
@@ -85,7 +91,8 @@ async function listen(server: OffloadServer): Promise<number> {
 }
 
 function addSession(port: number, creds: ChannelCredentials): Promise<{ err: ServiceError | null; id?: bigint }> {
-  const client = new sessionsV1.SessionTableClient(`127.0.0.1:${port}`, creds);
+  // By name: grpc-js sends an IP target as the TLS server name, which Node deprecates (DEP0123).
+  const client = new sessionsV1.SessionTableClient(`localhost:${port}`, creds);
   cleanups.push(() => client.close());
   const request = sessionsV1.sessionRequest.decode(addRequestBytes());
   return new Promise((resolve) => client.addSession(request, (err, res) => resolve({ err, id: res?.sessionId })));
