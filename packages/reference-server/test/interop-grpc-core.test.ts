@@ -54,13 +54,24 @@ interface Command {
 /** The Python process, asked one command at a time. */
 class CoreClient {
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly pending: ((line: string) => void)[] = [];
+  /** Commands written and not yet answered, in order (the driver answers one line per command, in order). */
+  private readonly pending: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   private stderr = "";
+  private exitCode: number | null | undefined;
 
   constructor() {
     this.child = spawn(GRPC_CORE_PYTHON, [DRIVER], { stdio: "pipe" });
     this.child.stderr.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
-    createInterface({ input: this.child.stdout }).on("line", (line) => this.pending.shift()?.(line));
+    createInterface({ input: this.child.stdout }).on("line", (line) => this.pending.shift()?.resolve(line));
+    // One listener for the driver's life (not one per command): its exit fails whatever is still waiting.
+    this.child.once("exit", (code) => {
+      this.exitCode = code;
+      for (const waiter of this.pending.splice(0)) waiter.reject(this.exitError());
+    });
+  }
+
+  private exitError(): Error {
+    return new Error(`driver exited (${this.exitCode}): ${this.stderr}`);
   }
 
   async run(target: string, command: Command): Promise<Answer> {
@@ -72,8 +83,8 @@ class CoreClient {
       requests: command.requests?.map(b64),
     };
     const line = await new Promise<string>((resolve, reject) => {
-      this.pending.push(resolve);
-      this.child.once("exit", (code) => reject(new Error(`driver exited (${code}): ${this.stderr}`)));
+      if (this.exitCode !== undefined) return reject(this.exitError());
+      this.pending.push({ resolve, reject });
       this.child.stdin.write(`${JSON.stringify(wire)}\n`);
     });
     const answer = JSON.parse(line) as Answer;
