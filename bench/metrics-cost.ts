@@ -19,7 +19,7 @@ import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
 import { median } from "./lib/loadgen-result";
 import { pinned, startServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
-import { numberFlag, parseCliOrExit, UsageError } from "../examples/shared/cli";
+import { numberFlag, parseCliOrExit, UsageError } from "../examples/support/cli";
 
 const opts = parseCliOrExit(
   {

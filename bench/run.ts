@@ -20,7 +20,7 @@ import { runNodeLoadgen } from "./lib/node-loadgen";
 import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
 import { memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
-import { numberFlag, parseCliOrExit, UsageError } from "../examples/shared/cli";
+import { numberFlag, parseCliOrExit, UsageError } from "../examples/support/cli";
 
 const opts = parseCliOrExit(
   {

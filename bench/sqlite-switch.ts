@@ -24,7 +24,7 @@ import { sessionsV1, type SessionSpec } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
 import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
-import { numberFlag, parseCliOrExit, UsageError } from "../examples/shared/cli";
+import { numberFlag, parseCliOrExit, UsageError } from "../examples/support/cli";
 
 type Kind = "memory" | "sqlite-full" | "sqlite-normal";
 

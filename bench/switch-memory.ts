@@ -8,7 +8,7 @@
  */
 import type { SessionSpec } from "@sessionoffload/offload-api";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
-import { numberFlag, parseCliOrExit } from "../examples/shared/cli";
+import { numberFlag, parseCliOrExit } from "../examples/support/cli";
 
 const count = parseCliOrExit(
   {

@@ -5,8 +5,8 @@
  */
 import { createOffloadClient } from "@sessionoffload/offload-api";
 import { runBasicDemo } from "./demo";
-import { hostPortFlag, numberFlag, runCli } from "../shared/cli";
-import { exampleCredentials } from "../shared/example-credentials";
+import { hostPortFlag, numberFlag, runCli } from "../support/cli";
+import { exampleCredentials } from "../support/example-credentials";
 
 runCli(
   {

@@ -7,8 +7,8 @@ import { createOffloadClient } from "@sessionoffload/offload-api";
 import { createSeededRandom } from "@sessionoffload/switch-backend";
 import { createFirewallSimulator } from "./simulator";
 import { statusLine, summaryLines } from "./status-line";
-import { EXIT, hostPortFlag, numberFlag, reportFailure, runCli } from "../shared/cli";
-import { exampleCredentials } from "../shared/example-credentials";
+import { EXIT, hostPortFlag, numberFlag, reportFailure, runCli } from "../support/cli";
+import { exampleCredentials } from "../support/example-credentials";
 
 runCli(
   {

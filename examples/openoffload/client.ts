@@ -6,8 +6,8 @@
  */
 import { createOpenOffloadClient } from "@sessionoffload/offload-api";
 import { runOpenOffloadDemo } from "./demo";
-import { hostPortFlag, numberFlag, runCli, UsageError } from "../shared/cli";
-import { exampleCredentials } from "../shared/example-credentials";
+import { hostPortFlag, numberFlag, runCli, UsageError } from "../support/cli";
+import { exampleCredentials } from "../support/example-credentials";
 
 runCli(
   {

@@ -5,8 +5,8 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { createOffloadClient, dateToNanos, OffloadError, type Session } from "@sessionoffload/offload-api";
 import { renderSessionTable } from "./session-table";
-import { hostPortFlag, numberFlag, runCli } from "../shared/cli";
-import { exampleCredentials } from "../shared/example-credentials";
+import { hostPortFlag, numberFlag, runCli } from "../support/cli";
+import { exampleCredentials } from "../support/example-credentials";
 
 runCli(
   {
