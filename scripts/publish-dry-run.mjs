@@ -4,10 +4,12 @@
 // sibling ranges, no types-only runtime dependency), a tarball of dist/ plus
 // README.md, CHANGELOG.md and LICENSE (no sources, tests or source maps), every
 // entry point (main, types, exports, bin) inside it, and no npm warning beyond
-// the one about not being logged in. Needs `npm run build` first.
+// the one about not being logged in, and every package its shipped JavaScript
+// and declarations import declared as a dependency. Needs `npm run build` first.
 // Usage: node scripts/publish-dry-run.mjs   (npm run publish:dry-run)
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { builtinModules } from "node:module";
 import { join, resolve } from "node:path";
 
 const repo = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..");
@@ -91,6 +93,21 @@ for (const { dir, pkg } of manifests) {
     if (f.endsWith(".ts") && !f.endsWith(".d.ts")) problem(name, `ships a source ${f}`);
     if (/(^|\/)(test|__tests__)\//.test(f)) problem(name, `ships a test ${f}`);
   }
+  // What the shipped files import must come with the package: a dependency (or a peer).
+  const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
+  const undeclared = new Set();
+  for (const f of files) {
+    if (!f.endsWith(".js") && !f.endsWith(".d.ts")) continue;
+    const text = readFileSync(join(repo, dir, f), "utf8");
+    for (const m of text.matchAll(/require\("([^"]+)"\)|from "([^"]+)"|import\("([^"]+)"\)/g)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (spec.startsWith(".") || spec.startsWith("node:")) continue;
+      const dep = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+      if (!builtinModules.includes(dep) && !declared.has(dep)) undeclared.add(`${dep} (${f})`);
+    }
+  }
+  for (const dep of undeclared) problem(name, `imports ${dep} without declaring it a dependency`);
+
   const entries = [pkg.main, pkg.types, ...exportTargets(pkg.exports), ...Object.values(pkg.bin ?? {})];
   for (const entry of entries.filter(Boolean).map(strip))
     if (!files.has(entry)) problem(name, `entry point ${entry} is not in the tarball`);
