@@ -10,8 +10,7 @@ export type {
 } from "./backend";
 export { createMemorySwitch, MAX_CAPACITY } from "./memory-switch";
 export type { MemorySwitch, MemorySwitchOptions } from "./memory-switch";
-export { createTrafficModel, resolveTrafficOptions } from "./traffic-model";
-export type { TrafficModel, TrafficModelOptions, TrafficTarget } from "./traffic-model";
+export type { TrafficModelOptions } from "./traffic-model";
 export { createSeededRandom } from "./random";
 export type { RandomSource } from "./random";
 export { createFakeClock } from "./fake-clock";

@@ -43,8 +43,8 @@ export interface TrafficModel {
   tick(target: TrafficTarget): void;
 }
 
-/** Resolved traffic model settings. */
-type TrafficSettings = Required<TrafficModelOptions>;
+/** Resolved traffic model settings: the options with every default filled in. */
+export type TrafficSettings = Required<TrafficModelOptions>;
 
 /** Validates traffic options (errors name `traffic.<field>`) and fills defaults. */
 export function resolveTrafficOptions(options: TrafficModelOptions = {}): TrafficSettings {

@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
-import { resolveTrafficOptions, type RandomSource, type TrafficModelOptions } from "@sessionoffload/switch-backend";
+import type { RandomSource, TrafficModelOptions } from "@sessionoffload/switch-backend";
+import { resolveTrafficOptions } from "@sessionoffload/switch-backend/kit";
 import type { DataPlane } from "./data-plane";
 
 /** One step of the traffic model, run inside the leader's write transaction; answers the sessions visited. */
