@@ -5,7 +5,8 @@
 // README.md, CHANGELOG.md and LICENSE (no sources, tests or source maps), every
 // entry point (main, types, exports, bin) inside it, and no npm warning beyond
 // the one about not being logged in, and every package its shipped JavaScript
-// and declarations import declared as a dependency. Needs `npm run build` first.
+// and declarations import declared as a dependency, and sibling dependencies
+// that point one way. Needs `npm run build` first.
 // Usage: node scripts/publish-dry-run.mjs   (npm run publish:dry-run)
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -118,6 +119,24 @@ for (const { dir, pkg } of manifests) {
     `${name.padEnd(36)} ${String(result.entryCount).padStart(4)} files  packed ${(result.size / 1024).toFixed(1).padStart(6)} kB  unpacked ${(result.unpackedSize / 1024).toFixed(1).padStart(6)} kB`,
   );
 }
+
+// Sibling dependencies point one way (no cycle), and the client's package depends on no sibling.
+const siblingDeps = new Map(
+  manifests.map(({ pkg }) => [pkg.name, Object.keys(pkg.dependencies ?? {}).filter((d) => siblings.has(d))]),
+);
+if (siblingDeps.get("@sessionoffload/offload-api")?.length)
+  problem("@sessionoffload/offload-api", "depends on a sibling package (it must stand alone for client-only apps)");
+const visiting = new Set();
+const done = new Set();
+function visit(name, path) {
+  if (done.has(name)) return;
+  if (visiting.has(name)) return problem(name, `dependency cycle: ${[...path, name].join(" -> ")}`);
+  visiting.add(name);
+  for (const dep of siblingDeps.get(name) ?? []) visit(dep, [...path, name]);
+  visiting.delete(name);
+  done.add(name);
+}
+for (const name of siblingDeps.keys()) visit(name, []);
 
 if (problems.length) {
   console.error(`\n${problems.length} problem(s):\n${problems.join("\n")}`);
