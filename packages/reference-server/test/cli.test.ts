@@ -141,8 +141,10 @@ const request = (port: number) =>
   });
 
 async function exercise(server: Started, creds: ChannelCredentials): Promise<void> {
-  const sessions = new sessionsV1.SessionTableClient(`127.0.0.1:${server.ports.sessions}`, creds);
-  const stats = new sessionsV1.SessionStatisticsTableClient(`127.0.0.1:${server.ports.stats}`, creds);
+  // By name, as TLS clients should connect: grpc-js sends an IP target as the TLS server name (SNI),
+  // which RFC 6066 forbids and Node deprecates (DEP0123).
+  const sessions = new sessionsV1.SessionTableClient(`localhost:${server.ports.sessions}`, creds);
+  const stats = new sessionsV1.SessionStatisticsTableClient(`localhost:${server.ports.stats}`, creds);
   try {
     const a = await unary(sessions, "addSession", request(1000));
     const b = await unary(sessions, "addSession", request(1001));
