@@ -31,4 +31,6 @@ mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) if (/^sessionoffload-.*\.tgz$/.test(f)) rmSync(join(out, f));
 const packed = JSON.parse(run("npm", ["pack", "--workspaces", "--json", "--pack-destination", out]));
 for (const p of packed) console.log(`${join(out, p.filename)}  (${(p.size / 1024).toFixed(1)} kB)`);
-console.log(`\n${packed.length} packages packed. Install them together: npm install ${out}/*.tgz`);
+console.log(
+  `\n${packed.length} packages packed. Install a package's tarball with those of its siblings (its README names them), or all: npm install ${out}/*.tgz`,
+);
