@@ -236,7 +236,7 @@ export function createProgram(): Command {
     .addOption(
       new Option(
         "--transport <kind>",
-        "HTTP/2 transport: native = our own HTTP/2 in front of grpc-js (fast); grpc-js = grpc-js alone",
+        "HTTP/2 transport: native = our own HTTP/2 server, forwarding other calls to grpc-js; grpc-js = grpc-js alone",
       )
         .choices(["native", "grpc-js"])
         .default("native"),

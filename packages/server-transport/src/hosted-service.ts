@@ -25,8 +25,6 @@ export interface HostedServiceOptions {
   readonly grpcOptions?: ServerOptions;
   /** Grace period of `shutdown()` before in-flight calls are cancelled; default 10,000 ms. */
   readonly shutdownTimeoutMs?: number;
-  /** Serve the service's methods on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
-  readonly fastPath?: boolean;
   /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
   readonly transport?: OffloadTransport;
 }

@@ -14,7 +14,7 @@ import {
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { createFastRoute, createOffloadServer, type OffloadServer, type OffloadTransport } from "../src";
+import { createNativeRoute, createOffloadServer, type OffloadServer, type OffloadTransport } from "../src";
 import type { Logger } from "@sessionoffload/offload-api";
 import { encodeHeaderBlock } from "../src/h2/hpack-encoder";
 
@@ -130,7 +130,7 @@ export async function startEchoServer(
     credentials: options.credentials ?? ServerCredentials.createInsecure(),
     install: (s) => s.addService(echoService, handlers),
     addOns: [new HealthImplementation({ "": "SERVING" })],
-    fastRoutes: [createFastRoute(unaryMethod, handlers.unary), createFastRoute(streamMethod, handlers.stream)],
+    nativeRoutes: [createNativeRoute(unaryMethod, handlers.unary), createNativeRoute(streamMethod, handlers.stream)],
     grpcOptions: options.grpcOptions,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     logger: options.logger,

@@ -10,7 +10,7 @@ export interface NativeServerOptions {
   readonly onStream: NativeStreamListener;
   /** SETTINGS_MAX_CONCURRENT_STREAMS per connection; default none. */
   readonly maxConcurrentStreams?: number;
-  /** Takes requests served as lean unary calls before `onStream`. */
+  /** Takes requests served as native unary calls before `onStream`. */
   readonly unary?: UnaryRouter;
 }
 
