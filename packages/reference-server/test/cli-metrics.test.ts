@@ -1,8 +1,8 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterAll, afterEach, beforeAll, expect, it } from "@jest/globals";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { createOffloadClient, type OffloadClient, type SessionInput } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
@@ -28,7 +28,7 @@ afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 // Whether this branch's transport reports calls and its counts yet (server-transport, issue 15).
 const transportReports = ((): boolean => {
   const backend = createMemorySwitch({ tickIntervalMs: 0 });
-  const server = createSessionServer({ backend, credentials: ServerCredentials.createInsecure() });
+  const server = createSessionServer({ backend, credentials: createInsecureCredentials() });
   const reports = "transportStats" in server;
   server.forceShutdown();
   backend.close();

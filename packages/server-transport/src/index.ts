@@ -17,3 +17,5 @@ export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, HostedServices, StandardAddOns } from "./hosted-service";
 export { createStreamGate } from "./stream-gate";
 export type { StreamGate, StreamStop } from "./stream-gate";
+export { createInsecureCredentials, createTlsCredentials } from "./credentials";
+export type { InsecureCredentials, OffloadCredentials, TlsCredentials, TlsCredentialsOptions } from "./credentials";
