@@ -91,15 +91,7 @@ describe("the packed packages, installed into an empty project", () => {
     );
     execFileSync(
       "npm",
-      [
-        "install",
-        "--prefer-offline",
-        "--no-audit",
-        "--no-fund",
-        "--silent",
-        ...files.map((f) => join(tarballs, f)),
-        "@grpc/grpc-js@1.14.3",
-      ],
+      ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", ...files.map((f) => join(tarballs, f))],
       { cwd: project, stdio: "pipe", timeout: 240_000 },
     );
   }, 300_000);
