@@ -290,11 +290,12 @@ export class NativeConnection implements UnaryConnection {
   }
 
   pump(stream: StreamState): void {
-    if (!this.socketWritable) {
-      this.blocked.add(stream); // until the socket drains
-      return;
-    }
     while (stream.pending.length > 0 && !stream.closed) {
+      if (!this.socketWritable || this.outBytes + this.socket.writableLength >= this.limits.maxQueuedBytes / 4) {
+        this.congested();
+        this.blocked.add(stream); // until the socket drains
+        return;
+      }
       const window = Math.min(stream.sendWindow, this.sendWindow);
       if (window <= 0) {
         this.blocked.add(stream); // until a WINDOW_UPDATE
@@ -387,7 +388,11 @@ export class NativeConnection implements UnaryConnection {
       socket.uncork();
     }
     const queued = socket.writableLength;
-    if (queued < this.limits.maxQueuedBytes / 4) return;
+    if (queued < this.limits.maxQueuedBytes / 4) {
+      // Congested before this write, but the socket took it at once: no 'drain' will come.
+      if (!this.socketWritable) process.nextTick(() => this.socketDrained());
+      return;
+    }
     if (queued > this.limits.maxQueuedBytes) {
       // The peer does not read: no point in waiting for it.
       this.noteLimitHit("queuedBytes");
@@ -396,12 +401,14 @@ export class NativeConnection implements UnaryConnection {
       this.destroy();
       return;
     }
-    if (this.socketWritable) {
-      // Until 'drain' (the socket asked for it: its buffer is past its high-water mark), read no
-      // requests and send no stream data.
-      this.socketWritable = false;
-      socket.pause();
-    }
+    this.congested();
+  }
+
+  // Until the socket drains, read no requests and send no stream data.
+  private congested(): void {
+    if (!this.socketWritable) return;
+    this.socketWritable = false;
+    this.socket.pause();
   }
 
   private socketDrained(): void {

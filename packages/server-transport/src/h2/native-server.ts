@@ -81,7 +81,9 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       counters.limitHit("connections");
       counters.goawaySent(ErrorCode.ENHANCE_YOUR_CALM);
       socket.on("error", () => undefined);
-      socket.end(Buffer.concat([settingsFrame([]), goawayFrame(0, ErrorCode.ENHANCE_YOUR_CALM, "too many connections")]));
+      socket.end(
+        Buffer.concat([settingsFrame([]), goawayFrame(0, ErrorCode.ENHANCE_YOUR_CALM, "too many connections")]),
+      );
       socket.setTimeout(1000, () => socket.destroy());
       return;
     }
