@@ -2,6 +2,7 @@ import type { ServerCredentials, ServerOptions } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
+import type { TransportLimits } from "./limits";
 import type { OffloadTransport, ServerAddOn } from "./offload-server";
 import { createReflectionPackageDefinition } from "./reflection-descriptor";
 
@@ -25,10 +26,10 @@ export interface HostedServiceOptions {
   readonly grpcOptions?: ServerOptions;
   /** Grace period of `shutdown()` before in-flight calls are cancelled; default 10,000 ms. */
   readonly shutdownTimeoutMs?: number;
-  /** Serve the service's methods on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
-  readonly fastPath?: boolean;
   /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
   readonly transport?: OffloadTransport;
+  /** Limits of the native transport over `DEFAULT_TRANSPORT_LIMITS` (see `OffloadServerOptions.limits`). */
+  readonly limits?: Partial<TransportLimits>;
 }
 
 /** Health and reflection of one hosted service. */

@@ -61,7 +61,7 @@ export interface TransportLimits {
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   maxConnections: 1000,
   maxConcurrentStreams: 100,
-  maxHeaderListBytes: 16 * 1024,
+  maxHeaderListBytes: 64 * 1024,
   maxContinuationFrames: 32,
   maxResetsPerWindow: 500,
   maxPingsPerWindow: 100,

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TlsOptions } from "node:tls";
-import { hookGrpcServer, type FastRoute } from "./fast-path";
-import { createStreamDispatcher, type FastPathCounters } from "./fast-path/stream-dispatcher";
+import { createStreamDispatcher, type NativeCallCounters, type NativeRoute } from "./grpc";
+import { createCallTracker } from "./grpc-js/call-tracker";
 import {
   createNativeServer,
   createUnaryRouter,
@@ -54,18 +54,16 @@ export interface OffloadServer {
   forceShutdown(): void;
   /** What the native transport sent and refused so far (all zero on the grpc-js transport). */
   transportStats(): TransportStats;
-  /** Whether the fast path serves this server's `fastRoutes`, and how many calls it took or handed to grpc-js. */
-  readonly fastPath: FastPathStatus;
+  /** On the native transport, how many calls it served itself and forwarded to grpc-js (zeros on grpc-js). */
+  readonly nativeCalls: NativeCallCounts;
 }
 
-/** The fast path of an `OffloadServer`, read live. */
-export interface FastPathStatus {
-  /** True when the fast path is installed (fast routes given, not turned off, and this grpc-js allows it). */
-  readonly installed: boolean;
-  /** Calls served by the fast path so far. */
-  readonly fastCalls: number;
-  /** Calls the fast path handed to grpc-js so far (other methods, compressed calls, health, reflection). */
-  readonly fallbackCalls: number;
+/** The call counts of the native transport, read live. */
+export interface NativeCallCounts {
+  /** Calls of `nativeRoutes` served by the native transport so far. */
+  readonly served: number;
+  /** Calls forwarded to grpc-js so far (other methods, compressed calls, health, reflection). */
+  readonly forwarded: number;
 }
 
 /** Something that installs itself on a grpc-js server (a service, health, reflection). */
@@ -128,30 +126,29 @@ export interface OffloadServerOptions {
   /** Name used in log lines, e.g. "sessions". */
   readonly name?: string;
   /**
-   * Methods served on the fast path (see `createFastRoute`): the server's own
-   * HTTP/2 handling of these unary and server-streaming methods, in front of
-   * grpc-js, for throughput and latency. They must also be installed as
-   * usual by `install`: grpc-js still serves them for calls the fast path
-   * leaves to it (a compressed request, a content type other than
-   * application/grpc[+proto]). Unary handlers get a call object without
-   * events (request, metadata, cancelled, getPeer, getDeadline, getPath,
-   * getHost, sendMetadata); streaming handlers get all of a
-   * ServerWritableStream that a handler writes with. Not used when
-   * `grpcOptions.interceptors` is set (interceptors must see every call).
+   * Methods the native transport serves itself (see `createNativeRoute`):
+   * its own HTTP/2 handling of these unary and server-streaming methods, in
+   * front of grpc-js, for throughput and latency. They must also be
+   * installed as usual by `install`: grpc-js serves them on the grpc-js
+   * transport, and for calls the native transport forwards (a compressed
+   * request, a content type other than application/grpc[+proto]). Unary
+   * handlers get a call object without events (request, metadata,
+   * cancelled, getPeer, getDeadline, getPath, getHost, sendMetadata);
+   * streaming handlers get all of a ServerWritableStream that a handler
+   * writes with.
    */
-  readonly fastRoutes?: readonly FastRoute[];
-  /** Serve `fastRoutes` on the fast path; default true. False: grpc-js serves every call. */
-  readonly fastPath?: boolean;
-  /** Bytes of framed messages a fast server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
-  readonly fastStreamChunkBytes?: number;
+  readonly nativeRoutes?: readonly NativeRoute[];
+  /** Bytes of framed messages a native server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
+  readonly streamChunkBytes?: number;
   /**
    * "native" (default): the server's own HTTP/2 implementation listens and
-   * serves `fastRoutes` itself; every other call (health, reflection, other
+   * serves `nativeRoutes` itself; every other call (health, reflection, other
    * services, compressed calls) is forwarded over a private Unix socket to
-   * the grpc-js server, which serves it as usual. "grpc-js": grpc-js listens,
-   * with the fast path in front of it. Native needs fast routes, no
-   * interceptors, and insecure or `ServerCredentials.createSsl` credentials;
-   * otherwise grpc-js is used. `listen` then takes host:port addresses only.
+   * the grpc-js server, which serves it as usual. "grpc-js": grpc-js alone
+   * listens and serves every call, through its public API. Native needs
+   * native routes, no `grpcOptions.interceptors` (they must see every call),
+   * and insecure or `ServerCredentials.createSsl` credentials; otherwise
+   * grpc-js is used. `listen` then takes host:port addresses only.
    */
   readonly transport?: OffloadTransport;
   /**
@@ -162,8 +159,8 @@ export interface OffloadServerOptions {
   readonly limits?: Partial<TransportLimits>;
 }
 
-/** Default of `OffloadServerOptions.fastStreamChunkBytes`. */
-export const DEFAULT_FAST_STREAM_CHUNK_BYTES = 32 * 1024;
+/** Default of `OffloadServerOptions.streamChunkBytes`. */
+export const DEFAULT_STREAM_CHUNK_BYTES = 32 * 1024;
 
 // grpc-js's defaults for the message size limits.
 const DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH = 4 * 1024 * 1024;
@@ -201,15 +198,13 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
     throw new RangeError(`shutdownTimeoutMs: must be a number >= 0, got ${shutdownTimeoutMs}`);
   }
-  const grpcServer = new Server(options.grpcOptions);
-  options.install(grpcServer);
-  const counters: FastPathCounters = { fastCalls: 0, fallbackCalls: 0 };
-  const chunkBytes = options.fastStreamChunkBytes ?? DEFAULT_FAST_STREAM_CHUNK_BYTES;
+  const counters: NativeCallCounters = { served: 0, forwarded: 0 };
+  const chunkBytes = options.streamChunkBytes ?? DEFAULT_STREAM_CHUNK_BYTES;
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > 1024 * 1024) {
-    throw new RangeError(`fastStreamChunkBytes: must be an integer in 1024..1048576, got ${chunkBytes}`);
+    throw new RangeError(`streamChunkBytes: must be an integer in 1024..1048576, got ${chunkBytes}`);
   }
-  const routes = new Map((options.fastRoutes ?? []).map((route) => [route.path, route] as const));
-  const wantFastPath = (options.fastPath ?? true) && routes.size > 0 && !options.grpcOptions?.interceptors?.length;
+  const routes = new Map((options.nativeRoutes ?? []).map((route) => [route.path, route] as const));
+  const nativePossible = routes.size > 0 && !options.grpcOptions?.interceptors?.length;
   const callOptions = {
     maxReceiveMessageLength: numberOption(
       options.grpcOptions,
@@ -225,11 +220,15 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   };
   const tls = nativeTlsOptions(credentials);
   const transport: OffloadTransport =
-    (options.transport ?? "native") === "native" && wantFastPath && tls !== "unsupported" ? "native" : "grpc-js";
-  const hooks = hookGrpcServer(grpcServer, {
-    logger,
-    fastPath: wantFastPath && transport === "grpc-js" ? { routes, counters, callOptions } : undefined,
-  });
+    (options.transport ?? "native") === "native" && nativePossible && tls !== "unsupported" ? "native" : "grpc-js";
+  // On grpc-js, a forced shutdown ends the calls in flight itself (see createCallTracker).
+  const tracker = transport === "grpc-js" ? createCallTracker() : undefined;
+  const grpcServer = new Server(
+    tracker === undefined
+      ? options.grpcOptions
+      : { ...options.grpcOptions, interceptors: [tracker.interceptor, ...(options.grpcOptions?.interceptors ?? [])] },
+  );
+  options.install(grpcServer);
 
   // The native transport: our HTTP/2 in front, grpc-js behind it on a private Unix socket.
   let native: NativeServer | undefined;
@@ -277,11 +276,10 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     privateDir = undefined;
   };
 
-  // grpc-js's forceShutdown leaves connections open when channelz is off (see http2-server-hooks).
   const cancelEverything = (): void => {
     native?.destroy();
     proxy?.close();
-    hooks.destroyConnections();
+    tracker?.cancelAll();
     grpcServer.forceShutdown();
     removePrivateDir();
   };
@@ -315,15 +313,12 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   return {
     grpcServer,
     transport,
-    fastPath: {
-      get installed() {
-        return transport === "native" || hooks.fastPathInstalled;
+    nativeCalls: {
+      get served() {
+        return counters.served;
       },
-      get fastCalls() {
-        return counters.fastCalls;
-      },
-      get fallbackCalls() {
-        return counters.fallbackCalls;
+      get forwarded() {
+        return counters.forwarded;
       },
     },
     async listen(address) {

@@ -173,7 +173,7 @@ describe("header list size (HPACK bomb)", () => {
     const { server, port } = await start();
     const { grewBy } = await whileServing(port, async () => {
       const client = await raw(port);
-      // 24 KiB compressed (under twice the 16 KiB limit), 20,000 x 4,038 bytes = 80 MB decoded.
+      // 24 KiB compressed (under twice the 64 KiB limit), 20,000 x 4,038 bytes = 80 MB decoded.
       client.write(...headerFramesOf(1, hpackBomb(path, 20_000), 16_384, true));
       expect(await resetCode(client, 1)).toBe(ENHANCE_YOUR_CALM);
       // The HPACK state stays in step: the same connection is still served.
@@ -188,7 +188,7 @@ describe("header list size (HPACK bomb)", () => {
   });
 
   it("sends GOAWAY ENHANCE_YOUR_CALM for a compressed block over twice the limit (the 64 KiB bomb)", async () => {
-    const { server, port } = await start();
+    const { server, port } = await start({ limits: { maxHeaderListBytes: 16 * 1024 } });
     const { grewBy } = await whileServing(port, async () => {
       const client = await raw(port);
       client.write(...headerFramesOf(1, hpackBomb("/grpc.health.v1.Health/Check", 60_000), 16_384, true));

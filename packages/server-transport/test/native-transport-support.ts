@@ -15,7 +15,7 @@ import {
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
-  createFastRoute,
+  createNativeRoute,
   createOffloadServer,
   type OffloadServer,
   type OffloadTransport,
@@ -138,7 +138,7 @@ export async function startEchoServer(
     credentials: options.credentials ?? ServerCredentials.createInsecure(),
     install: (s) => s.addService(echoService, handlers),
     addOns: [new HealthImplementation({ "": "SERVING" })],
-    fastRoutes: [createFastRoute(unaryMethod, handlers.unary), createFastRoute(streamMethod, handlers.stream)],
+    nativeRoutes: [createNativeRoute(unaryMethod, handlers.unary), createNativeRoute(streamMethod, handlers.stream)],
     grpcOptions: options.grpcOptions,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     logger: options.logger,

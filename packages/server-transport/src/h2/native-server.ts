@@ -15,7 +15,7 @@ export interface NativeServerOptions {
   readonly limits?: TransportLimits;
   /** Where connections count what they sent and refused; default a new one (see `NativeServer.counters`). */
   readonly counters?: TransportCounters;
-  /** Takes requests served as lean unary calls before `onStream`. */
+  /** Takes requests served as native unary calls before `onStream`. */
   readonly unary?: UnaryRouter;
 }
 

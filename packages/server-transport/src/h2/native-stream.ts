@@ -10,7 +10,7 @@ export type WriteCallback = (error?: Error | null) => void;
 /**
  * What the connection keeps of each open stream: flow-control state, queued
  * response data, and the events it delivers. Met by `NativeStream` (the
- * general stream) and by `NativeUnaryCall` (the lean unary fast path).
+ * general stream) and by `NativeUnaryCall` (unary calls of native routes).
  */
 export interface StreamState {
   readonly id: number;

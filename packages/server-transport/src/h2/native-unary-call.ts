@@ -9,12 +9,12 @@ import {
   responseHeaders,
   statusTrailers,
   trailersOnlyHeaders,
-} from "../fast-path/call-context";
-import { DEADLINE_EXCEEDED } from "../fast-path/call-deadline";
-import type { FastCallOptions } from "../fast-path/fast-call-options";
-import type { FastRoute, FastUnaryRoute } from "../fast-path/fast-route";
-import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../fast-path/grpc-status";
-import { parseGrpcTimeout } from "../fast-path/grpc-timeout";
+} from "../grpc/call-context";
+import { DEADLINE_EXCEEDED } from "../grpc/call-deadline";
+import type { CallOptions } from "../grpc/call-options";
+import type { NativeRoute, NativeUnaryRoute } from "../grpc/route";
+import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/grpc-status";
+import { parseGrpcTimeout } from "../grpc/grpc-timeout";
 import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
 import type { HeaderFields } from "./hpack-decoder";
 import { encodeHeaderBlock } from "./hpack-encoder";
@@ -24,13 +24,13 @@ import type { WriteCallback } from "./native-stream";
 const OK_TRAILERS = Object.freeze(statusTrailers(OK_STATUS));
 const PREFIX = 5;
 
-/** The header fields a lean unary call is chosen by. */
+/** The header fields a native unary call is chosen by. */
 interface RequestLine {
   readonly path: string;
   readonly timeout: string | undefined;
 }
 
-// The request's :path and grpc-timeout when it may take the lean path
+// The request's :path and grpc-timeout when it may be served natively
 // (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined.
 function requestLine(fields: HeaderFields): RequestLine | undefined {
   let path: string | undefined;
@@ -65,12 +65,12 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
 }
 
 /**
- * A unary call of a fast route on the native transport, kept lean: no
+ * A unary call of a native route, kept small: no
  * stream object or events, the request gathered from DATA frames, the
  * deadline timer armed only when the handler does not answer at once, and
  * the answer (headers, message, trailers) written as one buffer when the
- * flow-control windows allow it. It offers handlers what the fast path's
- * unary call offers (see `OffloadServerOptions.fastRoutes`).
+ * flow-control windows allow it. It offers handlers the subset of grpc-js's
+ * ServerUnaryCall described at `OffloadServerOptions.nativeRoutes`.
  */
 export class NativeUnaryCall implements UnaryCallState {
   // StreamState
@@ -100,10 +100,10 @@ export class NativeUnaryCall implements UnaryCallState {
     readonly id: number,
     public sendWindow: number,
     private readonly connection: UnaryConnection,
-    private readonly route: FastUnaryRoute,
+    private readonly route: NativeUnaryRoute,
     private readonly fields: HeaderFields,
     private readonly timeout: string | undefined,
-    private readonly options: FastCallOptions,
+    private readonly options: CallOptions,
   ) {}
 
   /** The handler's callback (grpc-js's sendUnaryData). */
@@ -271,7 +271,7 @@ export class NativeUnaryCall implements UnaryCallState {
       return;
     }
     try {
-      // The one cast: handlers of fast routes get this subset of ServerUnaryCall (no events).
+      // The one cast: handlers of native routes get this subset of ServerUnaryCall (no events).
       this.route.handler(this as unknown as ServerUnaryCall<unknown, unknown>, this.callback);
     } catch (e) {
       this.fail({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });
@@ -380,14 +380,14 @@ export class NativeUnaryCall implements UnaryCallState {
 }
 
 /**
- * The `UnaryRouter` of a server's fast unary routes: a request for one of
+ * The `UnaryRouter` of a server's native unary routes: a request for one of
  * them (POST, application/grpc[+proto], identity encoding) becomes a
  * `NativeUnaryCall`; anything else goes on to the connection's `onStream`.
  */
 export function createUnaryRouter(
-  routes: ReadonlyMap<string, FastRoute>,
-  options: FastCallOptions,
-  counters: { fastCalls: number },
+  routes: ReadonlyMap<string, NativeRoute>,
+  options: CallOptions,
+  counters: { served: number },
 ): UnaryRouter {
   return {
     open(id, fields, connection, initialWindow) {
@@ -395,7 +395,7 @@ export function createUnaryRouter(
       if (line === undefined) return undefined;
       const route = routes.get(line.path);
       if (route === undefined || route.kind !== "unary") return undefined;
-      counters.fastCalls += 1;
+      counters.served += 1;
       return new NativeUnaryCall(id, initialWindow, connection, route, fields, line.timeout, options);
     },
   };

@@ -77,7 +77,9 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       stream.on("data", (chunk: Buffer) => upstream.write(chunk, () => stream.consumed(chunk.length)));
       stream.on("end", () => upstream.end());
       stream.on("close", () => {
-        if (!upstream.closed && !upstream.destroyed) upstream.close(stream.rstCode || h2.NGHTTP2_CANCEL);
+        // Whatever code the client reset with, grpc-js is told CANCEL: the one code Node's http2 does not turn
+        // into an 'error' on grpc-js's side of the stream.
+        if (!upstream.closed && !upstream.destroyed) upstream.close(h2.NGHTTP2_CANCEL);
       });
       stream.on("drain", () => upstream.resume());
       upstream.on("error", () => undefined); // 'close' follows
