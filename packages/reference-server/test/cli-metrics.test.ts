@@ -167,7 +167,7 @@ describeWithPrometheusParser("offload-server --metrics-port", () => {
     }
     const { families } = await scrape(server.ports.metrics as number);
     const accepted = samples(families, "offload_transport_connections_accepted_total");
-    expect(accepted.reduce((n, sample) => n + sample.value, 0)).toBeGreaterThan(0);
+    expect(accepted.reduce((n, sample) => n + Number(sample.value), 0)).toBeGreaterThan(0);
   });
 
   it("exits 2 with one line when the metrics port is in use, leaving nothing bound", async () => {
