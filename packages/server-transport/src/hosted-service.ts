@@ -1,19 +1,19 @@
-import type { ServerCredentials, ServerOptions } from "@grpc/grpc-js";
+import type { ServerOptions } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
 import type { TransportLimits } from "./limits";
-import type { OffloadTransport, ServerAddOn } from "./offload-server";
+import type { OffloadServerOptions, OffloadTransport, ServerAddOn } from "./offload-server";
 import { createReflectionPackageDefinition } from "./reflection-descriptor";
 
 /** What the session server and the statistics server both take, besides their switch. */
 export interface HostedServiceOptions {
   /**
-   * Transport security: `ServerCredentials.createSsl(...)` for TLS (and mutual
-   * TLS). There is no default: plaintext only with an explicit
-   * `ServerCredentials.createInsecure()`.
+   * Transport security: `createTlsCredentials(...)` for TLS (and mutual TLS).
+   * There is no default: plaintext only with an explicit
+   * `createInsecureCredentials()`. See `OffloadServerOptions.credentials`.
    */
-  readonly credentials: ServerCredentials;
+  readonly credentials: OffloadServerOptions["credentials"];
   /** Structured log; default silent. */
   readonly logger?: Logger;
   /** Clock of the debug timings; default the system clock. */

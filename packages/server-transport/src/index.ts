@@ -20,3 +20,5 @@ export type { StreamGate, StreamStop } from "./stream-gate";
 export { DEFAULT_TRANSPORT_LIMITS, resolveTransportLimits } from "./limits";
 export type { TransportLimits, TransportLimitName } from "./limits";
 export type { TransportStats, TransportStatsSource } from "./transport-stats";
+export { createInsecureCredentials, createTlsCredentials } from "./credentials";
+export type { InsecureCredentials, OffloadCredentials, TlsCredentials, TlsCredentialsOptions } from "./credentials";

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { TlsOptions } from "node:tls";
 import { createStreamDispatcher, type NativeCallCounters, type NativeRoute } from "./grpc";
 import { createCallTracker } from "./grpc-js/call-tracker";
+import { grpcServerCredentials, isOffloadCredentials, nativeTlsOptions, type OffloadCredentials } from "./credentials";
 import {
   createNativeServer,
   createUnaryRouter,
@@ -106,8 +107,13 @@ function trackStreams(server: Server, open: Set<EndableCall>): Pick<Server, "add
 
 /** Options of `createOffloadServer`. */
 export interface OffloadServerOptions {
-  /** Transport security; plaintext only with an explicit `ServerCredentials.createInsecure()`. */
-  readonly credentials: ServerCredentials;
+  /**
+   * Transport security: `createTlsCredentials(...)`, or plaintext only with an
+   * explicit `createInsecureCredentials()`. A grpc-js `ServerCredentials` (a
+   * certificate provider, say) is taken with `transport: "grpc-js"` only; the
+   * native transport throws a TypeError for one.
+   */
+  readonly credentials: OffloadCredentials | ServerCredentials;
   /** Installs the server's services on it (called once, before any `listen`). */
   readonly install: (server: Server) => void;
   /**
@@ -147,7 +153,7 @@ export interface OffloadServerOptions {
    * the grpc-js server, which serves it as usual. "grpc-js": grpc-js alone
    * listens and serves every call, through its public API. Native needs
    * native routes, no `grpcOptions.interceptors` (they must see every call),
-   * and insecure or `ServerCredentials.createSsl` credentials; otherwise
+   * and credentials of `createTlsCredentials`/`createInsecureCredentials`; otherwise
    * grpc-js is used. `listen` then takes host:port addresses only.
    */
   readonly transport?: OffloadTransport;
@@ -174,21 +180,27 @@ function numberOption(options: ServerOptions | undefined, key: string, fallback:
 /** Default grace period of `OffloadServer.shutdown`. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
-// The TLS options of `credentials` for the native transport: undefined for
-// plaintext, "unsupported" for credentials it cannot read (a certificate
-// provider without a context yet, or a grpc-js without these methods).
-function nativeTlsOptions(credentials: ServerCredentials): TlsOptions | undefined | "unsupported" {
-  const internals = credentials as unknown as {
-    _isSecure?: () => boolean;
-    _getSecureContextOptions?: () => TlsOptions | null;
-    _getConstructorOptions?: () => TlsOptions | null;
-  };
-  if (typeof internals._isSecure !== "function") return "unsupported";
-  if (!internals._isSecure()) return undefined;
-  if (typeof internals._getSecureContextOptions !== "function") return "unsupported";
-  const context = internals._getSecureContextOptions();
-  if (context === null) return "unsupported";
-  return { ...(internals._getConstructorOptions?.() ?? {}), ...context };
+// The credentials for grpc-js, and the TLS options for the native transport (undefined: plaintext).
+function resolveCredentials(
+  credentials: OffloadCredentials | ServerCredentials,
+  asked: OffloadTransport,
+): { readonly grpc: ServerCredentials; readonly tls: TlsOptions | undefined } {
+  if (isOffloadCredentials(credentials)) {
+    return { grpc: grpcServerCredentials(credentials), tls: nativeTlsOptions(credentials) };
+  }
+  if (!(credentials instanceof ServerCredentials)) {
+    throw new TypeError(
+      "credentials: expected createTlsCredentials(...) or createInsecureCredentials() (or, with transport " +
+        '"grpc-js", a grpc-js ServerCredentials)',
+    );
+  }
+  if (asked === "native") {
+    throw new TypeError(
+      "credentials: the native transport takes createTlsCredentials(...) or createInsecureCredentials(), " +
+        'not a grpc-js ServerCredentials; pass transport: "grpc-js" to use those',
+    );
+  }
+  return { grpc: credentials, tls: undefined };
 }
 
 /** Creates an `OffloadServer`: a grpc-js server with the given services, not yet bound. */
@@ -218,9 +230,9 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     ),
     streamChunkBytes: chunkBytes,
   };
-  const tls = nativeTlsOptions(credentials);
-  const transport: OffloadTransport =
-    (options.transport ?? "native") === "native" && nativePossible && tls !== "unsupported" ? "native" : "grpc-js";
+  const asked = options.transport ?? "native";
+  const { grpc: grpcCredentials, tls } = resolveCredentials(credentials, asked);
+  const transport: OffloadTransport = asked === "native" && nativePossible ? "native" : "grpc-js";
   // On grpc-js, a forced shutdown ends the calls in flight itself (see createCallTracker).
   const tracker = transport === "grpc-js" ? createCallTracker() : undefined;
   const grpcServer = new Server(
@@ -256,7 +268,7 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   const transportCounters = new TransportCounters();
   if (transport === "native") {
     native = createNativeServer({
-      tls: tls === "unsupported" ? undefined : tls,
+      tls,
       limits,
       counters: transportCounters,
       unary: createUnaryRouter(routes, callOptions, counters),
@@ -299,7 +311,7 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
 
   const listenGrpcJs = (address: string): Promise<number> =>
     new Promise<number>((resolve, reject) => {
-      grpcServer.bindAsync(address, credentials, (err, port) => {
+      grpcServer.bindAsync(address, grpcCredentials, (err, port) => {
         if (err) reject(err);
         else resolve(port);
       });

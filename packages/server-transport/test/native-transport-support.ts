@@ -1,12 +1,12 @@
 // Test support of the native transport tests: a test service served on the fast
 // path (raw bytes in and out), and a raw HTTP/2 client over a net socket that
 // writes frames by hand and collects every frame the server sends.
+import { createInsecureCredentials, type OffloadCredentials } from "../src";
 import { EventEmitter } from "node:events";
 import { connect as connectNet, type Socket } from "node:net";
 import { createRequire } from "node:module";
 import {
   Metadata,
-  ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type MethodDefinition,
@@ -118,7 +118,7 @@ export function echoHandlers(state: EchoState): {
 
 /** Options of `startEchoServer`. */
 export interface EchoServerOptions {
-  readonly credentials?: ServerCredentials;
+  readonly credentials?: OffloadCredentials;
   readonly grpcOptions?: ServerOptions;
   readonly shutdownTimeoutMs?: number;
   readonly logger?: Logger;
@@ -135,7 +135,7 @@ export async function startEchoServer(
   const state: EchoState = { entered: 0, cancelled: 0, release: () => undefined };
   const handlers = echoHandlers(state);
   const server = createOffloadServer({
-    credentials: options.credentials ?? ServerCredentials.createInsecure(),
+    credentials: options.credentials ?? createInsecureCredentials(),
     install: (s) => s.addService(echoService, handlers),
     addOns: [new HealthImplementation({ "": "SERVING" })],
     nativeRoutes: [createNativeRoute(unaryMethod, handlers.unary), createNativeRoute(streamMethod, handlers.stream)],

@@ -14,7 +14,6 @@ import { connect as connectTls } from "node:tls";
 import {
   credentials,
   makeGenericClientConstructor,
-  ServerCredentials,
   status,
   type Client,
   type ServiceDefinition,
@@ -23,6 +22,7 @@ import {
 import { service as healthService } from "grpc-health-check";
 import forge from "node-forge";
 import type { Logger } from "@sessionoffload/offload-api";
+import { createTlsCredentials } from "../src";
 import { frame, unframe, until } from "./call-support";
 import {
   echoService,
@@ -285,8 +285,8 @@ describe("native transport: connection frames", () => {
     await client.waitClosed();
   });
 
-  it("answers a header block above 64 KiB with GOAWAY", async () => {
-    const { port } = await start();
+  it("answers a header block above twice the header list limit with GOAWAY", async () => {
+    const { port } = await start({ limits: { maxHeaderListBytes: 16 * 1024 } });
     const client = await raw(port);
     const frames = [rawFrame(T.HEADERS, 0, 1, Buffer.alloc(16384, 0x82))];
     for (let i = 0; i < 4; i += 1) frames.push(rawFrame(T.CONTINUATION, 0, 1, Buffer.alloc(16384, 0x82)));
@@ -561,11 +561,7 @@ function selfSigned(): { cert: string; key: string } {
 describe("native transport over TLS", () => {
   it("serves h2 negotiated by ALPN and disconnects a client offering only http/1.1", async () => {
     const pem = selfSigned();
-    const creds = ServerCredentials.createSsl(
-      null,
-      [{ private_key: Buffer.from(pem.key), cert_chain: Buffer.from(pem.cert) }],
-      false,
-    );
+    const creds = createTlsCredentials({ key: pem.key, cert: pem.cert });
     const { server, port } = await start({ credentials: creds });
     expect(server.transport).toBe("native");
     const s = session(port, { ca: pem.cert }, "https");

@@ -1,8 +1,8 @@
+import { createInsecureCredentials } from "../src";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import {
   credentials,
   makeGenericClientConstructor,
-  ServerCredentials,
   status,
   type Client,
   type handleServerStreamingCall,
@@ -71,7 +71,7 @@ function bytesHandler(observed: Observed, finish: (call: BytesCall) => void = (c
 async function bytesServer(handler: (call: BytesCall) => unknown, chunkBytes = 4096) {
   const server = createOffloadServer({
     transport,
-    credentials: ServerCredentials.createInsecure(),
+    credentials: createInsecureCredentials(),
     install: (s) => s.addService(BYTES_SERVICE, { stream: handler }),
     nativeRoutes: [createNativeRoute<Buffer, Buffer>(STREAM, handler as handleServerStreamingCall<Buffer, Buffer>)],
     streamChunkBytes: chunkBytes,
@@ -244,7 +244,7 @@ describe("server streams: the SessionStatisticsTable handlers", () => {
     const server = createStatsServer({
       transport,
       backend,
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
       closedBatchSize: 64,
       hooks: { onSettle: (settled) => delivered.push(...settled), onEnd: (_m, _n, outcome) => outcomes.push(outcome) },
     });

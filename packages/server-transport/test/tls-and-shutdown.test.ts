@@ -1,3 +1,4 @@
+import { createInsecureCredentials, createTlsCredentials, type OffloadCredentials } from "../src";
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
 import {
@@ -65,12 +66,13 @@ beforeAll(() => {
   pki = { ca: ca.pem, server: server.pem, client: client.pem };
 });
 
-function serverTls(mutual: boolean): ServerCredentials {
-  return ServerCredentials.createSsl(
-    Buffer.from(pki.ca.cert),
-    [{ private_key: Buffer.from(pki.server.key), cert_chain: Buffer.from(pki.server.cert) }],
-    mutual,
-  );
+function serverTls(mutual: boolean): OffloadCredentials {
+  return createTlsCredentials({
+    key: pki.server.key,
+    cert: pki.server.cert,
+    ca: pki.ca.cert,
+    requireClientCert: mutual,
+  });
 }
 
 function memorySwitch(): ReturnType<typeof createMemorySwitch> {
@@ -114,6 +116,38 @@ describe("native routes over TLS", () => {
     expect(without.err?.code).toBe(status.UNAVAILABLE);
     expect(server.nativeCalls.served).toBe(onNative(1));
   });
+
+  it("takes a grpc-js ServerCredentials on grpc-js only; native throws a TypeError naming the way out", async () => {
+    const grpcCredentials = ServerCredentials.createSsl(
+      Buffer.from(pki.ca.cert),
+      [{ private_key: Buffer.from(pki.server.key), cert_chain: Buffer.from(pki.server.cert) }],
+      false,
+    );
+    const make = (kind: "native" | "grpc-js") =>
+      createSessionServer({ transport: kind, backend: memorySwitch(), credentials: grpcCredentials });
+    expect(() => make("native")).toThrow(TypeError);
+    expect(() => make("native")).toThrow(/createTlsCredentials.*transport: "grpc-js"/);
+    const server = make("grpc-js");
+    const port = await listen(server);
+    expect((await addSession(port, credentials.createSsl(Buffer.from(pki.ca.cert)))).id).toBe(1n);
+  });
+
+  it("refuses credentials it did not make", () => {
+    const forged = { kind: "insecure" } as unknown as OffloadCredentials;
+    expect(() => createSessionServer({ transport, backend: memorySwitch(), credentials: forged })).toThrow(TypeError);
+  });
+
+  it("checks TLS credentials when they are made", () => {
+    const { key, cert } = pki.server;
+    expect(() => createTlsCredentials({ key: "not pem", cert })).toThrow(/key must be PEM/);
+    expect(() => createTlsCredentials({ key, cert, requireClientCert: true })).toThrow(
+      /requireClientCert needs the ca/,
+    );
+    expect(() => createTlsCredentials({ key: pki.client.key, cert })).toThrow(
+      /key values mismatch|KEY_VALUES_MISMATCH/i,
+    );
+    expect(createTlsCredentials({ key, cert }).requireClientCert).toBe(false);
+  });
 });
 
 describe("grpc-js still serves the add-ons", () => {
@@ -121,7 +155,7 @@ describe("grpc-js still serves the add-ons", () => {
     const server = createSessionServer({
       transport,
       backend: memorySwitch(),
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
     });
     const port = await listen(server);
     const Health = makeGenericClientConstructor(healthService as unknown as ServiceDefinition, "Health");
@@ -143,7 +177,7 @@ describe("grpc-js still serves the add-ons", () => {
     const server = createStatsServer({
       transport,
       backend: memorySwitch(),
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
     });
     const port = await listen(server);
     // ServerReflectionRequest { list_services: "" } is field 7, an empty string.
@@ -171,7 +205,7 @@ describe("graceful shutdown with calls in flight", () => {
         return inner.add(spec);
       },
     };
-    const server = createSessionServer({ transport, backend: slow, credentials: ServerCredentials.createInsecure() });
+    const server = createSessionServer({ transport, backend: slow, credentials: createInsecureCredentials() });
     const port = await listen(server);
     const inFlight = addSession(port, credentials.createInsecure());
     await until(() => entered === 1);
@@ -198,7 +232,7 @@ describe("graceful shutdown with calls in flight", () => {
     const server = createSessionServer({
       transport,
       backend: never,
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
       shutdownTimeoutMs: 50,
       grpcOptions: { "grpc.enable_channelz": channelz },
     });
@@ -228,7 +262,7 @@ describe("graceful shutdown with calls in flight", () => {
         nextHop: "",
       });
     }
-    const server = createStatsServer({ transport, backend, credentials: ServerCredentials.createInsecure() });
+    const server = createStatsServer({ transport, backend, credentials: createInsecureCredentials() });
     const port = await listen(server);
     const client = new sessionsV1.SessionStatisticsTableClient(`127.0.0.1:${port}`, credentials.createInsecure());
     cleanups.push(() => client.close());

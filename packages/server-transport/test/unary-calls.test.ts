@@ -1,8 +1,8 @@
+import { createInsecureCredentials } from "../src";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import {
   credentials,
   Metadata,
-  ServerCredentials,
   ServerInterceptingCall,
   status,
   type sendUnaryData,
@@ -37,7 +37,7 @@ type AddCall = ServerUnaryCall<sessionsV1.sessionRequest, sessionsV1.sessionResp
 type Callback = sendUnaryData<sessionsV1.sessionResponse>;
 
 async function sessionServer(backend: SwitchBackend) {
-  const server = createSessionServer({ transport, backend, credentials: ServerCredentials.createInsecure() });
+  const server = createSessionServer({ transport, backend, credentials: createInsecureCredentials() });
   cleanups.push(() => server.shutdown());
   const port = await server.listen("127.0.0.1:0");
   const client = new sessionsV1.SessionTableClient(`127.0.0.1:${port}`, credentials.createInsecure());
@@ -64,7 +64,7 @@ async function scriptedServer(
   };
   const server = createOffloadServer({
     transport,
-    credentials: ServerCredentials.createInsecure(),
+    credentials: createInsecureCredentials(),
     install: (s) => s.addService(SessionTableService, handlers),
     nativeRoutes: [createNativeRoute(SessionTableService.addSession, addSession, sessionsV1.sessionResponse)],
     ...extra,
