@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { connect as connectH2, type ClientHttp2Session } from "node:http2";
 import { connect as connectNet } from "node:net";
+import { execFile, spawnSync } from "node:child_process";
+import { join } from "node:path";
 import type { TransportLimits } from "../src";
 import { createNativeServer, type NativeServer, type NativeStream } from "../src/h2";
 import {
@@ -260,6 +262,33 @@ describe("rapid reset (CVE-2023-44487)", () => {
     expect(server.transportStats().limitHits.resets).toBe(1);
   });
 });
+
+// python-h2 (Debian python3-h2) as an independent client for the same attack.
+const PYTHON = "/usr/bin/python3";
+const pythonH2 = spawnSync(PYTHON, ["-c", "import h2"]).status === 0;
+
+(pythonH2 ? describe : describe.skip)(
+  `rapid reset from python-h2${pythonH2 ? "" : " (skipped: no python3-h2 for /usr/bin/python3)"}`,
+  () => {
+    it("gets GOAWAY ENHANCE_YOUR_CALM; handlers ran for the budget only", async () => {
+      const { server, port, state } = await start({ limits: { rateWindowMs: 600_000 } });
+      let report: { goaway: number | null; sent: number } | undefined;
+      const { grewBy } = await whileServing(port, async () => {
+        const script = join(__dirname, "attacks", "rapid_reset.py");
+        const stdout = await new Promise<string>((resolve, reject) => {
+          execFile(PYTHON, [script, String(port), STREAM_PATH, "20000"], { timeout: 120_000 }, (err, out) =>
+            err ? reject(err) : resolve(out),
+          );
+        });
+        report = JSON.parse(stdout) as { goaway: number | null; sent: number };
+      });
+      expect(report?.goaway).toBe(ENHANCE_YOUR_CALM);
+      expect(grewBy).toBeLessThan(64 * MiB);
+      expect(state.entered).toBeLessThan(600);
+      expect(server.transportStats().limitHits.resets).toBe(1);
+    });
+  },
+);
 
 describe("concurrent streams", () => {
   it("refuses a stream above the limit with REFUSED_STREAM and counts it", async () => {

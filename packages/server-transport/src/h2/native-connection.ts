@@ -837,10 +837,12 @@ export class NativeConnection implements UnaryConnection {
     }
   }
 
-  // Ends our side; a peer that does not close its side soon is cut off.
+  // Ends our side and reads no more; a peer that does not close its side soon is cut off (a peer that keeps
+  // sending cannot keep the socket open either: unread, its bytes do not count as activity).
   private endSocket(): void {
     const socket = this.socket;
     socket.end();
+    socket.pause();
     socket.setTimeout(CLOSE_GRACE_MS, () => socket.destroy());
   }
 
