@@ -2,6 +2,7 @@ import type { ServerOptions } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
+import type { TransportLimits } from "./limits";
 import type { OffloadServerOptions, OffloadTransport, ServerAddOn } from "./offload-server";
 import { createReflectionPackageDefinition } from "./reflection-descriptor";
 
@@ -27,6 +28,8 @@ export interface HostedServiceOptions {
   readonly shutdownTimeoutMs?: number;
   /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
   readonly transport?: OffloadTransport;
+  /** Limits of the native transport over `DEFAULT_TRANSPORT_LIMITS` (see `OffloadServerOptions.limits`). */
+  readonly limits?: Partial<TransportLimits>;
 }
 
 /** Health and reflection of one hosted service. */

@@ -17,5 +17,8 @@ export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, HostedServices, StandardAddOns } from "./hosted-service";
 export { createStreamGate } from "./stream-gate";
 export type { StreamGate, StreamStop } from "./stream-gate";
+export { DEFAULT_TRANSPORT_LIMITS, resolveTransportLimits } from "./limits";
+export type { TransportLimits, TransportLimitName } from "./limits";
+export type { TransportStats, TransportStatsSource } from "./transport-stats";
 export { createInsecureCredentials, createTlsCredentials } from "./credentials";
 export type { InsecureCredentials, OffloadCredentials, TlsCredentials, TlsCredentialsOptions } from "./credentials";

@@ -21,6 +21,8 @@ import {
   type UpstreamProxy,
 } from "./h2";
 import { parseHostPort } from "./listen-address";
+import { resolveTransportLimits, type TransportLimits } from "./limits";
+import { TransportCounters, type TransportStats } from "./transport-stats";
 import { createSilentLogger, isLevelEnabled, type Logger } from "@sessionoffload/offload-api";
 
 /**
@@ -51,6 +53,8 @@ export interface OffloadServer {
   shutdown(): Promise<void>;
   /** Stops at once: in-flight calls are cancelled. */
   forceShutdown(): void;
+  /** What the native transport sent and refused so far (all zero on the grpc-js transport). */
+  transportStats(): TransportStats;
   /** On the native transport, how many calls it served itself and forwarded to grpc-js (zeros on grpc-js). */
   readonly nativeCalls: NativeCallCounts;
 }
@@ -153,6 +157,12 @@ export interface OffloadServerOptions {
    * grpc-js is used. `listen` then takes host:port addresses only.
    */
   readonly transport?: OffloadTransport;
+  /**
+   * Limits of the native transport (see `TransportLimits`), over
+   * `DEFAULT_TRANSPORT_LIMITS`; `maxConcurrentStreams` defaults to
+   * `grpcOptions["grpc.max_concurrent_streams"]` when that is set.
+   */
+  readonly limits?: Partial<TransportLimits>;
 }
 
 /** Default of `OffloadServerOptions.streamChunkBytes`. */
@@ -250,11 +260,17 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
         resolve();
       });
     }));
+  const maxStreams = options.grpcOptions?.["grpc.max_concurrent_streams"];
+  const limits = resolveTransportLimits({
+    ...(typeof maxStreams === "number" ? { maxConcurrentStreams: maxStreams } : {}),
+    ...options.limits,
+  });
+  const transportCounters = new TransportCounters();
   if (transport === "native") {
-    const maxStreams = options.grpcOptions?.["grpc.max_concurrent_streams"];
     native = createNativeServer({
       tls,
-      maxConcurrentStreams: typeof maxStreams === "number" ? maxStreams : undefined,
+      limits,
+      counters: transportCounters,
       unary: createUnaryRouter(routes, callOptions, counters),
       onStream: createStreamDispatcher<NativeStream>({
         routes,
@@ -355,6 +371,9 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     forceShutdown() {
       notifyShutdown();
       cancelEverything();
+    },
+    transportStats() {
+      return transportCounters.snapshot();
     },
   };
 }

@@ -14,7 +14,13 @@ import {
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { createNativeRoute, createOffloadServer, type OffloadServer, type OffloadTransport } from "../src";
+import {
+  createNativeRoute,
+  createOffloadServer,
+  type OffloadServer,
+  type OffloadTransport,
+  type TransportLimits,
+} from "../src";
 import type { Logger } from "@sessionoffload/offload-api";
 import { encodeHeaderBlock } from "../src/h2/hpack-encoder";
 
@@ -118,6 +124,8 @@ export interface EchoServerOptions {
   readonly logger?: Logger;
   /** Default: the native transport. */
   readonly transport?: OffloadTransport;
+  /** Limits of the native transport. */
+  readonly limits?: Partial<TransportLimits>;
 }
 
 /** A server (native transport unless told) of the echo service plus health; listening on 127.0.0.1. */
@@ -135,6 +143,7 @@ export async function startEchoServer(
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     logger: options.logger,
     transport: options.transport,
+    limits: options.limits,
   });
   const port = await server.listen("127.0.0.1:0");
   return { server, port, state };

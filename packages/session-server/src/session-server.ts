@@ -90,6 +90,7 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
       if (openoffload !== undefined) server.addService(OpenOffloadService, openoffload);
     },
     transport: options.transport,
+    limits: options.limits,
     nativeRoutes,
     addOns,
     onShutdown: () => {

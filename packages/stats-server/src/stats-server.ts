@@ -40,6 +40,7 @@ export function createStatsServer(options: StatsServerOptions): OffloadServer {
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),
     transport: options.transport,
+    limits: options.limits,
     nativeRoutes: [
       createNativeRoute(StatisticsService.getAllSessions, handlers.getAllSessions, sessionsV1.sessionResponse),
       createNativeRoute(StatisticsService.getClosedSessions, handlers.getClosedSessions, sessionsV1.sessionResponse),

@@ -75,6 +75,7 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
 export class NativeUnaryCall implements UnaryCallState {
   // StreamState
   receivedUnacked = 0;
+  receiveWindow = 0;
   readonly pending: Buffer[] = [];
   readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
   pendingOffset = 0;
@@ -115,7 +116,17 @@ export class NativeUnaryCall implements UnaryCallState {
       this.fail({ code: status.INTERNAL, details: `Invalid grpc-timeout value "${this.timeout}"` });
       return;
     }
-    this.deadlineAt = Date.now() + ms;
+    const now = Date.now();
+    this.deadlineAt = now + ms;
+    // Counted from HEADERS: a request body that is slow to come (or never ends) cannot hold the call past it.
+    this.armDeadline(now);
+  }
+
+  private armDeadline(now: number): void {
+    this.timer = setTimeout(() => {
+      this.fail(DEADLINE_EXCEEDED);
+      this.cancelled = true;
+    }, this.deadlineAt - now);
   }
 
   // ---- what handlers use ----
@@ -148,18 +159,32 @@ export class NativeUnaryCall implements UnaryCallState {
 
   receiveData(chunk: Buffer): void {
     if (this.answered || chunk.length === 0) return;
+    const before = this.received;
     this.received += chunk.length;
-    const limit = this.options.maxReceiveMessageLength;
-    if (limit !== -1 && this.received - PREFIX > limit) {
-      const length = this.declaredLength(chunk);
-      this.fail({
-        code: status.RESOURCE_EXHAUSTED,
-        details: `Received message larger than max (${length ?? this.received - PREFIX} vs. ${limit})`,
-      });
-      return;
-    }
     if (this.first === undefined) this.first = chunk;
     else (this.parts ??= [this.first]).push(chunk);
+    // The message's length prefix is checked as soon as it is in: a message over the limit is refused before
+    // its body comes (RESOURCE_EXHAUSTED), and the bytes held for a call never pass prefix + limit.
+    const limit = this.options.maxReceiveMessageLength;
+    if (limit === -1 || (before >= PREFIX && this.received - PREFIX <= limit)) return;
+    if (this.received < PREFIX) return;
+    const length = this.prefixLength();
+    if (length > limit || this.received - PREFIX > limit) {
+      this.connection.noteLimitHit("messageSize");
+      this.fail({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Received message larger than max (${Math.max(length, this.received - PREFIX)} vs. ${limit})`,
+      });
+      this.parts = undefined;
+      this.first = undefined;
+    }
+  }
+
+  // The length in the 5-byte prefix of the request's message (at least 5 bytes received).
+  private prefixLength(): number {
+    const first = this.first as Buffer;
+    if (first.length >= PREFIX) return first.readUInt32BE(1);
+    return Buffer.concat(this.parts ?? [first]).readUInt32BE(1);
   }
 
   receiveEnd(): void {
@@ -195,11 +220,6 @@ export class NativeUnaryCall implements UnaryCallState {
 
   private headers(): IncomingHttpHeaders {
     return (this.headersObject ??= toHeaders(this.fields) ?? {});
-  }
-
-  private declaredLength(chunk: Buffer): number | undefined {
-    const first = this.first ?? chunk;
-    return first.length >= PREFIX ? first.readUInt32BE(1) : undefined;
   }
 
   private run(): void {
@@ -257,13 +277,6 @@ export class NativeUnaryCall implements UnaryCallState {
       this.fail({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });
       return;
     }
-    // An answer still to come: only now is a deadline timer worth its cost.
-    if (!this.answered && this.deadlineAt !== Infinity) {
-      this.timer = setTimeout(() => {
-        this.fail(DEADLINE_EXCEEDED);
-        this.cancelled = true;
-      }, this.deadlineAt - now);
-    }
   }
 
   private answer(err: Parameters<sendUnaryData<unknown>>[0], value: unknown, trailer?: Metadata): void {
@@ -293,7 +306,12 @@ export class NativeUnaryCall implements UnaryCallState {
     const connection = this.connection;
     const dataLength = PREFIX + bytes.length;
     const maxFrame = connection.maxFrameSize;
-    if (headerBlock.length <= maxFrame && trailerBlock.length <= maxFrame && dataLength <= maxFrame) {
+    if (
+      headerBlock.length <= maxFrame &&
+      trailerBlock.length <= maxFrame &&
+      dataLength <= maxFrame &&
+      !connection.tableSizeUpdatePending
+    ) {
       if (connection.takeWindow(this, dataLength)) {
         // The usual case: one buffer, three frames.
         const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
