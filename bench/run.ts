@@ -7,7 +7,14 @@
  * servers are measured in the same sitting; otherwise a Node driver runs and
  * the peers are skipped. Server pinned to core 0, load to core 1.
  *
- *   npx tsx bench/run.ts [--quick] [--backends memory,sqlite,nftables] [--no-peers] [--reps N] [--out DIR]
+ * With h2load (Debian nghttp2-client) on the PATH, getSession is also
+ * driven by h2load, 16 streams on one connection, against our server, the
+ * C++ peer and nghttpd serving a static file of an answer's size (nghttp2's
+ * own C server doing no work: the ceiling). `--speed` runs only the rows the
+ * transport's speed is judged by, in one sitting: those, and addSession
+ * c=16 from the C++ loadgen against ours and the C++ peer.
+ *
+ *   npx tsx bench/run.ts [--quick] [--speed] [--backends memory,sqlite,nftables] [--no-peers] [--reps N] [--out DIR]
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +27,7 @@ import { runNodeLoadgen } from "./lib/node-loadgen";
 import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
 import { memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
+import { h2loadArgs, h2loadFiles, runH2load, startNghttpd, which } from "./lib/h2load";
 import { numberFlag, parseCliOrExit, UsageError } from "../examples/support/cli";
 
 const opts = parseCliOrExit(
@@ -27,6 +35,8 @@ const opts = parseCliOrExit(
     name: "bench",
     help: `usage: npx tsx bench/run.ts [options]   (npm run bench)
   --quick                small sizes, one repetition (a smoke run)
+  --speed                only the speed rows, in one sitting: h2load getSession (ours, C++ peer, nghttpd)
+                         and addSession c=16 (ours, C++ peer)
   --backends LIST        comma-separated: memory, sqlite, nftables (default: all this machine can run)
   --no-peers             skip the C++ load generator and the peer servers (a Node driver runs instead)
   --reps N               repetitions of each measurement (default 3, --quick 1)
@@ -34,6 +44,7 @@ const opts = parseCliOrExit(
   --peers-build DIR      build folder of bench/peers (default $PEERS_BUILD or bench/.peers-build)`,
     options: {
       quick: { type: "boolean", default: false },
+      speed: { type: "boolean", default: false },
       backends: { type: "string" },
       peers: { type: "boolean", default: true },
       "no-peers": { type: "boolean", default: false },
@@ -74,6 +85,7 @@ const SIZES = quick
       kernelDump: 500,
       ooAdd: 2000,
       ooPage: 2000,
+      h2loadN: 5000,
     }
   : {
       unaryN: 100_000,
@@ -88,6 +100,7 @@ const SIZES = quick
       kernelDump: 5000,
       ooAdd: 300_000,
       ooPage: 1_000_000,
+      h2loadN: 300_000,
     };
 
 /** One row of the report. */
@@ -412,11 +425,78 @@ async function openoffload(kind: ServerKind) {
   }
 }
 
+/** The pseudo server kind of nghttpd's rows. */
+const NGHTTPD: ServerKind = {
+  name: "nghttpd",
+  backend: "static file",
+  start: () => Promise.reject(new Error("nghttpd is started by h2loadRows")),
+};
+
+/** The h2load command of the report (target and body file vary by run). */
+const h2loadCommand = (): string =>
+  `taskset -c 1 h2load ${h2loadArgs({ target: "HOST:PORT", n: SIZES.h2loadN, streams: 16, body: "BODY" })
+    .map((arg) => (arg.includes(" ") ? `'${arg}'` : arg))
+    .join(" ")}`;
+
+/**
+ * getSession from h2load, 16 streams on one connection, against each of
+ * `kinds` (after 1,000 adds, asking for session 1) and nghttpd serving a file
+ * of an answer's size, interleaved rep by rep (ours, peers, nghttpd) so that
+ * the machine's drift spreads over all of them. Each run follows a warm-up
+ * run of a tenth of the calls on the same server.
+ */
+async function h2loadRows(kinds: readonly ServerKind[]) {
+  if (which("h2load") === undefined) {
+    log("no h2load (Debian nghttp2-client): h2load rows skipped");
+    return;
+  }
+  const files = h2loadFiles(1n);
+  const n = SIZES.h2loadN;
+  const warm = Math.max(100, Math.round(n / 10));
+  const results = new Map<ServerKind, LoadResult[]>();
+  const push = (kind: ServerKind, result: LoadResult) => results.set(kind, [...(results.get(kind) ?? []), result]);
+  try {
+    for (let r = 0; r < reps; r++) {
+      for (const kind of kinds) {
+        push(
+          kind,
+          await withServer(kind, async (s) => {
+            await fill(s, 1000, 700 + r);
+            await runH2load({ target: s.sessionsTarget, n: warm, streams: 16, body: files.body });
+            return runH2load({ target: s.sessionsTarget, n, streams: 16, body: files.body });
+          }),
+        );
+      }
+      if (which("nghttpd") === undefined) continue;
+      const nghttpd = await startNghttpd(files.docroot);
+      try {
+        await runH2load({ target: nghttpd.target, n: warm, streams: 16, body: files.body });
+        push(NGHTTPD, await runH2load({ target: nghttpd.target, n, streams: 16, body: files.body }));
+      } finally {
+        await nghttpd.stop();
+      }
+    }
+  } finally {
+    files.remove();
+  }
+  for (const [kind, runs] of results) {
+    record(kind, "h2load getSession", 16, n, runs, "h2load -c 1 -m 16, p50 column = mean");
+  }
+}
+
 async function main() {
   mkdirSync(outDir, { recursive: true });
   const started = new Date();
   const peers: ServerKind[] = loadgen ? [peerServer("cpp"), peerServer("py")] : [];
   const dumpSizes = [SIZES.dumpSmall, SIZES.dumpLarge];
+  if (opts.speed) {
+    const ts = ourServer("memory");
+    const cpp = loadgen ? [peerServer("cpp")] : [];
+    await h2loadRows([ts, ...cpp]);
+    for (const kind of [ts, ...cpp]) await unary(kind, "add", [16], reps);
+    writeReports(started);
+    return;
+  }
 
   for (const backend of backends) {
     const kind = ourServer(backend);
@@ -445,7 +525,11 @@ async function main() {
     await unary(peer, "get", [16], reps);
     await dumpAndMemory(peer, dumpSizes);
   }
+  if (backends.includes("memory")) await h2loadRows([ourServer("memory"), ...peers.filter((p) => p.name === "cpp")]);
+  writeReports(started);
+}
 
+function writeReports(started: Date) {
   const report = renderReport(started);
   writeFileSync(join(outDir, "latest.md"), report);
   writeFileSync(
@@ -483,7 +567,7 @@ function renderReport(started: Date): string {
     `|---|---|---|---:|---:|---:|---:|---:|---:|---|`,
     ...rows.map(
       (r) =>
-        `| ${r.server} | ${r.backend} | ${r.scenario} | ${r.concurrency} | ${n(r.n)} | ${n(r.opsPerS)} | ${n(r.p50us)} | ${n(r.p99us)} | ${r.runs} | ${r.notes} |`,
+        `| ${r.server} | ${r.backend} | ${r.scenario} | ${r.concurrency} | ${n(r.n)} | ${n(r.opsPerS)} | ${n(r.p50us)} | ${r.driver === "h2load" ? "–" : n(r.p99us)} | ${r.runs} | ${r.notes} |`,
     ),
     ``,
     `| server | backend | sessions | idle RSS MiB | RSS after fill MiB | HWM after dump MiB | bytes/session |`,
@@ -494,6 +578,15 @@ function renderReport(started: Date): string {
     ),
     ``,
   ];
+  const h2ts = find("ts", "memory", "h2load getSession", 16);
+  const h2cpp = find("cpp", "memory", "h2load getSession", 16);
+  const h2ng = find("nghttpd", "static file", "h2load getSession", 16);
+  if (h2ts && (h2cpp || h2ng)) {
+    lines.push(`## h2load getSession, 16 streams on one connection (same sitting)`, ``, `    ${h2loadCommand()}`, ``);
+    if (h2cpp) lines.push(`- ts/cpp: ${(h2ts.opsPerS / h2cpp.opsPerS).toFixed(2)}x (goal >= 1.5x)`);
+    if (h2ng) lines.push(`- ts/nghttpd: ${(h2ts.opsPerS / h2ng.opsPerS).toFixed(2)}x (goal >= 0.6x)`);
+    lines.push(``);
+  }
   const ts16 = find("ts", "memory", "add", 16);
   const cpp16 = find("cpp", "memory", "add", 16);
   const py16 = find("py", "memory", "add", 16);

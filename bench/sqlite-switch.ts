@@ -14,12 +14,13 @@
  *    with synchronous FULL: combined adds/s over the wall time.
  * Database files go to a fresh directory under the OS temp dir, removed at the end.
  */
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { credentials as clientCredentials, ServerCredentials } from "@grpc/grpc-js";
+import { credentials as clientCredentials } from "@grpc/grpc-js";
 import { sessionsV1, type SessionSpec } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
@@ -74,7 +75,7 @@ async function serve(kind: Kind, file: string, capacity: number): Promise<void> 
   const backend = makeBackend(kind, file, capacity);
   const server = createSessionServer({
     backend,
-    credentials: ServerCredentials.createInsecure(),
+    credentials: createInsecureCredentials(),
     health: false,
     reflection: false,
   });

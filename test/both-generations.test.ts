@@ -6,12 +6,12 @@
  * one generation is seen, deleted and collected by the other, and the two
  * never hold one id twice.
  */
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
-import { ServerCredentials } from "@grpc/grpc-js";
 import {
   createOffloadClient,
   createOpenOffloadClient,
@@ -100,7 +100,7 @@ afterEach(async () => {
 async function world(factory: HarnessFactory): Promise<World> {
   const harness = await factory({ capacity: 100 });
   cleanups.push(() => harness.dispose());
-  const credentials = ServerCredentials.createInsecure();
+  const credentials = createInsecureCredentials();
   const servers: OffloadServer[] = [
     createSessionServer({ backend: harness.backend, credentials, shutdownTimeoutMs: 2000 }),
     createStatsServer({ backend: harness.backend, credentials, shutdownTimeoutMs: 2000 }),

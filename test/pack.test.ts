@@ -34,12 +34,12 @@ const { createOffloadClient } = require("@sessionoffload/offload-api");
 const { createMemorySwitch } = require("@sessionoffload/switch-backend");
 const { createSessionServer } = require("@sessionoffload/session-server");
 const { createStatsServer } = require("@sessionoffload/stats-server");
-const { ServerCredentials } = require("@grpc/grpc-js");
+const { createInsecureCredentials } = require("@sessionoffload/session-server");
 
 async function main() {
   const backend = createMemorySwitch({ capacity: 10, traffic: false, tickIntervalMs: 0 });
-  const sessions = createSessionServer({ backend, credentials: ServerCredentials.createInsecure() });
-  const stats = createStatsServer({ backend, credentials: ServerCredentials.createInsecure() });
+  const sessions = createSessionServer({ backend, credentials: createInsecureCredentials() });
+  const stats = createStatsServer({ backend, credentials: createInsecureCredentials() });
   const sessionsPort = await sessions.listen("127.0.0.1:0");
   const statsPort = await stats.listen("127.0.0.1:0");
   const client = createOffloadClient({
@@ -113,7 +113,6 @@ describe("the packed packages, installed into an empty project", () => {
         "--no-audit",
         "--no-fund",
         ...files.map((f) => join(tarballs, f)),
-        "@grpc/grpc-js@1.14.3",
       ],
       { cwd: project, encoding: "utf8", timeout: 240_000 },
     );

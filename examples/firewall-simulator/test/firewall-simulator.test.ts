@@ -1,7 +1,7 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { createOffloadClient, type Session } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
@@ -28,7 +28,7 @@ async function servers(capacity: number): Promise<Servers> {
   // Traffic on, fast ticks, FIN likely: sessions end within a fraction of a second.
   const backend = createMemorySwitch({ capacity, tickIntervalMs: 20, seed: 3, traffic: { finProbability: 0.02 } });
   const written: Session[] = [];
-  const credentials = ServerCredentials.createInsecure();
+  const credentials = createInsecureCredentials();
   const sessions = createSessionServer({ backend, credentials, shutdownTimeoutMs: 2000 });
   const stats = createStatsServer({
     backend,

@@ -1,8 +1,8 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { createOffloadClient, createOpenOffloadClient } from "@sessionoffload/offload-api";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
@@ -28,7 +28,7 @@ describe("examples/openoffload demo client", () => {
     // Fast ticks and a FIN now and then, so that the TCP sessions end within a second.
     const sw = createMemorySwitch({ capacity: 100, tickIntervalMs: 20, seed: 7, traffic: { finProbability: 0.01 } });
     cleanups.push(() => sw.close());
-    const server = createSessionServer({ backend: sw, credentials: ServerCredentials.createInsecure() });
+    const server = createSessionServer({ backend: sw, credentials: createInsecureCredentials() });
     const port = await server.listen("127.0.0.1:0");
     cleanups.push(() => server.shutdown());
     const client = createOpenOffloadClient({ address: `127.0.0.1:${port}`, credentials: { insecure: true } });

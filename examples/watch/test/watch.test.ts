@@ -1,7 +1,7 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { ServerCredentials } from "@grpc/grpc-js";
 import type { Session } from "@sessionoffload/offload-api";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
@@ -60,7 +60,7 @@ describe("watch --once against a real statistics server", () => {
   it("prints the switch's sessions with their real counters", async () => {
     const backend = createMemorySwitch({ capacity: 10, tickIntervalMs: 0, traffic: false });
     cleanups.push(() => backend.close());
-    const server = createStatsServer({ backend, credentials: ServerCredentials.createInsecure() });
+    const server = createStatsServer({ backend, credentials: createInsecureCredentials() });
     cleanups.push(() => server.shutdown());
     const port = await server.listen("127.0.0.1:0");
     const spec = {

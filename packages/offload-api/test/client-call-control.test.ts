@@ -1,6 +1,7 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createServer } from "node:net";
-import { ServerCredentials, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
@@ -186,7 +187,7 @@ describe("retries of UNAVAILABLE", () => {
   it("finds a server that starts late: addSession is retried with backoff and accepted", async () => {
     const port = await freePort();
     const backend = createMemorySwitch({ capacity: 10, tickIntervalMs: 0, traffic: false });
-    const server = createSessionServer({ backend, credentials: ServerCredentials.createInsecure() });
+    const server = createSessionServer({ backend, credentials: createInsecureCredentials() });
     cleanups.push(() => backend.close());
     cleanups.push(() => server.shutdown());
     const events: RetryEvent[] = [];
@@ -210,7 +211,7 @@ describe("retries of UNAVAILABLE", () => {
   it("a stream that fails before its first message is retried too", async () => {
     const port = await freePort();
     const backend = createMemorySwitch({ capacity: 10, tickIntervalMs: 0, traffic: false });
-    const server = createStatsServer({ backend, credentials: ServerCredentials.createInsecure() });
+    const server = createStatsServer({ backend, credentials: createInsecureCredentials() });
     cleanups.push(() => backend.close());
     cleanups.push(() => server.shutdown());
     backend.add(tcpSpec(1));

@@ -2,7 +2,7 @@
  * Test fixtures of the client tests: real servers (session and statistics)
  * over one memory switch, on 127.0.0.1:0, and a client pointed at them.
  */
-import { ServerCredentials } from "@grpc/grpc-js";
+import { createInsecureCredentials, type OffloadCredentials } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer, type StatisticsStreamHooks } from "@sessionoffload/stats-server";
 import { createMemorySwitch, type MemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
@@ -31,14 +31,14 @@ export interface FixtureOptions {
   readonly wrapBackend?: (backend: MemorySwitch) => SwitchBackend;
   readonly hooks?: StatisticsStreamHooks;
   readonly client?: OffloadClientOptions;
-  readonly serverCredentials?: ServerCredentials;
+  readonly serverCredentials?: OffloadCredentials;
 }
 
 /** Starts the fixture; `close()` it in afterEach. */
 export async function startFixture(options: FixtureOptions = {}): Promise<Fixture> {
   const backend = createMemorySwitch({ capacity: options.capacity ?? 10_000, tickIntervalMs: 0, traffic: false });
   const served = options.wrapBackend?.(backend) ?? backend;
-  const credentials = options.serverCredentials ?? ServerCredentials.createInsecure();
+  const credentials = options.serverCredentials ?? createInsecureCredentials();
   const sessionsServer = createSessionServer({ backend: served, credentials, shutdownTimeoutMs: 2000 });
   const statsServer = createStatsServer({
     backend: served,

@@ -1,9 +1,13 @@
+import {
+  createInsecureCredentials,
+  createTlsCredentials,
+  type OffloadCredentials,
+} from "@sessionoffload/server-transport";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ServerCredentials } from "@grpc/grpc-js";
 import forge from "node-forge";
 import { createOffloadClient, OffloadError, ValidationError, type ClientCredentialsOptions } from "../src";
 import { startFixture, tcpSession, type Fixture } from "./client-fixtures";
@@ -90,12 +94,13 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-function serverCredentials(mutual: boolean): ServerCredentials {
-  return ServerCredentials.createSsl(
-    mutual ? Buffer.from(pki.ca.cert) : null,
-    [{ private_key: Buffer.from(pki.server.key), cert_chain: Buffer.from(pki.server.cert) }],
-    mutual,
-  );
+function serverCredentials(mutual: boolean): OffloadCredentials {
+  return createTlsCredentials({
+    key: pki.server.key,
+    cert: pki.server.cert,
+    ca: mutual ? pki.ca.cert : undefined,
+    requireClientCert: mutual,
+  });
 }
 
 /**
@@ -158,9 +163,7 @@ describe("TLS failures are not retried", () => {
     options: { mutual?: boolean; serverName?: string; plaintextServer?: boolean } = {},
   ): Promise<OffloadError> {
     fixture = await startFixture({
-      serverCredentials: options.plaintextServer
-        ? ServerCredentials.createInsecure()
-        : serverCredentials(!!options.mutual),
+      serverCredentials: options.plaintextServer ? createInsecureCredentials() : serverCredentials(!!options.mutual),
     });
     const retries: number[] = [];
     const client = createOffloadClient({

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { MAX_CAPACITY } from "@sessionoffload/switch-backend";
 import { BACKEND_KINDS, DEFAULT_DB_PATH, type BackendConfig, type BackendKind } from "./backend-factory";
+import type { TransportLimits } from "@sessionoffload/server-transport";
 import type { TlsConfig } from "./server-credentials";
 import { packageVersion } from "./version";
 
@@ -51,6 +52,8 @@ export interface ReferenceServerConfig {
   readonly shutdownTimeoutMs: number;
   /** The HTTP/2 transport: native (default) or grpc-js. */
   readonly transport: "native" | "grpc-js";
+  /** Limits of the native transport given on the command line (the rest are its defaults). */
+  readonly limits: Partial<TransportLimits>;
 }
 
 /** A bad command line: one line saying which flag and why. The command exits with code 2. */
@@ -87,6 +90,10 @@ function seconds(value: string): number {
     throw new InvalidArgumentError(`must be a number of seconds in 0.001..${365 * DAY_S}`);
   }
   return Math.round(s * 1000);
+}
+
+function secondsOrZero(value: string): number {
+  return value.trim() === "0" ? 0 : seconds(value);
 }
 
 function serviceList(value: string): ServiceName[] {
@@ -236,10 +243,57 @@ export function createProgram(): Command {
     .addOption(
       new Option(
         "--transport <kind>",
-        "HTTP/2 transport: native = our own HTTP/2 in front of grpc-js (fast); grpc-js = grpc-js alone",
+        "HTTP/2 transport: native = our own HTTP/2 server, forwarding other calls to grpc-js; grpc-js = grpc-js alone",
       )
         .choices(["native", "grpc-js"])
         .default("native"),
+    )
+    .addOption(
+      new Option("--max-connections <n>", "native transport: connections served at once (default 1000)").argParser(
+        integerIn(1, 1_000_000),
+      ),
+    )
+    .addOption(
+      new Option(
+        "--max-concurrent-streams <n>",
+        "native transport: streams per connection, advertised and enforced (default 100)",
+      ).argParser(integerIn(1, 0x7fffffff)),
+    )
+    .addOption(
+      new Option(
+        "--max-header-list-size <bytes>",
+        "native transport: decoded request header list, name + value + 32 per field (default 65536)",
+      ).argParser(integerIn(1024, 16 * 1024 * 1024)),
+    )
+    .addOption(
+      new Option(
+        "--max-resets-per-second <n>",
+        "native transport: stream resets per second before GOAWAY ENHANCE_YOUR_CALM (default 500)",
+      ).argParser(integerIn(1, 0x7fffffff)),
+    )
+    .addOption(
+      new Option(
+        "--max-queued-bytes <bytes>",
+        "native transport: bytes a connection that does not read may hold queued (default 4194304)",
+      ).argParser(integerIn(64 * 1024, 2 ** 40)),
+    )
+    .addOption(
+      new Option(
+        "--connection-idle-timeout <seconds>",
+        "native transport: GOAWAY to a connection without streams for this long (default 300; 0 = never)",
+      ).argParser(secondsOrZero),
+    )
+    .addOption(
+      new Option(
+        "--keepalive-interval <seconds>",
+        "native transport: PING a client silent for this long (default 7200; 0 = never)",
+      ).argParser(secondsOrZero),
+    )
+    .addOption(
+      new Option(
+        "--keepalive-timeout <seconds>",
+        "native transport: close a connection whose keepalive PING is not answered in this long (default 20)",
+      ).argParser(seconds),
     )
     .helpOption("-h, --help", "show this help")
     .version(packageVersion(), "-V, --version", "print the version and exit")
@@ -271,6 +325,29 @@ interface RawOptions {
   metricsHost: string;
   shutdownTimeout: number;
   transport: "native" | "grpc-js";
+  maxConnections?: number;
+  maxConcurrentStreams?: number;
+  maxHeaderListSize?: number;
+  maxResetsPerSecond?: number;
+  maxQueuedBytes?: number;
+  connectionIdleTimeout?: number;
+  keepaliveInterval?: number;
+  keepaliveTimeout?: number;
+}
+
+// The transport limits the command line set (undefined ones are left to the defaults).
+function transportLimits(o: RawOptions): Partial<TransportLimits> {
+  const limits: Partial<Record<keyof TransportLimits, number | undefined>> = {
+    maxConnections: o.maxConnections,
+    maxConcurrentStreams: o.maxConcurrentStreams,
+    maxHeaderListBytes: o.maxHeaderListSize,
+    maxResetsPerWindow: o.maxResetsPerSecond,
+    maxQueuedBytes: o.maxQueuedBytes,
+    idleTimeoutMs: o.connectionIdleTimeout,
+    keepaliveIntervalMs: o.keepaliveInterval,
+    keepaliveTimeoutMs: o.keepaliveTimeout,
+  };
+  return Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)) as Partial<TransportLimits>;
 }
 
 function tlsConfig(o: RawOptions): TlsConfig {
@@ -351,6 +428,7 @@ export function parseCommandLine(argv: readonly string[], io: CommandLineIo = {}
     ...(o.metricsPort === undefined ? {} : { metrics: { host: o.metricsHost, port: o.metricsPort } }),
     shutdownTimeoutMs: o.shutdownTimeout,
     transport: o.transport,
+    limits: transportLimits(o),
   };
   if (config.tls.mode === "dev" && io.env !== undefined) {
     return { kind: "run", config: { ...config, tls: { ...config.tls, dev: { ...config.tls.dev, env: io.env } } } };

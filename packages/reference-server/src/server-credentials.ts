@@ -1,6 +1,10 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ServerCredentials } from "@grpc/grpc-js";
+import {
+  createInsecureCredentials,
+  createTlsCredentials,
+  type OffloadCredentials,
+} from "@sessionoffload/server-transport";
 import { ensureDevTls, type DevTlsOptions } from "./dev-tls";
 
 /** How the reference server secures its ports. */
@@ -15,7 +19,7 @@ export type TlsConfig =
 /** Server credentials and, for the development CA, the certificate clients must trust. */
 export interface BuiltCredentials {
   /** Credentials for every port. */
-  readonly credentials: ServerCredentials;
+  readonly credentials: OffloadCredentials;
   /** The CA clients must trust (dev mode only). */
   readonly caCertPath?: string;
   /** True when clients must present a certificate signed by the client CA. */
@@ -58,11 +62,11 @@ function parseLeaf(chain: Buffer): X509Certificate | undefined {
 /**
  * Builds the server credentials for a TLS configuration. With a client CA,
  * clients must present a certificate it signed (mutual TLS). Throws
- * `TlsFileError` for a file that is missing or not PEM; grpc-js throws for a
+ * `TlsFileError` for a file that is missing or not PEM; Node's TLS throws for a
  * key that does not match its certificate.
  */
 export function buildServerCredentials(config: TlsConfig): BuiltCredentials {
-  if (config.mode === "insecure") return { credentials: ServerCredentials.createInsecure(), mutualTls: false };
+  if (config.mode === "insecure") return { credentials: createInsecureCredentials(), mutualTls: false };
   const clientCa = config.clientCaPath === undefined ? null : readPem("--tls-client-ca", config.clientCaPath);
   let cert: Buffer;
   let key: Buffer;
@@ -76,10 +80,11 @@ export function buildServerCredentials(config: TlsConfig): BuiltCredentials {
     cert = readPem("--tls-cert", config.certPath);
     key = readPem("--tls-key", config.keyPath);
   }
-  const credentials = ServerCredentials.createSsl(
-    clientCa,
-    [{ cert_chain: cert, private_key: key }],
-    clientCa !== null,
-  );
+  const credentials = createTlsCredentials({
+    key,
+    cert,
+    ca: clientCa ?? undefined,
+    requireClientCert: clientCa !== null,
+  });
   return { credentials, caCertPath, mutualTls: clientCa !== null, serverCertificate: parseLeaf(cert) };
 }

@@ -2,10 +2,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from "@jest/globals";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { createOffloadClient, type OffloadClient, type SessionInput } from "@sessionoffload/offload-api";
-import { createSessionServer } from "@sessionoffload/session-server";
-import { createMemorySwitch } from "@sessionoffload/switch-backend";
 import { RPC_METRIC_NAMES, TABLE_METRIC_NAMES } from "@sessionoffload/reference-server/metrics";
 import {
   describeWithPrometheusParser,
@@ -25,15 +22,8 @@ beforeAll(() => {
 afterEach(() => killAll(commands));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
-// Whether this branch's transport reports calls and its counts yet (server-transport, issue 15).
-const transportReports = ((): boolean => {
-  const backend = createMemorySwitch({ tickIntervalMs: 0 });
-  const server = createSessionServer({ backend, credentials: ServerCredentials.createInsecure() });
-  const reports = "transportStats" in server;
-  server.forceShutdown();
-  backend.close();
-  return reports;
-})();
+// Whether server-transport reports calls to a CallObserver yet (issue 15): not on this branch.
+const transportReports = false;
 
 async function start(args: string[]): Promise<StartedServer> {
   const running = runCommand(args, { cwd: workdir });
@@ -164,9 +154,21 @@ describeWithPrometheusParser("offload-server --metrics-port", () => {
         grpc_method: "getAllSessions",
       };
       expect(valueOf(families, "grpc_server_msg_sent_total", all)).toBe(1);
-      expect(samples(families, "offload_transport_connections_accepted_total").length).toBeGreaterThan(0);
     },
   );
+
+  it("exports the native transport's counts (offload_transport_*)", async () => {
+    const server = await start(["--insecure", "--sessions-port", "0", "--stats-port", "0", "--metrics-port", "0"]);
+    const client = clientOf(server);
+    try {
+      await client.addSession(session(2001));
+    } finally {
+      client.close();
+    }
+    const { families } = await scrape(server.ports.metrics as number);
+    const accepted = samples(families, "offload_transport_connections_accepted_total");
+    expect(accepted.reduce((n, sample) => n + Number(sample.value), 0)).toBeGreaterThan(0);
+  });
 
   it("exits 2 with one line when the metrics port is in use, leaving nothing bound", async () => {
     const first = await start(["--insecure", "--sessions-port", "0", "--stats-port", "0", "--metrics-port", "0"]);

@@ -41,6 +41,7 @@ describe("parseCommandLine", () => {
       logFormat: "json",
       shutdownTimeoutMs: 10_000,
       transport: "native",
+      limits: {},
     });
   });
 
@@ -78,6 +79,22 @@ describe("parseCommandLine", () => {
       "0.5",
       "--transport",
       "grpc-js",
+      "--max-connections",
+      "50",
+      "--max-concurrent-streams",
+      "20",
+      "--max-header-list-size",
+      "8192",
+      "--max-resets-per-second",
+      "100",
+      "--max-queued-bytes",
+      "1048576",
+      "--connection-idle-timeout",
+      "0",
+      "--keepalive-interval",
+      "60",
+      "--keepalive-timeout",
+      "2.5",
       "--log-format",
       "pretty",
       "--metrics-port",
@@ -104,6 +121,16 @@ describe("parseCommandLine", () => {
       metrics: { host: "0.0.0.0", port: 9464 },
       shutdownTimeoutMs: 500,
       transport: "grpc-js",
+      limits: {
+        maxConnections: 50,
+        maxConcurrentStreams: 20,
+        maxHeaderListBytes: 8192,
+        maxResetsPerWindow: 100,
+        maxQueuedBytes: 1048576,
+        idleTimeoutMs: 0,
+        keepaliveIntervalMs: 60_000,
+        keepaliveTimeoutMs: 2500,
+      },
     });
   });
 

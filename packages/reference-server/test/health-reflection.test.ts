@@ -1,5 +1,6 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { credentials, ServerCredentials } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
 import { createSessionServer } from "@sessionoffload/session-server";
@@ -18,7 +19,7 @@ afterEach(async () => {
 
 async function start(): Promise<{ sessions: string; stats: string }> {
   backend = createMemorySwitch({ capacity: 10, traffic: false, tickIntervalMs: 0 });
-  const options = { backend, credentials: ServerCredentials.createInsecure() };
+  const options = { backend, credentials: createInsecureCredentials() };
   servers = [createSessionServer(options), createStatsServer(options)];
   const [a, b] = await Promise.all(servers.map((s) => s.listen("127.0.0.1:0")));
   return { sessions: `127.0.0.1:${a}`, stats: `127.0.0.1:${b}` };
@@ -41,7 +42,7 @@ describe("health", () => {
     backend = createMemorySwitch({ capacity: 10, traffic: false, tickIntervalMs: 0 });
     const server = createStatsServer({
       backend,
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
       shutdownTimeoutMs: 120_000,
     });
     const port = await server.listen("127.0.0.1:0");
@@ -59,7 +60,7 @@ describe("health", () => {
 
   it("can be turned off", async () => {
     backend = createMemorySwitch({ capacity: 10, traffic: false, tickIntervalMs: 0 });
-    const server = createSessionServer({ backend, credentials: ServerCredentials.createInsecure(), health: false });
+    const server = createSessionServer({ backend, credentials: createInsecureCredentials(), health: false });
     servers = [server];
     const port = await server.listen("127.0.0.1:0");
     await expect(checkHealth(`127.0.0.1:${port}`, insecure, "")).rejects.toMatchObject({ code: 12 });

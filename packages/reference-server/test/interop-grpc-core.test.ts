@@ -5,13 +5,13 @@
  * HTTP/2 and grpc-js). The Python side knows no schema; requests are encoded
  * and answers decoded here with the generated codecs.
  */
+import { createInsecureCredentials, createTlsCredentials } from "@sessionoffload/server-transport";
 import { afterAll, beforeAll, expect, it } from "@jest/globals";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { sessionsV1, type SessionSpec } from "@sessionoffload/offload-api";
 import type { OffloadServer, OffloadTransport } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
@@ -153,10 +153,8 @@ describeWithGrpcCore.each(transports)("a gRPC C-core client (python3-grpcio), %s
     tlsDir = mkdtempSync(join(tmpdir(), "offload-interop-"));
     dev = ensureDevTls({ dir: tlsDir });
     backend = createMemorySwitch({ capacity: 100_000, traffic: false, tickIntervalMs: 0 });
-    const insecure = { backend, credentials: ServerCredentials.createInsecure(), transport, shutdownTimeoutMs: 2000 };
-    const tls = ServerCredentials.createSsl(null, [
-      { cert_chain: readFileSync(dev.certPath), private_key: readFileSync(dev.keyPath) },
-    ]);
+    const insecure = { backend, credentials: createInsecureCredentials(), transport, shutdownTimeoutMs: 2000 };
+    const tls = createTlsCredentials({ cert: readFileSync(dev.certPath), key: readFileSync(dev.keyPath) });
     servers = [
       createSessionServer(insecure),
       createStatsServer(insecure),

@@ -1,18 +1,19 @@
-import type { ServerCredentials, ServerOptions } from "@grpc/grpc-js";
+import type { ServerOptions } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
-import type { OffloadTransport, ServerAddOn } from "./offload-server";
+import type { TransportLimits } from "./limits";
+import type { OffloadServerOptions, OffloadTransport, ServerAddOn } from "./offload-server";
 import { createReflectionPackageDefinition } from "./reflection-descriptor";
 
 /** What the session server and the statistics server both take, besides their switch. */
 export interface HostedServiceOptions {
   /**
-   * Transport security: `ServerCredentials.createSsl(...)` for TLS (and mutual
-   * TLS). There is no default: plaintext only with an explicit
-   * `ServerCredentials.createInsecure()`.
+   * Transport security: `createTlsCredentials(...)` for TLS (and mutual TLS).
+   * There is no default: plaintext only with an explicit
+   * `createInsecureCredentials()`. See `OffloadServerOptions.credentials`.
    */
-  readonly credentials: ServerCredentials;
+  readonly credentials: OffloadServerOptions["credentials"];
   /** Structured log; default silent. */
   readonly logger?: Logger;
   /** Clock of the debug timings; default the system clock. */
@@ -25,10 +26,10 @@ export interface HostedServiceOptions {
   readonly grpcOptions?: ServerOptions;
   /** Grace period of `shutdown()` before in-flight calls are cancelled; default 10,000 ms. */
   readonly shutdownTimeoutMs?: number;
-  /** Serve the service's methods on the fast path (see `OffloadServerOptions.fastRoutes`); default true. */
-  readonly fastPath?: boolean;
   /** "native" (default): the server's own HTTP/2 in front of grpc-js; "grpc-js": grpc-js listens (see `OffloadServerOptions.transport`). */
   readonly transport?: OffloadTransport;
+  /** Limits of the native transport over `DEFAULT_TRANSPORT_LIMITS` (see `OffloadServerOptions.limits`). */
+  readonly limits?: Partial<TransportLimits>;
 }
 
 /** Health and reflection of one hosted service. */

@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TlsOptions } from "node:tls";
-import { hookGrpcServer, type FastRoute } from "./fast-path";
-import { createStreamDispatcher, type FastPathCounters } from "./fast-path/stream-dispatcher";
+import { createStreamDispatcher, type NativeCallCounters, type NativeRoute } from "./grpc";
+import { createCallTracker } from "./grpc-js/call-tracker";
+import { grpcServerCredentials, isOffloadCredentials, nativeTlsOptions, type OffloadCredentials } from "./credentials";
 import {
   createNativeServer,
   createUnaryRouter,
@@ -20,6 +21,8 @@ import {
   type UpstreamProxy,
 } from "./h2";
 import { parseHostPort } from "./listen-address";
+import { resolveTransportLimits, type TransportLimits } from "./limits";
+import { TransportCounters, type TransportStats } from "./transport-stats";
 import { createSilentLogger, isLevelEnabled, type Logger } from "@sessionoffload/offload-api";
 
 /**
@@ -50,18 +53,18 @@ export interface OffloadServer {
   shutdown(): Promise<void>;
   /** Stops at once: in-flight calls are cancelled. */
   forceShutdown(): void;
-  /** Whether the fast path serves this server's `fastRoutes`, and how many calls it took or handed to grpc-js. */
-  readonly fastPath: FastPathStatus;
+  /** What the native transport sent and refused so far (all zero on the grpc-js transport). */
+  transportStats(): TransportStats;
+  /** On the native transport, how many calls it served itself and forwarded to grpc-js (zeros on grpc-js). */
+  readonly nativeCalls: NativeCallCounts;
 }
 
-/** The fast path of an `OffloadServer`, read live. */
-export interface FastPathStatus {
-  /** True when the fast path is installed (fast routes given, not turned off, and this grpc-js allows it). */
-  readonly installed: boolean;
-  /** Calls served by the fast path so far. */
-  readonly fastCalls: number;
-  /** Calls the fast path handed to grpc-js so far (other methods, compressed calls, health, reflection). */
-  readonly fallbackCalls: number;
+/** The call counts of the native transport, read live. */
+export interface NativeCallCounts {
+  /** Calls of `nativeRoutes` served by the native transport so far. */
+  readonly served: number;
+  /** Calls forwarded to grpc-js so far (other methods, compressed calls, health, reflection). */
+  readonly forwarded: number;
 }
 
 /** Something that installs itself on a grpc-js server (a service, health, reflection). */
@@ -104,8 +107,13 @@ function trackStreams(server: Server, open: Set<EndableCall>): Pick<Server, "add
 
 /** Options of `createOffloadServer`. */
 export interface OffloadServerOptions {
-  /** Transport security; plaintext only with an explicit `ServerCredentials.createInsecure()`. */
-  readonly credentials: ServerCredentials;
+  /**
+   * Transport security: `createTlsCredentials(...)`, or plaintext only with an
+   * explicit `createInsecureCredentials()`. A grpc-js `ServerCredentials` (a
+   * certificate provider, say) is taken with `transport: "grpc-js"` only; the
+   * native transport throws a TypeError for one.
+   */
+  readonly credentials: OffloadCredentials | ServerCredentials;
   /** Installs the server's services on it (called once, before any `listen`). */
   readonly install: (server: Server) => void;
   /**
@@ -124,36 +132,41 @@ export interface OffloadServerOptions {
   /** Name used in log lines, e.g. "sessions". */
   readonly name?: string;
   /**
-   * Methods served on the fast path (see `createFastRoute`): the server's own
-   * HTTP/2 handling of these unary and server-streaming methods, in front of
-   * grpc-js, for throughput and latency. They must also be installed as
-   * usual by `install`: grpc-js still serves them for calls the fast path
-   * leaves to it (a compressed request, a content type other than
-   * application/grpc[+proto]). Unary handlers get a call object without
-   * events (request, metadata, cancelled, getPeer, getDeadline, getPath,
-   * getHost, sendMetadata); streaming handlers get all of a
-   * ServerWritableStream that a handler writes with. Not used when
-   * `grpcOptions.interceptors` is set (interceptors must see every call).
+   * Methods the native transport serves itself (see `createNativeRoute`):
+   * its own HTTP/2 handling of these unary and server-streaming methods, in
+   * front of grpc-js, for throughput and latency. They must also be
+   * installed as usual by `install`: grpc-js serves them on the grpc-js
+   * transport, and for calls the native transport forwards (a compressed
+   * request, a content type other than application/grpc[+proto]). Unary
+   * handlers get a call object without events (request, metadata,
+   * cancelled, getPeer, getDeadline, getPath, getHost, sendMetadata);
+   * streaming handlers get all of a ServerWritableStream that a handler
+   * writes with.
    */
-  readonly fastRoutes?: readonly FastRoute[];
-  /** Serve `fastRoutes` on the fast path; default true. False: grpc-js serves every call. */
-  readonly fastPath?: boolean;
-  /** Bytes of framed messages a fast server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
-  readonly fastStreamChunkBytes?: number;
+  readonly nativeRoutes?: readonly NativeRoute[];
+  /** Bytes of framed messages a native server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */
+  readonly streamChunkBytes?: number;
   /**
    * "native" (default): the server's own HTTP/2 implementation listens and
-   * serves `fastRoutes` itself; every other call (health, reflection, other
+   * serves `nativeRoutes` itself; every other call (health, reflection, other
    * services, compressed calls) is forwarded over a private Unix socket to
-   * the grpc-js server, which serves it as usual. "grpc-js": grpc-js listens,
-   * with the fast path in front of it. Native needs fast routes, no
-   * interceptors, and insecure or `ServerCredentials.createSsl` credentials;
-   * otherwise grpc-js is used. `listen` then takes host:port addresses only.
+   * the grpc-js server, which serves it as usual. "grpc-js": grpc-js alone
+   * listens and serves every call, through its public API. Native needs
+   * native routes, no `grpcOptions.interceptors` (they must see every call),
+   * and credentials of `createTlsCredentials`/`createInsecureCredentials`; otherwise
+   * grpc-js is used. `listen` then takes host:port addresses only.
    */
   readonly transport?: OffloadTransport;
+  /**
+   * Limits of the native transport (see `TransportLimits`), over
+   * `DEFAULT_TRANSPORT_LIMITS`; `maxConcurrentStreams` defaults to
+   * `grpcOptions["grpc.max_concurrent_streams"]` when that is set.
+   */
+  readonly limits?: Partial<TransportLimits>;
 }
 
-/** Default of `OffloadServerOptions.fastStreamChunkBytes`. */
-export const DEFAULT_FAST_STREAM_CHUNK_BYTES = 32 * 1024;
+/** Default of `OffloadServerOptions.streamChunkBytes`. */
+export const DEFAULT_STREAM_CHUNK_BYTES = 32 * 1024;
 
 // grpc-js's defaults for the message size limits.
 const DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH = 4 * 1024 * 1024;
@@ -167,21 +180,27 @@ function numberOption(options: ServerOptions | undefined, key: string, fallback:
 /** Default grace period of `OffloadServer.shutdown`. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
-// The TLS options of `credentials` for the native transport: undefined for
-// plaintext, "unsupported" for credentials it cannot read (a certificate
-// provider without a context yet, or a grpc-js without these methods).
-function nativeTlsOptions(credentials: ServerCredentials): TlsOptions | undefined | "unsupported" {
-  const internals = credentials as unknown as {
-    _isSecure?: () => boolean;
-    _getSecureContextOptions?: () => TlsOptions | null;
-    _getConstructorOptions?: () => TlsOptions | null;
-  };
-  if (typeof internals._isSecure !== "function") return "unsupported";
-  if (!internals._isSecure()) return undefined;
-  if (typeof internals._getSecureContextOptions !== "function") return "unsupported";
-  const context = internals._getSecureContextOptions();
-  if (context === null) return "unsupported";
-  return { ...(internals._getConstructorOptions?.() ?? {}), ...context };
+// The credentials for grpc-js, and the TLS options for the native transport (undefined: plaintext).
+function resolveCredentials(
+  credentials: OffloadCredentials | ServerCredentials,
+  asked: OffloadTransport,
+): { readonly grpc: ServerCredentials; readonly tls: TlsOptions | undefined } {
+  if (isOffloadCredentials(credentials)) {
+    return { grpc: grpcServerCredentials(credentials), tls: nativeTlsOptions(credentials) };
+  }
+  if (!(credentials instanceof ServerCredentials)) {
+    throw new TypeError(
+      "credentials: expected createTlsCredentials(...) or createInsecureCredentials() (or, with transport " +
+        '"grpc-js", a grpc-js ServerCredentials)',
+    );
+  }
+  if (asked === "native") {
+    throw new TypeError(
+      "credentials: the native transport takes createTlsCredentials(...) or createInsecureCredentials(), " +
+        'not a grpc-js ServerCredentials; pass transport: "grpc-js" to use those',
+    );
+  }
+  return { grpc: credentials, tls: undefined };
 }
 
 /** Creates an `OffloadServer`: a grpc-js server with the given services, not yet bound. */
@@ -191,15 +210,13 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
     throw new RangeError(`shutdownTimeoutMs: must be a number >= 0, got ${shutdownTimeoutMs}`);
   }
-  const grpcServer = new Server(options.grpcOptions);
-  options.install(grpcServer);
-  const counters: FastPathCounters = { fastCalls: 0, fallbackCalls: 0 };
-  const chunkBytes = options.fastStreamChunkBytes ?? DEFAULT_FAST_STREAM_CHUNK_BYTES;
+  const counters: NativeCallCounters = { served: 0, forwarded: 0 };
+  const chunkBytes = options.streamChunkBytes ?? DEFAULT_STREAM_CHUNK_BYTES;
   if (!Number.isInteger(chunkBytes) || chunkBytes < 1024 || chunkBytes > 1024 * 1024) {
-    throw new RangeError(`fastStreamChunkBytes: must be an integer in 1024..1048576, got ${chunkBytes}`);
+    throw new RangeError(`streamChunkBytes: must be an integer in 1024..1048576, got ${chunkBytes}`);
   }
-  const routes = new Map((options.fastRoutes ?? []).map((route) => [route.path, route] as const));
-  const wantFastPath = (options.fastPath ?? true) && routes.size > 0 && !options.grpcOptions?.interceptors?.length;
+  const routes = new Map((options.nativeRoutes ?? []).map((route) => [route.path, route] as const));
+  const nativePossible = routes.size > 0 && !options.grpcOptions?.interceptors?.length;
   const callOptions = {
     maxReceiveMessageLength: numberOption(
       options.grpcOptions,
@@ -213,13 +230,17 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     ),
     streamChunkBytes: chunkBytes,
   };
-  const tls = nativeTlsOptions(credentials);
-  const transport: OffloadTransport =
-    (options.transport ?? "native") === "native" && wantFastPath && tls !== "unsupported" ? "native" : "grpc-js";
-  const hooks = hookGrpcServer(grpcServer, {
-    logger,
-    fastPath: wantFastPath && transport === "grpc-js" ? { routes, counters, callOptions } : undefined,
-  });
+  const asked = options.transport ?? "native";
+  const { grpc: grpcCredentials, tls } = resolveCredentials(credentials, asked);
+  const transport: OffloadTransport = asked === "native" && nativePossible ? "native" : "grpc-js";
+  // On grpc-js, a forced shutdown ends the calls in flight itself (see createCallTracker).
+  const tracker = transport === "grpc-js" ? createCallTracker() : undefined;
+  const grpcServer = new Server(
+    tracker === undefined
+      ? options.grpcOptions
+      : { ...options.grpcOptions, interceptors: [tracker.interceptor, ...(options.grpcOptions?.interceptors ?? [])] },
+  );
+  options.install(grpcServer);
 
   // The native transport: our HTTP/2 in front, grpc-js behind it on a private Unix socket.
   let native: NativeServer | undefined;
@@ -239,11 +260,17 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
         resolve();
       });
     }));
+  const maxStreams = options.grpcOptions?.["grpc.max_concurrent_streams"];
+  const limits = resolveTransportLimits({
+    ...(typeof maxStreams === "number" ? { maxConcurrentStreams: maxStreams } : {}),
+    ...options.limits,
+  });
+  const transportCounters = new TransportCounters();
   if (transport === "native") {
-    const maxStreams = options.grpcOptions?.["grpc.max_concurrent_streams"];
     native = createNativeServer({
-      tls: tls === "unsupported" ? undefined : tls,
-      maxConcurrentStreams: typeof maxStreams === "number" ? maxStreams : undefined,
+      tls,
+      limits,
+      counters: transportCounters,
       unary: createUnaryRouter(routes, callOptions, counters),
       onStream: createStreamDispatcher<NativeStream>({
         routes,
@@ -261,11 +288,10 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     privateDir = undefined;
   };
 
-  // grpc-js's forceShutdown leaves connections open when channelz is off (see http2-server-hooks).
   const cancelEverything = (): void => {
     native?.destroy();
     proxy?.close();
-    hooks.destroyConnections();
+    tracker?.cancelAll();
     grpcServer.forceShutdown();
     removePrivateDir();
   };
@@ -285,7 +311,7 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
 
   const listenGrpcJs = (address: string): Promise<number> =>
     new Promise<number>((resolve, reject) => {
-      grpcServer.bindAsync(address, credentials, (err, port) => {
+      grpcServer.bindAsync(address, grpcCredentials, (err, port) => {
         if (err) reject(err);
         else resolve(port);
       });
@@ -299,15 +325,12 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   return {
     grpcServer,
     transport,
-    fastPath: {
-      get installed() {
-        return transport === "native" || hooks.fastPathInstalled;
+    nativeCalls: {
+      get served() {
+        return counters.served;
       },
-      get fastCalls() {
-        return counters.fastCalls;
-      },
-      get fallbackCalls() {
-        return counters.fallbackCalls;
+      get forwarded() {
+        return counters.forwarded;
       },
     },
     async listen(address) {
@@ -348,6 +371,9 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
     forceShutdown() {
       notifyShutdown();
       cancelEverything();
+    },
+    transportStats() {
+      return transportCounters.snapshot();
     },
   };
 }

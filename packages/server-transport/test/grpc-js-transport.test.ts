@@ -1,10 +1,10 @@
 /**
- * The fast-path suites again, on the grpc-js transport (grpc-js listens, the
- * fast path hooked in front of its HTTP/2 sessions), so that both transports
- * stay covered: the suites read OFFLOAD_TEST_TRANSPORT through testTransport().
+ * The call suites again, on the grpc-js transport (grpc-js alone listens and
+ * serves every call), so that both transports stay covered: the suites read
+ * OFFLOAD_TEST_TRANSPORT through testTransport().
  */
 process.env.OFFLOAD_TEST_TRANSPORT = "grpc-js";
 /* eslint-disable @typescript-eslint/no-require-imports */
-require("./fast-path-unary.test");
-require("./fast-path-stream.test");
-require("./fast-path-transport.test");
+require("./unary-calls.test");
+require("./server-streams.test");
+require("./tls-and-shutdown.test");

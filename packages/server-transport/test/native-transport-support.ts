@@ -1,12 +1,12 @@
 // Test support of the native transport tests: a test service served on the fast
 // path (raw bytes in and out), and a raw HTTP/2 client over a net socket that
 // writes frames by hand and collects every frame the server sends.
+import { createInsecureCredentials, type OffloadCredentials } from "../src";
 import { EventEmitter } from "node:events";
 import { connect as connectNet, type Socket } from "node:net";
 import { createRequire } from "node:module";
 import {
   Metadata,
-  ServerCredentials,
   type handleServerStreamingCall,
   type handleUnaryCall,
   type MethodDefinition,
@@ -14,7 +14,13 @@ import {
   type ServiceDefinition,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { createFastRoute, createOffloadServer, type OffloadServer, type OffloadTransport } from "../src";
+import {
+  createNativeRoute,
+  createOffloadServer,
+  type OffloadServer,
+  type OffloadTransport,
+  type TransportLimits,
+} from "../src";
 import type { Logger } from "@sessionoffload/offload-api";
 import { encodeHeaderBlock } from "../src/h2/hpack-encoder";
 
@@ -112,12 +118,14 @@ export function echoHandlers(state: EchoState): {
 
 /** Options of `startEchoServer`. */
 export interface EchoServerOptions {
-  readonly credentials?: ServerCredentials;
+  readonly credentials?: OffloadCredentials;
   readonly grpcOptions?: ServerOptions;
   readonly shutdownTimeoutMs?: number;
   readonly logger?: Logger;
   /** Default: the native transport. */
   readonly transport?: OffloadTransport;
+  /** Limits of the native transport. */
+  readonly limits?: Partial<TransportLimits>;
 }
 
 /** A server (native transport unless told) of the echo service plus health; listening on 127.0.0.1. */
@@ -127,14 +135,15 @@ export async function startEchoServer(
   const state: EchoState = { entered: 0, cancelled: 0, release: () => undefined };
   const handlers = echoHandlers(state);
   const server = createOffloadServer({
-    credentials: options.credentials ?? ServerCredentials.createInsecure(),
+    credentials: options.credentials ?? createInsecureCredentials(),
     install: (s) => s.addService(echoService, handlers),
     addOns: [new HealthImplementation({ "": "SERVING" })],
-    fastRoutes: [createFastRoute(unaryMethod, handlers.unary), createFastRoute(streamMethod, handlers.stream)],
+    nativeRoutes: [createNativeRoute(unaryMethod, handlers.unary), createNativeRoute(streamMethod, handlers.stream)],
     grpcOptions: options.grpcOptions,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
     logger: options.logger,
     transport: options.transport,
+    limits: options.limits,
   });
   const port = await server.listen("127.0.0.1:0");
   return { server, port, state };

@@ -1,6 +1,7 @@
+import { createInsecureCredentials } from "../src";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createServer, type Server as NetServer } from "node:net";
-import { credentials, Metadata, ServerCredentials, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { backendErrorToStatus, createOffloadServer, type OffloadServer } from "../src";
 import { createSilentLogger, isLevelEnabled, sessionsV1 } from "@sessionoffload/offload-api";
 
@@ -18,7 +19,7 @@ const echo: sessionsV1.SessionTableServer = {
 
 function echoServer(onShutdown?: () => void): OffloadServer {
   const server = createOffloadServer({
-    credentials: ServerCredentials.createInsecure(),
+    credentials: createInsecureCredentials(),
     install: (s) => s.addService(sessionsV1.SessionTableService, echo),
     onShutdown,
   });
@@ -71,7 +72,7 @@ describe("createOffloadServer", () => {
   it("refuses a negative shutdownTimeoutMs", () => {
     expect(() =>
       createOffloadServer({
-        credentials: ServerCredentials.createInsecure(),
+        credentials: createInsecureCredentials(),
         install: () => undefined,
         shutdownTimeoutMs: -1,
       }),

@@ -5,10 +5,10 @@ import {
   SESSIONS_V1_FILE_DESCRIPTORS,
 } from "@sessionoffload/offload-api/descriptors";
 import {
-  createFastRoute,
+  createNativeRoute,
   createOffloadServer,
   createStandardAddOns,
-  type FastRoute,
+  type NativeRoute,
   type HostedServiceOptions,
   type OffloadServer,
 } from "@sessionoffload/server-transport";
@@ -65,18 +65,18 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
         },
     options,
   );
-  const fastRoutes: FastRoute[] = [
-    createFastRoute(SessionTableService.addSession, handlers.addSession, sessionsV1.sessionResponse),
-    createFastRoute(SessionTableService.getSession, handlers.getSession, sessionsV1.sessionResponse),
-    createFastRoute(SessionTableService.deleteSession, handlers.deleteSession, sessionsV1.sessionResponse),
+  const nativeRoutes: NativeRoute[] = [
+    createNativeRoute(SessionTableService.addSession, handlers.addSession, sessionsV1.sessionResponse),
+    createNativeRoute(SessionTableService.getSession, handlers.getSession, sessionsV1.sessionResponse),
+    createNativeRoute(SessionTableService.deleteSession, handlers.deleteSession, sessionsV1.sessionResponse),
   ];
   // addSession is client streaming: the transport hands it to grpc-js.
   if (openoffload !== undefined) {
-    fastRoutes.push(
-      createFastRoute(OpenOffloadService.getSession, openoffload.getSession, openoffloadV1.sessionResponse),
-      createFastRoute(OpenOffloadService.deleteSession, openoffload.deleteSession, openoffloadV1.sessionResponse),
-      createFastRoute(OpenOffloadService.getAllSessions, openoffload.getAllSessions, openoffloadV1.sessionResponses),
-      createFastRoute(
+    nativeRoutes.push(
+      createNativeRoute(OpenOffloadService.getSession, openoffload.getSession, openoffloadV1.sessionResponse),
+      createNativeRoute(OpenOffloadService.deleteSession, openoffload.deleteSession, openoffloadV1.sessionResponse),
+      createNativeRoute(OpenOffloadService.getAllSessions, openoffload.getAllSessions, openoffloadV1.sessionResponses),
+      createNativeRoute(
         OpenOffloadService.getClosedSessions,
         openoffload.getClosedSessions,
         openoffloadV1.sessionResponse,
@@ -89,9 +89,9 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
       server.addService(sessionsV1.SessionTableService, handlers);
       if (openoffload !== undefined) server.addService(OpenOffloadService, openoffload);
     },
-    fastPath: options.fastPath,
     transport: options.transport,
-    fastRoutes,
+    limits: options.limits,
+    nativeRoutes,
     addOns,
     onShutdown: () => {
       notServing();

@@ -1,3 +1,4 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { openoffloadV1, sessionsV1 } from "@sessionoffload/offload-api";
@@ -12,7 +13,7 @@ import { addBatch, closed, inAddr, ooRequest, openOffloadClient, unary } from ".
 import { ok, request, sessionClient } from "./support";
 
 const { ADD_SESSION_STATUS, REQUEST_STATUS, SESSION_STATE, SESSION_CLOSE_CODE } = openoffloadV1;
-const insecure = ServerCredentials.createInsecure();
+const insecure = createInsecureCredentials();
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -57,7 +58,9 @@ async function serve(
     const server = new Server();
     server.addService(openoffloadV1.SessionTableService, createOpenOffloadHandlers({ backend, ...extra }));
     port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", insecure, (err, bound) => (err ? reject(err) : resolve(bound))),
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
     );
     cleanups.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
   } else {

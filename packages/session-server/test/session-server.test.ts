@@ -1,3 +1,4 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
 import { BACKEND_INTERNAL_MESSAGE, BACKEND_UNAVAILABLE_MESSAGE } from "@sessionoffload/server-transport";
@@ -13,7 +14,7 @@ import { createSessionServer, createSessionTableHandlers } from "../src";
 import { call, ok, recordingLogger, request, sessionClient } from "./support";
 
 const { REQUEST_STATUS } = sessionsV1;
-const insecure = ServerCredentials.createInsecure();
+const insecure = createInsecureCredentials();
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -256,7 +257,7 @@ describe("embedding", () => {
     const server = new Server();
     server.addService(sessionsV1.SessionTableService, createSessionTableHandlers({ backend: memorySwitch() }));
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", insecure, (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     cleanups.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
     const client = sessionClient(port);

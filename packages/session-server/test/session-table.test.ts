@@ -1,5 +1,6 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, beforeEach, describe, expect, it } from "@jest/globals";
-import { ServerCredentials, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { createFakeClock, createMemorySwitch, type FakeClock, type MemorySwitch } from "@sessionoffload/switch-backend";
 import { nanosToTimestamp, sessionsV1, UINT64_MAX } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "@sessionoffload/server-transport";
@@ -22,7 +23,7 @@ async function start(options: { capacity?: number; firstId?: bigint } = {}): Pro
     tickIntervalMs: 0,
     firstId: options.firstId,
   });
-  server = createSessionServer({ backend, credentials: ServerCredentials.createInsecure() });
+  server = createSessionServer({ backend, credentials: createInsecureCredentials() });
   client = sessionClient(await server.listen("127.0.0.1:0"));
 }
 

@@ -1,6 +1,6 @@
 import { SESSION_STATISTICS_SERVICE_NAME, SESSIONS_V1_FILE_DESCRIPTORS } from "@sessionoffload/offload-api/descriptors";
 import {
-  createFastRoute,
+  createNativeRoute,
   createOffloadServer,
   createStandardAddOns,
   type HostedServiceOptions,
@@ -39,11 +39,11 @@ export function createStatsServer(options: StatsServerOptions): OffloadServer {
   return createOffloadServer({
     credentials: options.credentials,
     install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),
-    fastPath: options.fastPath,
     transport: options.transport,
-    fastRoutes: [
-      createFastRoute(StatisticsService.getAllSessions, handlers.getAllSessions, sessionsV1.sessionResponse),
-      createFastRoute(StatisticsService.getClosedSessions, handlers.getClosedSessions, sessionsV1.sessionResponse),
+    limits: options.limits,
+    nativeRoutes: [
+      createNativeRoute(StatisticsService.getAllSessions, handlers.getAllSessions, sessionsV1.sessionResponse),
+      createNativeRoute(StatisticsService.getClosedSessions, handlers.getClosedSessions, sessionsV1.sessionResponse),
     ],
     addOns,
     onShutdown: () => {

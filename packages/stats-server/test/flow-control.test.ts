@@ -1,5 +1,5 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
-import { ServerCredentials } from "@grpc/grpc-js";
 import { sessionsV1 } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createMemorySwitch, type MemorySwitch } from "@sessionoffload/switch-backend";
@@ -43,7 +43,7 @@ describe("getAllSessions flow control", () => {
     let written = 0;
     server = createStatsServer({
       backend,
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
       hooks: { onWrite: () => (written += 1) },
     });
     client = statsClient(await server.listen("127.0.0.1:0"));

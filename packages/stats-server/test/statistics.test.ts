@@ -1,6 +1,7 @@
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { createServer, connect, type Socket } from "node:net";
-import { ServerCredentials, status } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import {
   BACKEND_INTERNAL_MESSAGE,
   BACKEND_UNAVAILABLE_MESSAGE,
@@ -45,7 +46,7 @@ async function serve(backend: SwitchBackend, extra: Partial<StatsServerOptions> 
   const observed: Observed = { written: 0, delivered: [], ends: [] };
   const server: OffloadServer = createStatsServer({
     backend,
-    credentials: ServerCredentials.createInsecure(),
+    credentials: createInsecureCredentials(),
     hooks: {
       onWrite: () => (observed.written += 1),
       onSettle: (ids) => observed.delivered.push(...ids),

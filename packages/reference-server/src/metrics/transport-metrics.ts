@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from "prom-client";
 import { createSnapshotCounter, type Labels } from "./snapshot-counter";
-import type { TransportStats } from "./transport-contract";
+import type { TransportStats } from "@sessionoffload/server-transport";
 
 /** The metric families `registerTransportMetrics` registers. */
 export const TRANSPORT_METRIC_NAMES = [

@@ -35,7 +35,10 @@ export enum ErrorCode {
   REFUSED_STREAM = 0x7,
   CANCEL = 0x8,
   COMPRESSION_ERROR = 0x9,
+  CONNECT_ERROR = 0xa,
   ENHANCE_YOUR_CALM = 0xb,
+  INADEQUATE_SECURITY = 0xc,
+  HTTP_1_1_REQUIRED = 0xd,
 }
 
 /** SETTINGS identifiers. */

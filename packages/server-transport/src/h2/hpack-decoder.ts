@@ -31,25 +31,33 @@ export class HpackDecoder {
     this.limit = maxTableSize;
   }
 
-  /** Decodes one complete header block (HEADERS plus CONTINUATION payloads); throws `HpackError`. */
-  decode(block: Uint8Array): HeaderFields {
+  /**
+   * Decodes one complete header block (HEADERS plus CONTINUATION payloads);
+   * throws `HpackError`. When the decoded list grows past `maxListBytes`
+   * (name + value + 32 per field, RFC 7541 4.1) the rest of the block is
+   * still decoded, to keep the dynamic table in step, but no field is kept
+   * any more and the answer is undefined: a block of a few KiB that refers to
+   * one large table entry thousands of times costs no memory.
+   */
+  decode(block: Uint8Array, maxListBytes = Infinity): HeaderFields | undefined {
     this.block = block;
     this.pos = 0;
-    const fields: HeaderFields = [];
+    let fields: HeaderFields | undefined = [];
+    let listBytes = 0;
     let fieldSeen = false;
     while (this.pos < block.length) {
       const first = block[this.pos] as number;
+      let name: string;
+      let value: string;
       if (first & 0x80) {
         const index = this.integer(7);
-        fields.push(this.nameAt(index), this.valueAt(index));
-        fieldSeen = true;
+        name = this.nameAt(index);
+        value = this.valueAt(index);
       } else if (first & 0x40) {
         const index = this.integer(6);
-        const name = index === 0 ? this.string() : this.nameAt(index);
-        const value = this.string();
+        name = index === 0 ? this.string() : this.nameAt(index);
+        value = this.string();
         this.insert(name, value);
-        fields.push(name, value);
-        fieldSeen = true;
       } else if (first & 0x20) {
         // A size update may only open a block (RFC 7541 4.2).
         if (fieldSeen) throw new HpackError("dynamic table size update after a header field");
@@ -57,13 +65,24 @@ export class HpackDecoder {
         if (size > this.maxTableSize) throw new HpackError(`dynamic table size ${size} above ${this.maxTableSize}`);
         this.limit = size;
         this.evict(0);
+        continue;
       } else {
-        // Literal without indexing (0000) or never indexed (0001).
+        // Literal without indexing (0000) or never indexed (0001): nothing to keep once over the limit.
         const index = this.integer(4);
-        const name = index === 0 ? this.string() : this.nameAt(index);
-        fields.push(name, this.string());
-        fieldSeen = true;
+        if (fields === undefined) {
+          if (index === 0) this.skipString();
+          else this.nameAt(index);
+          this.skipString();
+          continue;
+        }
+        name = index === 0 ? this.string() : this.nameAt(index);
+        value = this.string();
       }
+      fieldSeen = true;
+      if (fields === undefined) continue;
+      listBytes += name.length + value.length + ENTRY_OVERHEAD;
+      if (listBytes > maxListBytes) fields = undefined;
+      else fields.push(name, value);
     }
     this.block = new Uint8Array(0);
     return fields;
@@ -101,6 +120,14 @@ export class HpackDecoder {
       if (err instanceof HuffmanError) throw new HpackError(err.message);
       throw err;
     }
+  }
+
+  // Steps over a string literal without decoding it.
+  private skipString(): void {
+    if (this.pos >= this.block.length) throw new HpackError("string literal missing");
+    const length = this.integer(7);
+    if (this.pos + length > this.block.length) throw new HpackError("string literal runs past the block");
+    this.pos += length;
   }
 
   private nameAt(index: number): string {

@@ -57,3 +57,10 @@ export function encodeHeaderBlock(headers: OutgoingHttpHeaders): Buffer {
   if (Object.isFrozen(headers)) frozenBlocks.set(headers, block);
   return block;
 }
+
+/** A dynamic table size update (RFC 7541 6.3) announcing `size`, to open a header block. */
+export function tableSizeUpdate(size: number): Buffer {
+  const out: number[] = [];
+  pushInteger(out, size, 5, 0x20);
+  return Buffer.from(out);
+}

@@ -20,7 +20,11 @@ import {
 } from "./frames";
 import { HpackDecoder, HpackError, type HeaderFields } from "./hpack-decoder";
 export type { HeaderFields } from "./hpack-decoder";
+import { tableSizeUpdate } from "./hpack-encoder";
 import { NativeStream, STREAM_HIGH_WATER_MARK, type StreamConnection, type StreamState } from "./native-stream";
+import { checkRequestFields, checkTrailerFields } from "./request-validation";
+import type { TransportLimitName, TransportLimits } from "../limits";
+import type { TransportCounters } from "../transport-stats";
 
 /** Called for each new request stream with its decoded headers. */
 export type NativeStreamListener = (stream: NativeStream, headers: IncomingHttpHeaders) => void;
@@ -29,8 +33,10 @@ export type NativeStreamListener = (stream: NativeStream, headers: IncomingHttpH
 export interface NativeConnectionOptions {
   /** Gets every new request stream. */
   readonly onStream: NativeStreamListener;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS to advertise and enforce; default none. */
-  readonly maxConcurrentStreams?: number;
+  /** What a client may take of the connection. */
+  readonly limits: TransportLimits;
+  /** Where the connection counts what it sent and refused. */
+  readonly counters: TransportCounters;
   /** Called once when the connection is closed. */
   readonly onClose?: () => void;
   /** Takes the requests it recognises as lean unary calls before `onStream` sees them. */
@@ -50,6 +56,10 @@ export interface UnaryConnection extends StreamConnection {
   takeWindow(stream: StreamState, bytes: number): boolean;
   /** The peer's SETTINGS_MAX_FRAME_SIZE. */
   readonly maxFrameSize: number;
+  /** True while the next header block must open with a dynamic table size update: send it with `sendHeaders`. */
+  readonly tableSizeUpdatePending: boolean;
+  /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
+  noteLimitHit(limit: TransportLimitName): void;
 }
 
 /** Recognises requests served as lean unary calls. */
@@ -63,11 +73,12 @@ export interface UnaryRouter {
   ): UnaryCallState | undefined;
 }
 
-// What we advertise and enforce.
+// The HPACK dynamic table size we decode with, and the most we encode with (we insert nothing).
 const HEADER_TABLE_SIZE = 4096;
-const STREAM_RECEIVE_WINDOW = 1 << 20;
-const CONNECTION_RECEIVE_WINDOW = 16 << 20;
-const MAX_HEADER_BLOCK_BYTES = 64 * 1024;
+// A connection that has sent GOAWAY and ended its side is destroyed if the peer has not closed by then.
+const CLOSE_GRACE_MS = 1000;
+// The PING payload of keepalive.
+const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
 // Flush gathered frames through writev above this many bytes instead of one copy.
 const CONCAT_LIMIT = 64 * 1024;
 
@@ -95,18 +106,42 @@ export class NativeConnection implements UnaryConnection {
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE);
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
+  // Bytes still expected on streams whose request declared a content-length.
+  private readonly contentLengths = new Map<number, number>();
+  private readonly limits: TransportLimits;
+  private readonly counters: TransportCounters;
   private input: Buffer | undefined;
   private prefaceSeen = false;
+  private settingsSeen = false;
   private lastStreamId = 0;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private sendWindow = DEFAULT_WINDOW;
+  // Receive flow control of the connection: what the peer may still send, and what was consumed since our last update.
+  private receiveWindow: number;
   private receivedUnacked = 0;
   // A header block being assembled from HEADERS + CONTINUATION.
   private headerStream = 0;
   private headerFlags = 0;
   private headerParts: Buffer[] = [];
   private headerBytes = 0;
+  private headerContinuations = 0;
+  private headerSelfDependent = false;
+  // RFC 7541 4.2: table size updates owed to the peer's decoder (smallest, then last), and the size it last heard.
+  private encoderTableSize = HEADER_TABLE_SIZE;
+  private tableSizeLeast: number | undefined;
+  // Rate limits: the start of the current window and the counts in it.
+  private rateWindowStart = 0;
+  private resetCount = 0;
+  private pingCount = 0;
+  private settingsCount = 0;
+  // Timers, driven by `checkTimers`.
+  private acceptedAt: number;
+  private idleSince: number;
+  private lastReadAt: number;
+  private readSinceCheck = false;
+  private openedSinceCheck = false;
+  private keepaliveSentAt: number | undefined;
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -117,17 +152,25 @@ export class NativeConnection implements UnaryConnection {
   constructor(
     readonly socket: Socket,
     private readonly options: NativeConnectionOptions,
+    now: number = Date.now(),
   ) {
+    this.limits = options.limits;
+    this.counters = options.counters;
+    this.acceptedAt = this.idleSince = this.lastReadAt = now;
+    this.receiveWindow = this.limits.connectionWindowBytes;
     socket.setNoDelay(true);
-    const settings: [Setting, number][] = [
-      [Setting.INITIAL_WINDOW_SIZE, STREAM_RECEIVE_WINDOW],
-      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_BLOCK_BYTES],
-    ];
-    if (options.maxConcurrentStreams !== undefined) {
-      settings.push([Setting.MAX_CONCURRENT_STREAMS, options.maxConcurrentStreams]);
+    this.queue(
+      settingsFrame([
+        [Setting.MAX_CONCURRENT_STREAMS, this.limits.maxConcurrentStreams],
+        [Setting.INITIAL_WINDOW_SIZE, this.limits.streamWindowBytes],
+        [Setting.MAX_HEADER_LIST_SIZE, this.limits.maxHeaderListBytes],
+      ]),
+    );
+    if (this.receiveWindow > DEFAULT_WINDOW) {
+      this.queue(uint32Frame(FrameType.WINDOW_UPDATE, 0, this.receiveWindow - DEFAULT_WINDOW));
+    } else {
+      this.receiveWindow = DEFAULT_WINDOW; // a connection window can only grow from its initial 65,535
     }
-    this.queue(settingsFrame(settings));
-    this.queue(uint32Frame(FrameType.WINDOW_UPDATE, 0, CONNECTION_RECEIVE_WINDOW - DEFAULT_WINDOW));
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("drain", () => this.socketDrained());
     socket.on("error", () => undefined); // 'close' follows
@@ -135,6 +178,44 @@ export class NativeConnection implements UnaryConnection {
     socket.on("end", () => {
       if (!this.dead) socket.end();
     });
+  }
+
+  /**
+   * Checks the connection's timers at time `now` (ms): the preface timeout,
+   * the idle timeout, keepalive PINGs and their timeout. The server calls it
+   * for every connection a few times per shortest timeout.
+   */
+  checkTimers(now: number): void {
+    if (this.dead) return;
+    const limits = this.limits;
+    if (!this.settingsSeen) {
+      if (now - this.acceptedAt >= limits.prefaceTimeoutMs) {
+        this.noteLimitHit("prefaceTimeout");
+        this.fail(ErrorCode.PROTOCOL_ERROR, "no preface and SETTINGS in time");
+      }
+      return;
+    }
+    if (this.readSinceCheck) {
+      this.readSinceCheck = false;
+      this.lastReadAt = now;
+    }
+    if (this.streams.size > 0 || this.openedSinceCheck) {
+      this.openedSinceCheck = false;
+      this.idleSince = now;
+    } else if (limits.idleTimeoutMs > 0 && now - this.idleSince >= limits.idleTimeoutMs) {
+      this.noteLimitHit("idleTimeout");
+      this.goAway();
+      return;
+    }
+    if (this.keepaliveSentAt !== undefined) {
+      if (now - this.keepaliveSentAt >= limits.keepaliveTimeoutMs) {
+        this.noteLimitHit("keepaliveTimeout");
+        this.destroy();
+      }
+    } else if (limits.keepaliveIntervalMs > 0 && now - this.lastReadAt >= limits.keepaliveIntervalMs) {
+      this.keepaliveSentAt = now;
+      this.queue(frame(FrameType.PING, 0, 0, KEEPALIVE_PAYLOAD));
+    }
   }
 
   /** Open streams. */
@@ -149,7 +230,7 @@ export class NativeConnection implements UnaryConnection {
   goAway(): void {
     if (this.goingAway || this.dead) return;
     this.goingAway = true;
-    this.queue(goawayFrame(this.lastStreamId, ErrorCode.NO_ERROR));
+    this.queueGoaway(ErrorCode.NO_ERROR);
     this.endIfIdle();
   }
 
@@ -177,13 +258,30 @@ export class NativeConnection implements UnaryConnection {
     return this.peerMaxFrameSize;
   }
 
+  get tableSizeUpdatePending(): boolean {
+    return this.tableSizeLeast !== undefined;
+  }
+
+  noteLimitHit(limit: TransportLimitName): void {
+    this.counters.limitHit(limit);
+  }
+
   // ---- StreamConnection -------------------------------------------------
 
   sendHeaders(streamId: number, block: Buffer, endStream: boolean): void {
+    const least = this.tableSizeLeast;
+    if (least !== undefined) {
+      // RFC 7541 4.2: the first block after a change of the peer's SETTINGS_HEADER_TABLE_SIZE says so.
+      this.tableSizeLeast = undefined;
+      const updates = [tableSizeUpdate(least)];
+      if (least !== this.encoderTableSize) updates.push(tableSizeUpdate(this.encoderTableSize));
+      block = Buffer.concat([...updates, block]);
+    }
     this.queue(headerFrames(streamId, block, endStream, this.peerMaxFrameSize));
   }
 
   sendReset(streamId: number, code: ErrorCode): void {
+    this.counters.resetSent(code);
     this.queue(uint32Frame(FrameType.RST_STREAM, streamId, code));
   }
 
@@ -193,6 +291,11 @@ export class NativeConnection implements UnaryConnection {
 
   pump(stream: StreamState): void {
     while (stream.pending.length > 0 && !stream.closed) {
+      if (!this.socketWritable || this.outBytes + this.socket.writableLength >= this.limits.maxQueuedBytes / 4) {
+        this.congested();
+        this.blocked.add(stream); // until the socket drains
+        return;
+      }
       const window = Math.min(stream.sendWindow, this.sendWindow);
       if (window <= 0) {
         this.blocked.add(stream); // until a WINDOW_UPDATE
@@ -224,6 +327,7 @@ export class NativeConnection implements UnaryConnection {
 
   release(stream: StreamState): void {
     this.streams.delete(stream.id);
+    if (this.contentLengths.size > 0) this.contentLengths.delete(stream.id);
     this.blocked.delete(stream);
     this.draining.delete(stream);
     this.endIfIdle();
@@ -231,6 +335,27 @@ export class NativeConnection implements UnaryConnection {
 
   wantDrain(stream: StreamState): void {
     this.draining.add(stream);
+  }
+
+  consumed(stream: StreamState, bytes: number): void {
+    this.consumedByConnection(bytes);
+    if (stream.closed || stream.remoteEnded || bytes === 0) return;
+    stream.receivedUnacked += bytes;
+    if (stream.receivedUnacked >= this.limits.streamWindowBytes / 2) {
+      this.queue(uint32Frame(FrameType.WINDOW_UPDATE, stream.id, stream.receivedUnacked));
+      stream.receiveWindow += stream.receivedUnacked;
+      stream.receivedUnacked = 0;
+    }
+  }
+
+  // `bytes` of DATA were consumed (or dropped): the connection window gets them back.
+  private consumedByConnection(bytes: number): void {
+    this.receivedUnacked += bytes;
+    if (this.receivedUnacked >= this.limits.connectionWindowBytes / 2) {
+      this.queue(uint32Frame(FrameType.WINDOW_UPDATE, 0, this.receivedUnacked));
+      this.receiveWindow += this.receivedUnacked;
+      this.receivedUnacked = 0;
+    }
   }
 
   // ---- output -------------------------------------------------------------
@@ -252,22 +377,45 @@ export class NativeConnection implements UnaryConnection {
     const bytes = this.outBytes;
     this.out = [];
     this.outBytes = 0;
-    let ok: boolean;
+    const socket = this.socket;
     if (out.length === 1) {
-      ok = this.socket.write(out[0] as Buffer);
+      socket.write(out[0] as Buffer);
     } else if (bytes <= CONCAT_LIMIT) {
-      ok = this.socket.write(Buffer.concat(out, bytes));
+      socket.write(Buffer.concat(out, bytes));
     } else {
-      this.socket.cork();
-      ok = true;
-      for (const part of out) ok = this.socket.write(part) && ok;
-      this.socket.uncork();
+      socket.cork();
+      for (const part of out) socket.write(part);
+      socket.uncork();
     }
-    if (!ok) this.socketWritable = false;
+    const queued = socket.writableLength;
+    if (queued < this.limits.maxQueuedBytes / 4) {
+      // Congested before this write, but the socket took it at once: no 'drain' will come.
+      if (!this.socketWritable) process.nextTick(() => this.socketDrained());
+      return;
+    }
+    if (queued > this.limits.maxQueuedBytes) {
+      // The peer does not read: no point in waiting for it.
+      this.noteLimitHit("queuedBytes");
+      this.counters.goawaySent(ErrorCode.ENHANCE_YOUR_CALM);
+      socket.write(goawayFrame(this.lastStreamId, ErrorCode.ENHANCE_YOUR_CALM, "not reading"));
+      this.destroy();
+      return;
+    }
+    this.congested();
+  }
+
+  // Until the socket drains, read no requests and send no stream data.
+  private congested(): void {
+    if (!this.socketWritable) return;
+    this.socketWritable = false;
+    this.socket.pause();
   }
 
   private socketDrained(): void {
+    if (this.dead || this.socketWritable) return;
     this.socketWritable = true;
+    this.socket.resume();
+    for (const stream of [...this.blocked]) this.pump(stream);
     for (const stream of this.draining) this.maybeDrain(stream);
   }
 
@@ -281,6 +429,7 @@ export class NativeConnection implements UnaryConnection {
 
   private receive(chunk: Buffer): void {
     if (this.dead) return;
+    this.readSinceCheck = true;
     let data = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
     this.input = undefined;
     try {
@@ -321,6 +470,13 @@ export class NativeConnection implements UnaryConnection {
     if (this.headerStream !== 0 && type !== FrameType.CONTINUATION) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "expected CONTINUATION");
     }
+    if (!this.settingsSeen) {
+      // The preface ends with a SETTINGS frame (RFC 9113 3.4).
+      if (type !== FrameType.SETTINGS || flags & ACK_FLAG) {
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "first frame not SETTINGS");
+      }
+      this.settingsSeen = true;
+    }
     switch (type) {
       case FrameType.DATA:
         this.onData(flags, streamId, payload);
@@ -331,6 +487,10 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.CONTINUATION:
         if (this.headerStream === 0 || streamId !== this.headerStream) {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "unexpected CONTINUATION");
+        }
+        if (++this.headerContinuations > this.limits.maxContinuationFrames) {
+          this.noteLimitHit("continuationFrames");
+          throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
         }
         this.addHeaderPart(payload);
         if (flags & Flag.END_HEADERS) this.endHeaderBlock();
@@ -343,6 +503,7 @@ export class NativeConnection implements UnaryConnection {
         if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
         if (streamId > this.lastStreamId)
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        this.countReset();
         this.streams.get(streamId)?.receiveReset(payload.readUInt32BE(0));
         break;
       case FrameType.SETTINGS:
@@ -351,7 +512,16 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.PING:
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
         if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
-        if ((flags & ACK_FLAG) === 0) this.queue(frame(FrameType.PING, ACK_FLAG, 0, payload));
+        if (flags & ACK_FLAG) {
+          if (payload.equals(KEEPALIVE_PAYLOAD)) this.keepaliveSentAt = undefined;
+          break;
+        }
+        this.rollRateWindow();
+        if (++this.pingCount > this.limits.maxPingsPerWindow) {
+          this.noteLimitHit("pings");
+          throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many PINGs");
+        }
+        this.queue(frame(FrameType.PING, ACK_FLAG, 0, payload));
         break;
       case FrameType.GOAWAY:
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
@@ -371,21 +541,44 @@ export class NativeConnection implements UnaryConnection {
   private onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
     if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
-    this.receivedUnacked += payload.length;
-    if (this.receivedUnacked >= CONNECTION_RECEIVE_WINDOW / 2) {
-      this.queue(uint32Frame(FrameType.WINDOW_UPDATE, 0, this.receivedUnacked));
-      this.receivedUnacked = 0;
+    const length = payload.length;
+    this.receiveWindow -= length;
+    if (this.receiveWindow < 0) {
+      this.noteLimitHit("flowControl");
+      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
     }
     const data = flags & Flag.PADDED ? unpad(payload) : payload;
     const stream = this.streams.get(streamId);
-    if (stream === undefined || stream.remoteEnded) return;
-    const endStream = (flags & Flag.END_STREAM) !== 0;
-    stream.receivedUnacked += payload.length;
-    if (!endStream && stream.receivedUnacked >= STREAM_RECEIVE_WINDOW / 2) {
-      this.queue(uint32Frame(FrameType.WINDOW_UPDATE, streamId, stream.receivedUnacked));
-      stream.receivedUnacked = 0;
+    if (stream === undefined) {
+      this.consumedByConnection(length); // a stream closed already: dropped
+      return;
     }
+    if (stream.remoteEnded) {
+      this.consumedByConnection(length);
+      this.resetStream(stream, ErrorCode.STREAM_CLOSED); // half-closed (remote), RFC 9113 5.1
+      return;
+    }
+    stream.receiveWindow -= length;
+    if (stream.receiveWindow < 0) {
+      this.consumedByConnection(length);
+      this.noteLimitHit("flowControl");
+      this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (this.contentLengths.size > 0 && this.contentLengths.has(streamId)) {
+      const left = (this.contentLengths.get(streamId) as number) - data.length;
+      this.contentLengths.set(streamId, left);
+      if (left < 0 || (endStream && left !== 0)) {
+        this.consumedByConnection(length);
+        this.resetStream(stream, ErrorCode.PROTOCOL_ERROR); // content-length mismatch, RFC 9113 8.1.1
+        return;
+      }
+    }
+    const padding = length - data.length;
+    if (padding > 0) this.consumed(stream, padding);
     stream.receiveData(data);
+    if (stream.defersConsumption !== true) this.consumed(stream, data.length);
     if (endStream) stream.receiveEnd();
   }
 
@@ -394,21 +587,26 @@ export class NativeConnection implements UnaryConnection {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on stream ${streamId}`);
     }
     let block = flags & Flag.PADDED ? unpad(payload) : payload;
+    this.headerSelfDependent = false;
     if (flags & Flag.PRIORITY) {
       if (block.length < 5) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "short HEADERS priority");
+      this.headerSelfDependent = (block.readUInt32BE(0) & 0x7fffffff) === streamId;
       block = block.subarray(5);
     }
     this.headerStream = streamId;
     this.headerFlags = flags;
     this.headerParts = [];
     this.headerBytes = 0;
+    this.headerContinuations = 0;
     this.addHeaderPart(block);
     if (flags & Flag.END_HEADERS) this.endHeaderBlock();
   }
 
   private addHeaderPart(part: Buffer): void {
     this.headerBytes += part.length;
-    if (this.headerBytes > MAX_HEADER_BLOCK_BYTES) {
+    // Compressed, a legal block is hardly ever longer than its decoded list; twice that is refused unread.
+    if (this.headerBytes > 2 * this.limits.maxHeaderListBytes) {
+      this.noteLimitHit("headerListSize");
       throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "header block too large");
     }
     this.headerParts.push(part);
@@ -421,12 +619,11 @@ export class NativeConnection implements UnaryConnection {
     this.headerStream = 0;
     this.headerParts = [];
     const block = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
-    const fields = this.decoder.decode(block); // always, to keep the HPACK state in step
+    // Always decoded, to keep the HPACK state in step; undefined when over the header list limit.
+    const fields = this.decoder.decode(block, this.limits.maxHeaderListBytes);
     const existing = this.streams.get(streamId);
     if (existing !== undefined) {
-      // Trailers of a request: they must end it.
-      if (!endStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS without END_STREAM");
-      existing.receiveEnd();
+      this.endTrailers(existing, fields, endStream);
       return;
     }
     if (streamId <= this.lastStreamId) {
@@ -435,27 +632,67 @@ export class NativeConnection implements UnaryConnection {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
     }
     this.lastStreamId = streamId;
-    const limit = this.options.maxConcurrentStreams;
-    if (this.goingAway || (limit !== undefined && this.streams.size >= limit)) {
-      this.sendReset(streamId, ErrorCode.REFUSED_STREAM);
+    this.openedSinceCheck = true;
+    if (fields === undefined) {
+      this.noteLimitHit("headerListSize");
+      this.refuse(streamId, ErrorCode.ENHANCE_YOUR_CALM);
+      return;
+    }
+    if (this.headerSelfDependent) {
+      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself (RFC 9113 5.3.1)
+      return;
+    }
+    if (this.goingAway || this.streams.size >= this.limits.maxConcurrentStreams) {
+      if (!this.goingAway) this.noteLimitHit("concurrentStreams");
+      this.counters.refusedStreams += 1;
+      this.refuse(streamId, ErrorCode.REFUSED_STREAM);
+      return;
+    }
+    const check = checkRequestFields(fields);
+    if (check.error !== undefined || (endStream && check.contentLength > 0)) {
+      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
       return;
     }
     const call = this.options.unary?.open(streamId, fields, this, this.peerInitialWindow);
     if (call !== undefined) {
+      call.receiveWindow = this.limits.streamWindowBytes;
       this.streams.set(streamId, call);
+      if (check.contentLength >= 0) this.contentLengths.set(streamId, check.contentLength);
       call.start();
       if (endStream) call.receiveEnd();
       return;
     }
     const headers = toHeaders(fields);
     if (headers === undefined) {
-      this.sendReset(streamId, ErrorCode.PROTOCOL_ERROR);
+      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     const stream = new NativeStream(streamId, this, this.peerInitialWindow);
+    stream.receiveWindow = this.limits.streamWindowBytes;
     this.streams.set(streamId, stream);
+    if (check.contentLength >= 0) this.contentLengths.set(streamId, check.contentLength);
     this.options.onStream(stream, headers);
     if (endStream) stream.receiveEnd();
+  }
+
+  // A second header block on an open stream: trailers, which must end it and be well-formed.
+  private endTrailers(stream: StreamState, fields: HeaderFields | undefined, endStream: boolean): void {
+    if (!endStream) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS without END_STREAM");
+    if (stream.remoteEnded) {
+      this.resetStream(stream, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (fields === undefined) {
+      this.noteLimitHit("headerListSize");
+      this.resetStream(stream, ErrorCode.ENHANCE_YOUR_CALM);
+      return;
+    }
+    const left = this.contentLengths.size > 0 ? this.contentLengths.get(stream.id) : undefined;
+    if (this.headerSelfDependent || checkTrailerFields(fields) !== undefined || (left !== undefined && left !== 0)) {
+      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    stream.receiveEnd();
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
@@ -465,6 +702,11 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    this.rollRateWindow();
+    if (++this.settingsCount > this.limits.maxSettingsPerWindow) {
+      this.noteLimitHit("settings");
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many SETTINGS");
+    }
     for (let at = 0; at < payload.length; at += 6) {
       const id = payload.readUInt16BE(at);
       const value = payload.readUInt32BE(at + 2);
@@ -483,6 +725,12 @@ export class NativeConnection implements UnaryConnection {
         this.peerMaxFrameSize = value;
       } else if (id === Setting.ENABLE_PUSH && value > 1) {
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "ENABLE_PUSH");
+      } else if (id === Setting.HEADER_TABLE_SIZE) {
+        const size = Math.min(value, HEADER_TABLE_SIZE);
+        if (size !== this.encoderTableSize || this.tableSizeLeast !== undefined) {
+          this.tableSizeLeast = Math.min(this.tableSizeLeast ?? size, size);
+          this.encoderTableSize = size;
+        }
       }
     }
     this.queue(frame(FrameType.SETTINGS, ACK_FLAG, 0));
@@ -495,10 +743,13 @@ export class NativeConnection implements UnaryConnection {
     const stream = this.streams.get(streamId);
     if (payload.length !== 5) {
       if (stream !== undefined) this.resetStream(stream, ErrorCode.FRAME_SIZE_ERROR);
+      else this.refuse(streamId, ErrorCode.FRAME_SIZE_ERROR);
       return;
     }
-    if ((payload.readUInt32BE(0) & 0x7fffffff) === streamId && stream !== undefined) {
-      this.resetStream(stream, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself
+    if ((payload.readUInt32BE(0) & 0x7fffffff) === streamId) {
+      // A stream cannot depend on itself (RFC 9113 5.3.1), idle ones included.
+      if (stream !== undefined) this.resetStream(stream, ErrorCode.PROTOCOL_ERROR);
+      else this.refuse(streamId, ErrorCode.PROTOCOL_ERROR);
     }
   }
 
@@ -529,18 +780,51 @@ export class NativeConnection implements UnaryConnection {
     this.pump(stream);
   }
 
+  // A stream error for something the peer did: reset, counted against the reset rate (a peer that makes us
+  // reset streams fast is as costly as one that resets them itself).
   private resetStream(stream: StreamState, code: ErrorCode): void {
     this.sendReset(stream.id, code);
     stream.receiveReset(code);
+    this.countReset();
+  }
+
+  // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted.
+  private refuse(streamId: number, code: ErrorCode): void {
+    this.sendReset(streamId, code);
+    this.countReset();
+  }
+
+  // Counts one stream reset; over the limit: a connection error ENHANCE_YOUR_CALM, and nothing more is dispatched.
+  private countReset(): void {
+    this.rollRateWindow();
+    if (++this.resetCount > this.limits.maxResetsPerWindow) {
+      this.noteLimitHit("resets");
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many stream resets");
+    }
+  }
+
+  // Starts a new window of the rate limits when the current one is over.
+  private rollRateWindow(): void {
+    const now = Date.now();
+    if (now - this.rateWindowStart < this.limits.rateWindowMs) return;
+    this.rateWindowStart = now;
+    this.resetCount = 0;
+    this.pingCount = 0;
+    this.settingsCount = 0;
   }
 
   // ---- ending ---------------------------------------------------------------
 
+  private queueGoaway(code: ErrorCode, reason?: string): void {
+    this.counters.goawaySent(code);
+    this.queue(goawayFrame(this.lastStreamId, code, reason));
+  }
+
   private fail(code: ErrorCode, reason: string): void {
     if (this.dead) return;
-    this.queue(goawayFrame(this.lastStreamId, code, reason));
+    this.queueGoaway(code, reason);
     this.flush();
-    this.socket.end();
+    this.endSocket();
     this.closed();
   }
 
@@ -548,9 +832,18 @@ export class NativeConnection implements UnaryConnection {
     if (this.goingAway && this.streams.size === 0 && !this.dead) {
       this.flush();
       this.dead = true;
-      this.socket.end();
+      this.endSocket();
       this.options.onClose?.();
     }
+  }
+
+  // Ends our side and reads no more; a peer that does not close its side soon is cut off (a peer that keeps
+  // sending cannot keep the socket open either: unread, its bytes do not count as activity).
+  private endSocket(): void {
+    const socket = this.socket;
+    socket.end();
+    socket.pause();
+    socket.setTimeout(CLOSE_GRACE_MS, () => socket.destroy());
   }
 
   private closed(): void {

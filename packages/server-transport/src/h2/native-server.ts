@@ -1,5 +1,8 @@
 import { createServer as createPlainServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from "node:tls";
+import { resolveTransportLimits, type TransportLimits } from "../limits";
+import { TransportCounters } from "../transport-stats";
+import { ErrorCode, goawayFrame, settingsFrame } from "./frames";
 import { NativeConnection, type NativeStreamListener, type UnaryRouter } from "./native-connection";
 
 /** Options of `createNativeServer`. */
@@ -8,9 +11,11 @@ export interface NativeServerOptions {
   readonly tls?: TlsOptions;
   /** Gets every request stream of every connection. */
   readonly onStream: NativeStreamListener;
-  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection; default none. */
-  readonly maxConcurrentStreams?: number;
-  /** Takes requests served as lean unary calls before `onStream`. */
+  /** What one client may take (defaults: `DEFAULT_TRANSPORT_LIMITS`). */
+  readonly limits?: TransportLimits;
+  /** Where connections count what they sent and refused; default a new one (see `NativeServer.counters`). */
+  readonly counters?: TransportCounters;
+  /** Takes requests served as native unary calls before `onStream`. */
   readonly unary?: UnaryRouter;
 }
 
@@ -24,6 +29,16 @@ export interface NativeServer {
   destroy(): void;
   /** Open connections. */
   readonly connectionCount: number;
+  /** What the server's connections sent and refused so far. */
+  readonly counters: TransportCounters;
+}
+
+// How often connection timers are checked: a quarter of the shortest timeout, within 5 ms..1 s.
+function sweepInterval(limits: TransportLimits): number {
+  const timeouts = [limits.prefaceTimeoutMs, limits.keepaliveTimeoutMs];
+  if (limits.idleTimeoutMs > 0) timeouts.push(limits.idleTimeoutMs);
+  if (limits.keepaliveIntervalMs > 0) timeouts.push(limits.keepaliveIntervalMs);
+  return Math.min(1000, Math.max(5, Math.floor(Math.min(...timeouts) / 4)));
 }
 
 /**
@@ -35,10 +50,25 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
   const listeners: NetServer[] = [];
   const connections = new Set<NativeConnection>();
   const idleWaiters: (() => void)[] = [];
+  const limits = options.limits ?? resolveTransportLimits();
+  const counters = options.counters ?? new TransportCounters();
   let stopping = false;
+  let sweep: NodeJS.Timeout | undefined;
+  const startSweep = (): void => {
+    sweep ??= setInterval(() => {
+      const now = Date.now();
+      for (const connection of connections) connection.checkTimers(now);
+    }, sweepInterval(limits));
+    sweep.unref();
+  };
+  const stopSweep = (): void => {
+    if (sweep !== undefined) clearInterval(sweep);
+    sweep = undefined;
+  };
 
   const settleIdle = (): void => {
     if (connections.size > 0) return;
+    stopSweep();
     for (const resolve of idleWaiters.splice(0)) resolve();
   };
   const accept = (socket: Socket): void => {
@@ -46,11 +76,26 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       socket.destroy();
       return;
     }
+    if (connections.size >= limits.maxConnections) {
+      counters.rejected += 1;
+      counters.limitHit("connections");
+      counters.goawaySent(ErrorCode.ENHANCE_YOUR_CALM);
+      socket.on("error", () => undefined);
+      socket.end(
+        Buffer.concat([settingsFrame([]), goawayFrame(0, ErrorCode.ENHANCE_YOUR_CALM, "too many connections")]),
+      );
+      socket.setTimeout(1000, () => socket.destroy());
+      return;
+    }
+    counters.accepted += 1;
+    counters.open += 1;
     const connection = new NativeConnection(socket, {
       onStream: options.onStream,
-      maxConcurrentStreams: options.maxConcurrentStreams,
+      limits,
+      counters,
       unary: options.unary,
       onClose: () => {
+        counters.open -= 1;
         connections.delete(connection);
         if (stopping) settleIdle();
       },
@@ -72,11 +117,13 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
     get connectionCount() {
       return connections.size;
     },
+    counters,
     listen(host, port) {
       const server = newListener();
       return new Promise<number>((resolve, reject) => {
         server.once("error", reject);
         server.listen({ host, port }, () => {
+          startSweep();
           server.off("error", reject);
           server.on("error", () => undefined);
           listeners.push(server);
@@ -98,7 +145,9 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       for (const server of listeners) server.close();
       for (const connection of [...connections]) connection.destroy();
       connections.clear();
+      counters.open = 0;
       settleIdle();
+      stopSweep();
     },
   };
 }

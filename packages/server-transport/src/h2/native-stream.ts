@@ -10,14 +10,18 @@ export type WriteCallback = (error?: Error | null) => void;
 /**
  * What the connection keeps of each open stream: flow-control state, queued
  * response data, and the events it delivers. Met by `NativeStream` (the
- * general stream) and by `NativeUnaryCall` (the lean unary fast path).
+ * general stream) and by `NativeUnaryCall` (unary calls of native routes).
  */
 export interface StreamState {
   readonly id: number;
   /** Flow-control window for our DATA on this stream. */
   sendWindow: number;
-  /** Bytes of request DATA received since our last WINDOW_UPDATE for this stream. */
+  /** Bytes of request DATA consumed since our last WINDOW_UPDATE for this stream. */
   receivedUnacked: number;
+  /** Request bytes the peer may still send on this stream (our receive window; set by the connection). */
+  receiveWindow: number;
+  /** True when the stream tells the connection itself (`consumed`) when request data is consumed. */
+  readonly defersConsumption?: boolean;
   /** Queued response data, oldest first; `pendingOffset` bytes of the first are sent. */
   readonly pending: Buffer[];
   readonly pendingCallbacks: (WriteCallback | undefined)[];
@@ -52,6 +56,8 @@ export interface StreamConnection {
   release(stream: StreamState): void;
   /** The stream's writes returned false: tell it 'drain' when it may write again. */
   wantDrain(stream: StreamState): void;
+  /** `bytes` of the stream's request data were consumed: the peer may send that much more. */
+  consumed(stream: StreamState, bytes: number): void;
 }
 
 /** Queued data beyond which `write` asks the writer to wait for 'drain'. */
@@ -75,8 +81,16 @@ export interface RespondOptions {
 export class NativeStream extends EventEmitter implements StreamState {
   /** Flow-control window for our DATA on this stream. */
   sendWindow: number;
-  /** Bytes of request DATA received since our last WINDOW_UPDATE for this stream. */
+  /** Bytes of request DATA consumed since our last WINDOW_UPDATE for this stream. */
   receivedUnacked = 0;
+  /** Request bytes the peer may still send (set by the connection). */
+  receiveWindow = 0;
+  /**
+   * False (default): request data counts as consumed once its 'data'
+   * listeners have run. True: the reader calls `consumed(bytes)` as it
+   * passes the data on, and the peer's window is given back only then.
+   */
+  defersConsumption = false;
   /** Queued response data, oldest first; `pendingOffset` bytes of the first are sent. */
   readonly pending: Buffer[] = [];
   readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
@@ -179,6 +193,11 @@ export class NativeStream extends EventEmitter implements StreamState {
   /** The peer sent request data. */
   receiveData(chunk: Buffer): void {
     if (!this.closed && !this.remoteEnded && chunk.length > 0) this.emit("data", chunk);
+  }
+
+  /** With `defersConsumption`: `bytes` of request data were consumed (passed on). */
+  consumed(bytes: number): void {
+    this.connection.consumed(this, bytes);
   }
 
   /** The peer half-closed. */

@@ -9,12 +9,12 @@ import {
   responseHeaders,
   statusTrailers,
   trailersOnlyHeaders,
-} from "../fast-path/call-context";
-import { DEADLINE_EXCEEDED } from "../fast-path/call-deadline";
-import type { FastCallOptions } from "../fast-path/fast-call-options";
-import type { FastRoute, FastUnaryRoute } from "../fast-path/fast-route";
-import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../fast-path/grpc-status";
-import { parseGrpcTimeout } from "../fast-path/grpc-timeout";
+} from "../grpc/call-context";
+import { DEADLINE_EXCEEDED } from "../grpc/call-deadline";
+import type { CallOptions } from "../grpc/call-options";
+import type { NativeRoute, NativeUnaryRoute } from "../grpc/route";
+import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/grpc-status";
+import { parseGrpcTimeout } from "../grpc/grpc-timeout";
 import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
 import type { HeaderFields } from "./hpack-decoder";
 import { encodeHeaderBlock } from "./hpack-encoder";
@@ -24,13 +24,13 @@ import type { WriteCallback } from "./native-stream";
 const OK_TRAILERS = Object.freeze(statusTrailers(OK_STATUS));
 const PREFIX = 5;
 
-/** The header fields a lean unary call is chosen by. */
+/** The header fields a native unary call is chosen by. */
 interface RequestLine {
   readonly path: string;
   readonly timeout: string | undefined;
 }
 
-// The request's :path and grpc-timeout when it may take the lean path
+// The request's :path and grpc-timeout when it may be served natively
 // (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined.
 function requestLine(fields: HeaderFields): RequestLine | undefined {
   let path: string | undefined;
@@ -65,16 +65,17 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
 }
 
 /**
- * A unary call of a fast route on the native transport, kept lean: no
+ * A unary call of a native route, kept small: no
  * stream object or events, the request gathered from DATA frames, the
  * deadline timer armed only when the handler does not answer at once, and
  * the answer (headers, message, trailers) written as one buffer when the
- * flow-control windows allow it. It offers handlers what the fast path's
- * unary call offers (see `OffloadServerOptions.fastRoutes`).
+ * flow-control windows allow it. It offers handlers the subset of grpc-js's
+ * ServerUnaryCall described at `OffloadServerOptions.nativeRoutes`.
  */
 export class NativeUnaryCall implements UnaryCallState {
   // StreamState
   receivedUnacked = 0;
+  receiveWindow = 0;
   readonly pending: Buffer[] = [];
   readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
   pendingOffset = 0;
@@ -99,10 +100,10 @@ export class NativeUnaryCall implements UnaryCallState {
     readonly id: number,
     public sendWindow: number,
     private readonly connection: UnaryConnection,
-    private readonly route: FastUnaryRoute,
+    private readonly route: NativeUnaryRoute,
     private readonly fields: HeaderFields,
     private readonly timeout: string | undefined,
-    private readonly options: FastCallOptions,
+    private readonly options: CallOptions,
   ) {}
 
   /** The handler's callback (grpc-js's sendUnaryData). */
@@ -115,7 +116,17 @@ export class NativeUnaryCall implements UnaryCallState {
       this.fail({ code: status.INTERNAL, details: `Invalid grpc-timeout value "${this.timeout}"` });
       return;
     }
-    this.deadlineAt = Date.now() + ms;
+    const now = Date.now();
+    this.deadlineAt = now + ms;
+    // Counted from HEADERS: a request body that is slow to come (or never ends) cannot hold the call past it.
+    this.armDeadline(now);
+  }
+
+  private armDeadline(now: number): void {
+    this.timer = setTimeout(() => {
+      this.fail(DEADLINE_EXCEEDED);
+      this.cancelled = true;
+    }, this.deadlineAt - now);
   }
 
   // ---- what handlers use ----
@@ -148,18 +159,32 @@ export class NativeUnaryCall implements UnaryCallState {
 
   receiveData(chunk: Buffer): void {
     if (this.answered || chunk.length === 0) return;
+    const before = this.received;
     this.received += chunk.length;
-    const limit = this.options.maxReceiveMessageLength;
-    if (limit !== -1 && this.received - PREFIX > limit) {
-      const length = this.declaredLength(chunk);
-      this.fail({
-        code: status.RESOURCE_EXHAUSTED,
-        details: `Received message larger than max (${length ?? this.received - PREFIX} vs. ${limit})`,
-      });
-      return;
-    }
     if (this.first === undefined) this.first = chunk;
     else (this.parts ??= [this.first]).push(chunk);
+    // The message's length prefix is checked as soon as it is in: a message over the limit is refused before
+    // its body comes (RESOURCE_EXHAUSTED), and the bytes held for a call never pass prefix + limit.
+    const limit = this.options.maxReceiveMessageLength;
+    if (limit === -1 || (before >= PREFIX && this.received - PREFIX <= limit)) return;
+    if (this.received < PREFIX) return;
+    const length = this.prefixLength();
+    if (length > limit || this.received - PREFIX > limit) {
+      this.connection.noteLimitHit("messageSize");
+      this.fail({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Received message larger than max (${Math.max(length, this.received - PREFIX)} vs. ${limit})`,
+      });
+      this.parts = undefined;
+      this.first = undefined;
+    }
+  }
+
+  // The length in the 5-byte prefix of the request's message (at least 5 bytes received).
+  private prefixLength(): number {
+    const first = this.first as Buffer;
+    if (first.length >= PREFIX) return first.readUInt32BE(1);
+    return Buffer.concat(this.parts ?? [first]).readUInt32BE(1);
   }
 
   receiveEnd(): void {
@@ -195,11 +220,6 @@ export class NativeUnaryCall implements UnaryCallState {
 
   private headers(): IncomingHttpHeaders {
     return (this.headersObject ??= toHeaders(this.fields) ?? {});
-  }
-
-  private declaredLength(chunk: Buffer): number | undefined {
-    const first = this.first ?? chunk;
-    return first.length >= PREFIX ? first.readUInt32BE(1) : undefined;
   }
 
   private run(): void {
@@ -251,18 +271,11 @@ export class NativeUnaryCall implements UnaryCallState {
       return;
     }
     try {
-      // The one cast: handlers of fast routes get this subset of ServerUnaryCall (no events).
+      // The one cast: handlers of native routes get this subset of ServerUnaryCall (no events).
       this.route.handler(this as unknown as ServerUnaryCall<unknown, unknown>, this.callback);
     } catch (e) {
       this.fail({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });
       return;
-    }
-    // An answer still to come: only now is a deadline timer worth its cost.
-    if (!this.answered && this.deadlineAt !== Infinity) {
-      this.timer = setTimeout(() => {
-        this.fail(DEADLINE_EXCEEDED);
-        this.cancelled = true;
-      }, this.deadlineAt - now);
     }
   }
 
@@ -293,7 +306,12 @@ export class NativeUnaryCall implements UnaryCallState {
     const connection = this.connection;
     const dataLength = PREFIX + bytes.length;
     const maxFrame = connection.maxFrameSize;
-    if (headerBlock.length <= maxFrame && trailerBlock.length <= maxFrame && dataLength <= maxFrame) {
+    if (
+      headerBlock.length <= maxFrame &&
+      trailerBlock.length <= maxFrame &&
+      dataLength <= maxFrame &&
+      !connection.tableSizeUpdatePending
+    ) {
       if (connection.takeWindow(this, dataLength)) {
         // The usual case: one buffer, three frames.
         const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
@@ -362,14 +380,14 @@ export class NativeUnaryCall implements UnaryCallState {
 }
 
 /**
- * The `UnaryRouter` of a server's fast unary routes: a request for one of
+ * The `UnaryRouter` of a server's native unary routes: a request for one of
  * them (POST, application/grpc[+proto], identity encoding) becomes a
  * `NativeUnaryCall`; anything else goes on to the connection's `onStream`.
  */
 export function createUnaryRouter(
-  routes: ReadonlyMap<string, FastRoute>,
-  options: FastCallOptions,
-  counters: { fastCalls: number },
+  routes: ReadonlyMap<string, NativeRoute>,
+  options: CallOptions,
+  counters: { served: number },
 ): UnaryRouter {
   return {
     open(id, fields, connection, initialWindow) {
@@ -377,7 +395,7 @@ export function createUnaryRouter(
       if (line === undefined) return undefined;
       const route = routes.get(line.path);
       if (route === undefined || route.kind !== "unary") return undefined;
-      counters.fastCalls += 1;
+      counters.served += 1;
       return new NativeUnaryCall(id, initialWindow, connection, route, fields, line.timeout, options);
     },
   };

@@ -42,8 +42,9 @@ function requestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
  * Creates the proxy to the HTTP/2 server listening on the Unix socket
  * `socketPath`: one client connection, opened on first use and reopened after
  * it closes. Flow control holds end to end in the response direction (the
- * upstream stream pauses while the client's stream is full); request data is
- * passed on as it comes.
+ * upstream stream pauses while the client's stream is full) and in the
+ * request direction (the client's window is given back as the upstream
+ * stream takes its data).
  */
 export function createUpstreamProxy(socketPath: string): UpstreamProxy {
   let session: ClientHttp2Session | undefined;
@@ -70,10 +71,15 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       let trailers: OutgoingHttpHeaders = {};
       let trailersOnly = false;
       let ended = false; // the response ended normally (it may still be flowing to the client)
-      stream.on("data", (chunk: Buffer) => upstream.write(chunk));
+      // Request data is consumed once the upstream stream took it (its own flow control allowing): only then
+      // does the client get window back, so a client cannot pile up data that grpc-js does not read.
+      stream.defersConsumption = true;
+      stream.on("data", (chunk: Buffer) => upstream.write(chunk, () => stream.consumed(chunk.length)));
       stream.on("end", () => upstream.end());
       stream.on("close", () => {
-        if (!upstream.closed && !upstream.destroyed) upstream.close(stream.rstCode || h2.NGHTTP2_CANCEL);
+        // Whatever code the client reset with, grpc-js is told CANCEL: the one code Node's http2 does not turn
+        // into an 'error' on grpc-js's side of the stream.
+        if (!upstream.closed && !upstream.destroyed) upstream.close(h2.NGHTTP2_CANCEL);
       });
       stream.on("drain", () => upstream.resume());
       upstream.on("error", () => undefined); // 'close' follows

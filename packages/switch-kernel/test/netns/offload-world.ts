@@ -1,4 +1,4 @@
-import { ServerCredentials } from "@grpc/grpc-js";
+import { createInsecureCredentials } from "@sessionoffload/server-transport";
 import { createOffloadClient, type OffloadClient } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
@@ -45,7 +45,7 @@ export async function createOffloadWorld(
     undo.push(() => topo.destroy());
     const backend = await createNftablesSwitch({ capacity: 64, ...switchOptions, netns: topo.sw });
     undo.push(() => backend.close());
-    const credentials = ServerCredentials.createInsecure();
+    const credentials = createInsecureCredentials();
     const servers: OffloadServer[] = [
       createSessionServer({ backend, credentials, shutdownTimeoutMs: 2_000 }),
       createStatsServer({ backend, credentials, shutdownTimeoutMs: 2_000 }),

@@ -2,23 +2,23 @@ import type { IncomingHttpHeaders } from "node:http2";
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { respondTrailersOnly, type CallStream } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline } from "./call-deadline";
-import type { FastCallOptions } from "./fast-call-options";
-import type { FastServerStreamRoute } from "./fast-route";
+import type { CallOptions } from "./call-options";
+import type { NativeServerStreamRoute } from "./route";
 import { messageOf, type GrpcStatus } from "./grpc-status";
 import { readSingleRequest } from "./request-reader";
 import { createWritableCall, type WritableCallControl } from "./writable-call";
 
 /**
  * Serves one server-streaming call of `route` on `stream`: reads the single
- * request, then runs the handler with a `FastWritableCall`. A malformed
+ * request, then runs the handler with a `NativeWritableCall`. A malformed
  * request or `grpc-timeout` is answered trailers-only; an expired deadline
  * ends the call DEADLINE_EXCEEDED and emits 'cancelled' to the handler.
  */
 export function serveServerStreamCall(
   stream: CallStream,
   headers: IncomingHttpHeaders,
-  route: FastServerStreamRoute,
-  options: FastCallOptions,
+  route: NativeServerStreamRoute,
+  options: CallOptions,
 ): void {
   let control: WritableCallControl | undefined;
   let done = false;
@@ -57,7 +57,7 @@ export function serveServerStreamCall(
         onDone: deadline.clear,
       });
       try {
-        // The one cast: the fast call offers what ServerWritableStream handlers use (see FastWritableCall).
+        // The one cast: the native call offers what ServerWritableStream handlers use (see NativeWritableCall).
         route.handler(control.call as unknown as ServerWritableStream<unknown, unknown>);
       } catch (e) {
         fail({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });

@@ -17,7 +17,7 @@ export interface SingleRequestSink<T> {
  * message, then end of stream, gives `onRequest`; otherwise `onReject` with:
  * RESOURCE_EXHAUSTED past `maxLength` (checked on the prefix), UNIMPLEMENTED
  * for none or a second message (as grpc-js), INTERNAL for a compressed message
- * (the fast path only takes identity-encoded calls), a stream that ends
+ * (the native transport only takes identity-encoded calls), a stream that ends
  * inside a message, or a message that `decode` throws on. Each callback fires
  * at most once, and only one of them.
  */

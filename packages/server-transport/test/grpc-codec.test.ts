@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
-import { createFrameDecoder, MessageTooLargeError } from "../src/fast-path/frame-decoder";
-import { encodeGrpcMessage, parseGrpcTimeout } from "../src/fast-path";
-import { frame } from "./fast-path-support";
+import { createFrameDecoder, MessageTooLargeError } from "../src/grpc/frame-decoder";
+import { encodeGrpcMessage, parseGrpcTimeout } from "../src/grpc";
+import { frame } from "./call-support";
 
 function decodeAll(chunks: readonly Buffer[], max = -1): Array<[boolean, string]> {
   const decoder = createFrameDecoder(max);

@@ -1,3 +1,4 @@
+import { createInsecureCredentials, createTlsCredentials, type OffloadCredentials } from "../src";
 import { afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { generateKeyPairSync } from "node:crypto";
 import {
@@ -17,7 +18,7 @@ import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
 import { sessionsV1 } from "@sessionoffload/offload-api";
 import type { OffloadServer } from "../src";
-import { addRequestBytes, frame, rawCall, until, testTransport } from "./fast-path-support";
+import { addRequestBytes, frame, rawCall, until, testTransport, onNative } from "./call-support";
 
 // The transport under test: native unless a grpc-js-transport wrapper file asks for grpc-js.
 const transport = testTransport();
@@ -56,7 +57,7 @@ function issue(
 
 let pki: { ca: Pem; server: Pem; client: Pem };
 beforeAll(() => {
-  const ca = issue("fast path test CA", "01", undefined, [{ name: "basicConstraints", cA: true, critical: true }]);
+  const ca = issue("transport test CA", "01", undefined, [{ name: "basicConstraints", cA: true, critical: true }]);
   const server = issue("localhost", "02", ca, [
     { name: "extKeyUsage", serverAuth: true },
     {
@@ -71,12 +72,13 @@ beforeAll(() => {
   pki = { ca: ca.pem, server: server.pem, client: client.pem };
 });
 
-function serverTls(mutual: boolean): ServerCredentials {
-  return ServerCredentials.createSsl(
-    Buffer.from(pki.ca.cert),
-    [{ private_key: Buffer.from(pki.server.key), cert_chain: Buffer.from(pki.server.cert) }],
-    mutual,
-  );
+function serverTls(mutual: boolean): OffloadCredentials {
+  return createTlsCredentials({
+    key: pki.server.key,
+    cert: pki.server.cert,
+    ca: pki.ca.cert,
+    requireClientCert: mutual,
+  });
 }
 
 function memorySwitch(): ReturnType<typeof createMemorySwitch> {
@@ -98,14 +100,14 @@ function addSession(port: number, creds: ChannelCredentials): Promise<{ err: Ser
   return new Promise((resolve) => client.addSession(request, (err, res) => resolve({ err, id: res?.sessionId })));
 }
 
-describe("fast path over TLS", () => {
+describe("native routes over TLS", () => {
   it("serves TLS clients", async () => {
     const server = createSessionServer({ transport, backend: memorySwitch(), credentials: serverTls(false) });
     const port = await listen(server);
     const { err, id } = await addSession(port, credentials.createSsl(Buffer.from(pki.ca.cert)));
     expect(err).toBeNull();
     expect(id).toBe(1n);
-    expect(server.fastPath.fastCalls).toBe(1);
+    expect(server.nativeCalls.served).toBe(onNative(1));
   });
 
   it("serves mutual TLS clients with a certificate and refuses those without", async () => {
@@ -119,16 +121,48 @@ describe("fast path over TLS", () => {
     expect((await addSession(port, withCert)).id).toBe(1n);
     const without = await addSession(port, credentials.createSsl(Buffer.from(pki.ca.cert)));
     expect(without.err?.code).toBe(status.UNAVAILABLE);
-    expect(server.fastPath.fastCalls).toBe(1);
+    expect(server.nativeCalls.served).toBe(onNative(1));
+  });
+
+  it("takes a grpc-js ServerCredentials on grpc-js only; native throws a TypeError naming the way out", async () => {
+    const grpcCredentials = ServerCredentials.createSsl(
+      Buffer.from(pki.ca.cert),
+      [{ private_key: Buffer.from(pki.server.key), cert_chain: Buffer.from(pki.server.cert) }],
+      false,
+    );
+    const make = (kind: "native" | "grpc-js") =>
+      createSessionServer({ transport: kind, backend: memorySwitch(), credentials: grpcCredentials });
+    expect(() => make("native")).toThrow(TypeError);
+    expect(() => make("native")).toThrow(/createTlsCredentials.*transport: "grpc-js"/);
+    const server = make("grpc-js");
+    const port = await listen(server);
+    expect((await addSession(port, credentials.createSsl(Buffer.from(pki.ca.cert)))).id).toBe(1n);
+  });
+
+  it("refuses credentials it did not make", () => {
+    const forged = { kind: "insecure" } as unknown as OffloadCredentials;
+    expect(() => createSessionServer({ transport, backend: memorySwitch(), credentials: forged })).toThrow(TypeError);
+  });
+
+  it("checks TLS credentials when they are made", () => {
+    const { key, cert } = pki.server;
+    expect(() => createTlsCredentials({ key: "not pem", cert })).toThrow(/key must be PEM/);
+    expect(() => createTlsCredentials({ key, cert, requireClientCert: true })).toThrow(
+      /requireClientCert needs the ca/,
+    );
+    expect(() => createTlsCredentials({ key: pki.client.key, cert })).toThrow(
+      /key values mismatch|KEY_VALUES_MISMATCH/i,
+    );
+    expect(createTlsCredentials({ key, cert }).requireClientCert).toBe(false);
   });
 });
 
 describe("grpc-js still serves the add-ons", () => {
-  it("health answers SERVING through grpc-js while the table methods go fast", async () => {
+  it("health answers SERVING through grpc-js while the table methods go native (on native)", async () => {
     const server = createSessionServer({
       transport,
       backend: memorySwitch(),
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
     });
     const port = await listen(server);
     const Health = makeGenericClientConstructor(healthService as unknown as ServiceDefinition, "Health");
@@ -142,15 +176,15 @@ describe("grpc-js still serves the add-ons", () => {
     expect(answer).toBe("SERVING");
     expect(server.transport).toBe(transport);
     expect((await addSession(port, credentials.createInsecure())).id).toBe(1n);
-    expect(server.fastPath.fallbackCalls).toBe(1);
-    expect(server.fastPath.fastCalls).toBe(1);
+    expect(server.nativeCalls.forwarded).toBe(onNative(1));
+    expect(server.nativeCalls.served).toBe(onNative(1));
   });
 
   it("reflection lists the service through grpc-js", async () => {
     const server = createStatsServer({
       transport,
       backend: memorySwitch(),
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
     });
     const port = await listen(server);
     // ServerReflectionRequest { list_services: "" } is field 7, an empty string.
@@ -159,13 +193,13 @@ describe("grpc-js still serves the add-ons", () => {
     ]);
     expect(raw?.code).toBe(status.OK);
     expect(Buffer.concat(raw?.messages ?? []).toString("latin1")).toContain("sessions.v1.SessionStatisticsTable");
-    expect(server.fastPath.fallbackCalls).toBe(1);
-    expect(server.fastPath.fastCalls).toBe(0);
+    expect(server.nativeCalls.forwarded).toBe(onNative(1));
+    expect(server.nativeCalls.served).toBe(onNative(0));
   });
 });
 
-describe("graceful shutdown with fast calls in flight", () => {
-  it("lets an in-flight fast call finish, refuses new calls, then resolves", async () => {
+describe("graceful shutdown with calls in flight", () => {
+  it("lets an in-flight call finish, refuses new calls, then resolves", async () => {
     const inner = memorySwitch();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -178,7 +212,7 @@ describe("graceful shutdown with fast calls in flight", () => {
         return inner.add(spec);
       },
     };
-    const server = createSessionServer({ transport, backend: slow, credentials: ServerCredentials.createInsecure() });
+    const server = createSessionServer({ transport, backend: slow, credentials: createInsecureCredentials() });
     const port = await listen(server);
     const inFlight = addSession(port, credentials.createInsecure());
     await until(() => entered === 1);
@@ -190,15 +224,10 @@ describe("graceful shutdown with fast calls in flight", () => {
     release();
     expect((await inFlight).id).toBe(1n);
     await stopping;
-    expect(server.fastPath.fastCalls).toBe(1);
+    expect(server.nativeCalls.served).toBe(onNative(1));
   });
 
-  it.each([
-    [0, true],
-    [1, true],
-    [0, false],
-    [1, false],
-  ])("cancels calls still running after the grace period (channelz %d, fast path %s)", async (channelz, fastPath) => {
+  it.each([0, 1])("cancels calls still running after the grace period (channelz %d)", async (channelz) => {
     let entered = false;
     const never: SwitchBackend = {
       ...memorySwitch(),
@@ -210,10 +239,9 @@ describe("graceful shutdown with fast calls in flight", () => {
     const server = createSessionServer({
       transport,
       backend: never,
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
       shutdownTimeoutMs: 50,
       grpcOptions: { "grpc.enable_channelz": channelz },
-      fastPath,
     });
     const port = await listen(server);
     const inFlight = addSession(port, credentials.createInsecure());
@@ -221,10 +249,10 @@ describe("graceful shutdown with fast calls in flight", () => {
     await server.shutdown();
     // The connection is cut (GOAWAY CANCEL): the client reports it UNAVAILABLE.
     expect((await inFlight).err?.code).toBe(status.UNAVAILABLE);
-    expect(server.fastPath.fastCalls).toBe(fastPath ? 1 : 0);
+    expect(server.nativeCalls.served).toBe(onNative(1));
   });
 
-  it("ends a paused fast getAllSessions UNAVAILABLE on shutdown", async () => {
+  it("ends a paused getAllSessions UNAVAILABLE on shutdown", async () => {
     const backend = createMemorySwitch({ capacity: 100_000, traffic: false, tickIntervalMs: 0 });
     cleanups.push(() => backend.close());
     for (let n = 0; n < 100_000; n += 1) {
@@ -241,7 +269,7 @@ describe("graceful shutdown with fast calls in flight", () => {
         nextHop: "",
       });
     }
-    const server = createStatsServer({ transport, backend, credentials: ServerCredentials.createInsecure() });
+    const server = createStatsServer({ transport, backend, credentials: createInsecureCredentials() });
     const port = await listen(server);
     const client = new sessionsV1.SessionStatisticsTableClient(`127.0.0.1:${port}`, credentials.createInsecure());
     cleanups.push(() => client.close());
@@ -263,6 +291,6 @@ describe("graceful shutdown with fast calls in flight", () => {
     expect(await ended).toBe(status.UNAVAILABLE);
     await stopping;
     expect(received).toBeLessThan(100_000);
-    expect(server.fastPath.fastCalls).toBe(1);
+    expect(server.nativeCalls.served).toBe(onNative(1));
   });
 });

@@ -1,5 +1,5 @@
 import type { OffloadTransport } from "../src";
-// Test support of the fast-path tests: a raw HTTP/2 gRPC client that controls
+// Test support of the call tests: a raw HTTP/2 gRPC client that controls
 // every byte (frames, headers, resets), and small helpers around it.
 import { connect, constants as h2, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { sessionsV1 } from "@sessionoffload/offload-api";
@@ -134,7 +134,12 @@ export async function until(predicate: () => boolean): Promise<void> {
   while (!predicate()) await new Promise((r) => setTimeout(r, 5));
 }
 
-/** The transport the shared fast-path tests run on: "native", or "grpc-js" when OFFLOAD_TEST_TRANSPORT says so. */
+/** The transport the shared call tests run on: "native", or "grpc-js" when OFFLOAD_TEST_TRANSPORT says so. */
 export function testTransport(): OffloadTransport {
   return process.env.OFFLOAD_TEST_TRANSPORT === "grpc-js" ? "grpc-js" : "native";
+}
+
+/** `count` on the native transport, 0 on grpc-js: what `OffloadServer.nativeCalls` counts there. */
+export function onNative(count: number): number {
+  return testTransport() === "native" ? count : 0;
 }

@@ -2,12 +2,12 @@ import type { handleServerStreamingCall, handleUnaryCall, MethodDefinition } fro
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 
 /** A message type that can encode into a caller's writer: a ts-proto `MessageFns` such as `sessionsV1.sessionResponse`. */
-export interface FastMessageEncoder<T> {
+export interface MessageEncoder<T> {
   /** Appends `message` to `writer` and returns it. */
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
 }
 
-interface FastRouteCommon {
+interface NativeRouteCommon {
   /** The gRPC path, e.g. "/sessions.v1.SessionTable/addSession". */
   readonly path: string;
   /** Decodes one request message; throws on malformed bytes. */
@@ -16,24 +16,24 @@ interface FastRouteCommon {
   readonly serialize: (value: unknown) => Uint8Array;
 }
 
-/** A unary method served on the fast path. */
-export interface FastUnaryRoute extends FastRouteCommon {
+/** A unary method served by the native transport. */
+export interface NativeUnaryRoute extends NativeRouteCommon {
   readonly kind: "unary";
   readonly handler: handleUnaryCall<unknown, unknown>;
 }
 
-/** A server-streaming method served on the fast path. */
-export interface FastServerStreamRoute extends FastRouteCommon {
+/** A server-streaming method served by the native transport. */
+export interface NativeServerStreamRoute extends NativeRouteCommon {
   readonly kind: "serverStream";
   readonly handler: handleServerStreamingCall<unknown, unknown>;
 }
 
-/** A method the fast path serves itself instead of handing it to grpc-js; made by `createFastRoute`. */
-export type FastRoute = FastUnaryRoute | FastServerStreamRoute;
+/** A method the native transport serves itself instead of forwarding it to grpc-js; made by `createNativeRoute`. */
+export type NativeRoute = NativeUnaryRoute | NativeServerStreamRoute;
 
 // Encodes through one writer kept across calls (its buffer grows once); a
 // failed encode may leave the writer half-written, so it is then replaced.
-function writerSerializer<T>(type: FastMessageEncoder<T>): (value: T) => Uint8Array {
+function writerSerializer<T>(type: MessageEncoder<T>): (value: T) => Uint8Array {
   let writer = new BinaryWriter();
   return (value) => {
     try {
@@ -46,22 +46,22 @@ function writerSerializer<T>(type: FastMessageEncoder<T>): (value: T) => Uint8Ar
 }
 
 /**
- * Describes a unary or server-streaming method for the fast path, from its
+ * Describes a unary or server-streaming method for the native transport, from its
  * grpc-js method definition (path, request decoding) and the same handler
  * that is registered with grpc-js. `responseType` (a ts-proto message type)
  * lets responses be encoded through a reused writer; without it the
  * definition's `responseSerialize` is used. The handler is given a call
  * object that offers what grpc-js's offers for its kind except events on
- * unary calls (see `OffloadServerOptions.fastRoutes`).
+ * unary calls (see `OffloadServerOptions.nativeRoutes`).
  * Throws a TypeError for a client-streaming or bidirectional method.
  */
-export function createFastRoute<Req, Res>(
+export function createNativeRoute<Req, Res>(
   definition: MethodDefinition<Req, Res>,
   handler: handleUnaryCall<Req, Res> | handleServerStreamingCall<Req, Res>,
-  responseType?: FastMessageEncoder<Res>,
-): FastRoute {
+  responseType?: MessageEncoder<Res>,
+): NativeRoute {
   if (definition.requestStream) {
-    throw new TypeError(`${definition.path}: only unary and server-streaming methods have a fast path`);
+    throw new TypeError(`${definition.path}: only unary and server-streaming methods can be native routes`);
   }
   const decode = definition.requestDeserialize as (bytes: Buffer) => unknown;
   const serialize = (responseType ? writerSerializer(responseType) : definition.responseSerialize) as (

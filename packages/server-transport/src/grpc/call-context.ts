@@ -13,11 +13,7 @@ const TRANSPORT_HEADERS = [
   "content-type",
 ];
 
-/**
- * The part of an HTTP/2 server stream a fast call uses: met by Node's
- * ServerHttp2Stream (the grpc-js transport) and by the native transport's
- * NativeStream.
- */
+/** The part of an HTTP/2 server stream a native call uses: met by the native transport's NativeStream. */
 export interface CallStream {
   respond(headers: OutgoingHttpHeaders, options?: { endStream?: boolean; waitForTrailers?: boolean }): void;
   write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
@@ -32,8 +28,8 @@ export interface CallStream {
     { readonly socket?: { readonly remoteAddress?: string; readonly remotePort?: number } } | undefined;
 }
 
-/** What every fast call object offers of grpc-js's server call API (unary calls: only this, no events). */
-export interface FastCallBase {
+/** What every native call object offers of grpc-js's server call API (unary calls: only this, no events). */
+export interface NativeCallBase {
   readonly request: unknown;
   cancelled: boolean;
   readonly metadata: Metadata;
@@ -71,7 +67,7 @@ export function peerAddress(socket: { readonly remoteAddress?: string; readonly 
   return socket.remotePort ? `${socket.remoteAddress}:${socket.remotePort}` : socket.remoteAddress;
 }
 
-/** Whether a request's content-type is one the fast path serves (anything else, e.g. +json, goes to grpc-js). */
+/** Whether a request's content-type is one the native transport serves (anything else, e.g. +json, goes to grpc-js). */
 export function isProtoContentType(value: string | undefined): boolean {
   return value === "application/grpc" || value === "application/grpc+proto";
 }

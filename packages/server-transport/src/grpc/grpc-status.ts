@@ -1,6 +1,6 @@
 import { Metadata, status, type ServerErrorResponse, type StatusObject } from "@grpc/grpc-js";
 
-/** A call's final status as the fast path sends it: code, details, and optional trailing metadata. */
+/** A call's final status as the native transport sends it: code, details, and optional trailing metadata. */
 export interface GrpcStatus {
   readonly code: status;
   readonly details: string;

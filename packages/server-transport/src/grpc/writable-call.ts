@@ -10,15 +10,15 @@ import {
   responseHeaders,
   statusTrailers,
   type CallStream,
-  type FastCallBase,
+  type NativeCallBase,
 } from "./call-context";
-import type { FastCallOptions } from "./fast-call-options";
+import type { CallOptions } from "./call-options";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "./grpc-status";
 
 type WriteCallback = (error?: Error | null) => void;
 
 /**
- * The server-streaming call object of the fast path: what grpc-js's
+ * The server-streaming call object of the native transport: what grpc-js's
  * ServerWritableStream offers to a handler. `write` returns false while
  * HTTP/2 flow control holds the stream back, then 'drain' is emitted; a write
  * callback fires once the message has been handed to HTTP/2 (never for a
@@ -27,15 +27,15 @@ type WriteCallback = (error?: Error | null) => void;
  * (and `cancelled` set) when the client resets the stream or goes away, or the
  * deadline passes; 'close' when the HTTP/2 stream closes.
  */
-export interface FastWritableCall extends EventEmitter, FastCallBase {
+export interface NativeWritableCall extends EventEmitter, NativeCallBase {
   write(message: unknown, encoding?: string | WriteCallback, callback?: WriteCallback): boolean;
   end(metadata?: Metadata): this;
 }
 
-/** What the server-stream route needs to drive a `FastWritableCall`. */
+/** What the server-stream route needs to drive a `NativeWritableCall`. */
 export interface WritableCallControl {
   /** The call object handed to the handler. */
-  readonly call: FastWritableCall;
+  readonly call: NativeWritableCall;
   /** Ends the call with `status` now (deadline, handler crash); buffered messages not yet handed to HTTP/2 are dropped. */
   abort(status: GrpcStatus): void;
 }
@@ -47,7 +47,7 @@ export interface WritableCallInit {
   readonly request: unknown;
   readonly deadline: number;
   readonly serialize: (value: unknown) => Uint8Array;
-  readonly options: FastCallOptions;
+  readonly options: CallOptions;
   /** Called once when the call is over (status sent or cancelled): clears the deadline timer. */
   readonly onDone: () => void;
 }
@@ -68,7 +68,7 @@ const PREFIX = 5;
 export function createWritableCall(stream: CallStream, init: WritableCallInit): WritableCallControl {
   const { headers, path, options, serialize } = init;
   const chunkBytes = options.streamChunkBytes;
-  const call = new EventEmitter() as FastWritableCall;
+  const call = new EventEmitter() as NativeWritableCall;
   let metadata: Metadata | undefined;
   let custom: Metadata | undefined;
   let headersSent = false;

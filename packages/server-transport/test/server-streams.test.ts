@@ -1,8 +1,8 @@
+import { createInsecureCredentials } from "../src";
 import { afterEach, describe, expect, it } from "@jest/globals";
 import {
   credentials,
   makeGenericClientConstructor,
-  ServerCredentials,
   status,
   type Client,
   type handleServerStreamingCall,
@@ -14,9 +14,9 @@ import {
 } from "@grpc/grpc-js";
 import { createStatsServer } from "@sessionoffload/stats-server";
 import { createMemorySwitch } from "@sessionoffload/switch-backend";
-import { createFastRoute, createOffloadServer } from "../src";
+import { createNativeRoute, createOffloadServer } from "../src";
 import { sessionsV1, type SessionSpec } from "@sessionoffload/offload-api";
-import { frame, rawCall, until, testTransport } from "./fast-path-support";
+import { frame, rawCall, until, testTransport, onNative } from "./call-support";
 
 // The transport under test: native unless a grpc-js-transport wrapper file asks for grpc-js.
 const transport = testTransport();
@@ -71,10 +71,10 @@ function bytesHandler(observed: Observed, finish: (call: BytesCall) => void = (c
 async function bytesServer(handler: (call: BytesCall) => unknown, chunkBytes = 4096) {
   const server = createOffloadServer({
     transport,
-    credentials: ServerCredentials.createInsecure(),
+    credentials: createInsecureCredentials(),
     install: (s) => s.addService(BYTES_SERVICE, { stream: handler }),
-    fastRoutes: [createFastRoute<Buffer, Buffer>(STREAM, handler as handleServerStreamingCall<Buffer, Buffer>)],
-    fastStreamChunkBytes: chunkBytes,
+    nativeRoutes: [createNativeRoute<Buffer, Buffer>(STREAM, handler as handleServerStreamingCall<Buffer, Buffer>)],
+    streamChunkBytes: chunkBytes,
     shutdownTimeoutMs: 1000,
   });
   cleanups.push(() => server.shutdown());
@@ -98,7 +98,7 @@ function drain<T>(stream: ClientReadableStream<T>): Promise<{ messages: T[]; err
 
 const newObserved = (): Observed => ({ written: 0, callbacks: 0, cancelledEvents: 0, call: undefined });
 
-describe("fast server streams: framing and coalescing", () => {
+describe("server streams: framing and coalescing", () => {
   it("delivers messages of every size in order, across chunk boundaries and larger than a chunk", async () => {
     const sizes = [0, 1, 4090, 4091, 5000, 7, 20_000, ...Array.from({ length: 2000 }, (_, i) => (i * 37) % 300)];
     const observed = newObserved();
@@ -108,7 +108,7 @@ describe("fast server streams: framing and coalescing", () => {
     expect(messages.map((m) => m.length)).toEqual(sizes);
     messages.forEach((m, i) => expect(m.equals(message(i, sizes[i] as number))).toBe(true));
     expect(observed.callbacks).toBe(sizes.length);
-    expect(server.fastPath.fastCalls).toBe(1);
+    expect(server.nativeCalls.served).toBe(onNative(1));
   });
 
   it("ends an empty stream OK with a trailers-only response", async () => {
@@ -120,7 +120,7 @@ describe("fast server streams: framing and coalescing", () => {
   });
 });
 
-describe("fast server streams: errors, deadline, cancellation", () => {
+describe("server streams: errors, deadline, cancellation", () => {
   it("ends with an emitted error's status after the messages written before it", async () => {
     const { client } = await bytesServer(
       bytesHandler(newObserved(), (call) => call.emit("error", { code: status.UNAVAILABLE, details: "switch gone" })),
@@ -174,7 +174,7 @@ describe("fast server streams: errors, deadline, cancellation", () => {
   });
 });
 
-describe("fast server streams: flow control", () => {
+describe("server streams: flow control", () => {
   it("stops writing while the reader is paused, holding a bounded amount, then delivers everything in order", async () => {
     const total = 200_000;
     const observed = newObserved();
@@ -214,7 +214,7 @@ describe("fast server streams: flow control", () => {
   });
 });
 
-// The real statistics handlers over the fast path.
+// The real statistics handlers.
 function spec(n: number): SessionSpec {
   return {
     inLif: "eth0",
@@ -230,7 +230,7 @@ function spec(n: number): SessionSpec {
   };
 }
 
-describe("fast server streams: the SessionStatisticsTable handlers", () => {
+describe("server streams: the SessionStatisticsTable handlers", () => {
   async function statsFixture(count: number) {
     const backend = createMemorySwitch({ capacity: count, traffic: false, tickIntervalMs: 0 });
     cleanups.push(() => backend.close());
@@ -244,7 +244,7 @@ describe("fast server streams: the SessionStatisticsTable handlers", () => {
     const server = createStatsServer({
       transport,
       backend,
-      credentials: ServerCredentials.createInsecure(),
+      credentials: createInsecureCredentials(),
       closedBatchSize: 64,
       hooks: { onSettle: (settled) => delivered.push(...settled), onEnd: (_m, _n, outcome) => outcomes.push(outcome) },
     });
@@ -262,7 +262,7 @@ describe("fast server streams: the SessionStatisticsTable handlers", () => {
     expect(all.messages.map((m) => m.sessionId)).toEqual(ids);
     const page = await drain(client.getAllSessions({ pageSize: 100 }));
     expect(page.messages.map((m) => m.sessionId)).toEqual(ids.slice(0, 100));
-    expect(server.fastPath.fastCalls).toBe(2);
+    expect(server.nativeCalls.served).toBe(onNative(2));
   });
 
   it("getClosedSessions loses nothing when the client cancels mid-stream", async () => {
@@ -287,6 +287,6 @@ describe("fast server streams: the SessionStatisticsTable handlers", () => {
     const second = await drain(client.getClosedSessions({ pageSize: 0 }));
     expect([...first, ...second.messages.map((m) => m.sessionId)]).toEqual(ids);
     expect(backend.size()).toBe(0);
-    expect(server.fastPath.fastCalls).toBe(2);
+    expect(server.nativeCalls.served).toBe(onNative(2));
   });
 });

@@ -1,0 +1,8 @@
+export { createNativeRoute } from "./route";
+export type { NativeRoute, NativeUnaryRoute, NativeServerStreamRoute, MessageEncoder } from "./route";
+export { createStreamDispatcher } from "./stream-dispatcher";
+export type { NativeCallCounters, StreamListener } from "./stream-dispatcher";
+export type { CallOptions } from "./call-options";
+export type { NativeWritableCall } from "./writable-call";
+export { encodeGrpcMessage } from "./grpc-message-encoding";
+export { parseGrpcTimeout } from "./grpc-timeout";

@@ -1,0 +1,56 @@
+import type { IncomingHttpHeaders } from "node:http2";
+import { isProtoContentType, type CallStream } from "./call-context";
+import type { CallOptions } from "./call-options";
+import type { NativeRoute } from "./route";
+import { serveServerStreamCall } from "./server-stream-call";
+
+/** An HTTP/2 'stream' listener of the native transport. */
+export type StreamListener<S extends CallStream> = (stream: S, headers: IncomingHttpHeaders) => void;
+
+/** How many calls the native transport served itself and how many it forwarded to grpc-js. */
+export interface NativeCallCounters {
+  /** Calls of native routes served by the native transport. */
+  served: number;
+  /** Calls forwarded to grpc-js (health, reflection, other methods, compressed calls). */
+  forwarded: number;
+}
+
+/** Options of `createStreamDispatcher`. */
+export interface StreamDispatcherOptions<S extends CallStream> {
+  /** The routes served natively, by path. */
+  readonly routes: ReadonlyMap<string, NativeRoute>;
+  /** Gets every stream not served here, unchanged (the forwarding to grpc-js). */
+  readonly fallback: StreamListener<S>;
+  readonly callOptions: CallOptions;
+  readonly counters: NativeCallCounters;
+}
+
+/**
+ * Creates the 'stream' listener that serves the server-streaming native
+ * routes itself and hands every other stream to `fallback`: unknown paths
+ * (health, reflection, unregistered methods), unary routes the unary router
+ * did not take, any `grpc-encoding` but identity (a client that may
+ * compress), a content type other than application/grpc or
+ * application/grpc+proto, a method other than POST.
+ */
+export function createStreamDispatcher<S extends CallStream>(options: StreamDispatcherOptions<S>): StreamListener<S> {
+  const { routes, fallback, callOptions, counters } = options;
+  return function dispatch(stream, headers) {
+    const path = headers[":path"];
+    const route = path === undefined ? undefined : routes.get(path);
+    const encoding = headers["grpc-encoding"];
+    if (
+      route === undefined ||
+      route.kind !== "serverStream" ||
+      (encoding !== undefined && encoding !== "identity") ||
+      !isProtoContentType(headers["content-type"]) ||
+      headers[":method"] !== "POST"
+    ) {
+      counters.forwarded += 1;
+      fallback(stream, headers);
+      return;
+    }
+    counters.served += 1;
+    serveServerStreamCall(stream, headers, route, callOptions);
+  };
+}

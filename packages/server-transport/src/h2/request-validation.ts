@@ -1,0 +1,116 @@
+import type { HeaderFields } from "./hpack-decoder";
+
+/** What `checkRequestFields` found: an error to reset the stream with, and the declared content-length. */
+export interface RequestCheck {
+  /** Why the request is malformed (RFC 9113 8.1.1: a stream error PROTOCOL_ERROR); undefined when it is not. */
+  readonly error: string | undefined;
+  /** The content-length header as a number, or -1 without one. */
+  readonly contentLength: number;
+}
+
+// A field name: lower-case token characters (RFC 9110 5.6.2; upper case is malformed in HTTP/2, RFC 9113 8.2.1).
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+// NUL, CR or LF anywhere in a value (RFC 9113 8.2.1).
+const BAD_VALUE_CHAR = /[\0\r\n]/;
+const PSEUDO_HEADERS = new Set([":method", ":scheme", ":path", ":authority"]);
+// Connection-specific header fields (RFC 9113 8.2.2).
+const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+const DIGITS = /^[0-9]{1,15}$/;
+
+/** Why a field value is malformed, or undefined: NUL/CR/LF, or leading/trailing space or tab. */
+export function valueError(value: string): string | undefined {
+  if (value.length === 0) return undefined;
+  if (BAD_VALUE_CHAR.test(value)) return "field value with NUL, CR or LF";
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) {
+    return "field value with leading or trailing whitespace";
+  }
+  return undefined;
+}
+
+// Why a regular (not pseudo) field is malformed, or undefined.
+function regularFieldError(name: string, value: string): string | undefined {
+  if (!FIELD_NAME.test(name)) return `malformed field name "${printable(name)}"`;
+  if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
+  if (name === "te" && value !== "trailers") return "te other than trailers";
+  return valueError(value);
+}
+
+/**
+ * Checks a request's header fields as RFC 9113 8.1-8.3 asks: pseudo-headers
+ * known, not repeated, before every regular field, with :method, :scheme and
+ * :path present (:path not empty; CONNECT with :authority only); field names
+ * lower-case tokens; no connection-specific fields; te only "trailers";
+ * values without NUL, CR, LF or surrounding whitespace; content-length
+ * digits (repeated only with the same value).
+ */
+export function checkRequestFields(fields: HeaderFields): RequestCheck {
+  let method: string | undefined;
+  let scheme: string | undefined;
+  let path: string | undefined;
+  let authority: string | undefined;
+  let contentLength = -1;
+  let regularSeen = false;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    const value = fields[i + 1] as string;
+    if (name.charCodeAt(0) === 0x3a) {
+      if (regularSeen) return malformed("pseudo-header after a regular field");
+      if (!PSEUDO_HEADERS.has(name)) return malformed(`unknown pseudo-header ${printable(name)}`);
+      const error = valueError(value);
+      if (error !== undefined) return malformed(error);
+      if (name === ":method") {
+        if (method !== undefined) return malformed("repeated :method");
+        method = value;
+      } else if (name === ":scheme") {
+        if (scheme !== undefined) return malformed("repeated :scheme");
+        scheme = value;
+      } else if (name === ":path") {
+        if (path !== undefined) return malformed("repeated :path");
+        path = value;
+      } else {
+        if (authority !== undefined) return malformed("repeated :authority");
+        authority = value;
+      }
+      continue;
+    }
+    regularSeen = true;
+    const error = regularFieldError(name, value);
+    if (error !== undefined) return malformed(error);
+    if (name === "content-length") {
+      if (!DIGITS.test(value)) return malformed("content-length not a number");
+      const length = Number(value);
+      if (contentLength !== -1 && contentLength !== length) return malformed("content-length repeated differently");
+      contentLength = length;
+    }
+  }
+  if (method === undefined) return malformed("no :method");
+  if (method === "CONNECT") {
+    if (authority === undefined || scheme !== undefined || path !== undefined) return malformed("malformed CONNECT");
+  } else {
+    if (scheme === undefined) return malformed("no :scheme");
+    if (path === undefined || path.length === 0) return malformed("no :path");
+  }
+  return { error: undefined, contentLength };
+}
+
+/** Why trailers are malformed (pseudo-headers, bad names or values), or undefined. */
+export function checkTrailerFields(fields: HeaderFields): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i] as string;
+    if (name.charCodeAt(0) === 0x3a) return "pseudo-header in trailers";
+    const error = regularFieldError(name, fields[i + 1] as string);
+    if (error !== undefined) return error;
+  }
+  return undefined;
+}
+
+function malformed(error: string): RequestCheck {
+  return { error, contentLength: -1 };
+}
+
+// A name for a message: control characters escaped.
+function printable(text: string): string {
+  return JSON.stringify(text.slice(0, 64)).slice(1, -1);
+}
