@@ -21,7 +21,7 @@ import {
   UNARY_PATH,
   type EchoServerOptions,
 } from "./native-transport-support";
-import { resolveTransportLimits } from "../src/limits";
+import { DEFAULT_TRANSPORT_LIMITS, resolveTransportLimits } from "../src/limits";
 
 const ENHANCE_YOUR_CALM = 0xb;
 const FLOW_CONTROL_ERROR = 0x3;
@@ -481,5 +481,14 @@ describe("settings", () => {
     const client = await raw(port, { settings: [] });
     const settings = await client.waitFor((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
     expect(settings?.payload.includes(Buffer.from(settingsPayload([[4, 100_000]])))).toBe(true);
+  });
+});
+
+describe("resolveTransportLimits", () => {
+  it("fills in the defaults and names a bad field", async () => {
+    expect(resolveTransportLimits({ maxConnections: 5 })).toEqual({ ...DEFAULT_TRANSPORT_LIMITS, maxConnections: 5 });
+    expect(() => resolveTransportLimits({ maxConcurrentStreams: 0 })).toThrow(/limits\.maxConcurrentStreams/);
+    expect(() => resolveTransportLimits({ idleTimeoutMs: 1.5 })).toThrow(RangeError);
+    await expect(startEchoServer({ limits: { streamWindowBytes: 100 } })).rejects.toThrow(/streamWindowBytes/);
   });
 });
