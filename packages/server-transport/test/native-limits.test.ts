@@ -475,6 +475,48 @@ describe("receive flow control", () => {
   });
 });
 
+describe("request bytes held by unary calls", () => {
+  it("are bounded by the connection window: a client sending past it gets GOAWAY FLOW_CONTROL_ERROR", async () => {
+    const { port } = await start();
+    await whileServing(port, async () => {
+      const client = await raw(port);
+      // 24 calls each announcing a 4 MiB message and sending 1 MiB of it: 24 MiB held if nothing stopped them.
+      const piece = Buffer.alloc(16_384);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(4 * MiB, 1);
+      for (let id = 1; id < 48; id += 2) {
+        const frames = [rawFrame(T.HEADERS, F.END_HEADERS, id, requestBlock(UNARY_PATH))];
+        frames.push(rawFrame(T.DATA, 0, id, Buffer.concat([prefix, piece.subarray(5)])));
+        for (let i = 1; i < 64; i++) frames.push(rawFrame(T.DATA, 0, id, piece));
+        client.write(...frames);
+      }
+      expect(await goawayCode(client)).toBe(FLOW_CONTROL_ERROR);
+      await client.waitClosed();
+    });
+  });
+
+  it("a message larger than the stream window (3 MiB) is served: the stream gets its window back as it comes", async () => {
+    const { port } = await start();
+    const s = wellBehaved(port);
+    const body = Buffer.alloc(3 * MiB, 0x61);
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const req = s.request({
+        ":method": "POST",
+        ":path": UNARY_PATH,
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("error", reject);
+      req.on("close", () => resolve(Buffer.concat(chunks)));
+      req.end(grpcMessage(body));
+    });
+    expect(answer.length).toBe(5 + body.length);
+    await echo(s); // and the connection window came back too
+  });
+});
+
 describe("settings", () => {
   it("sends a SETTINGS frame with the advertised initial window", async () => {
     const { port } = await start({ limits: { streamWindowBytes: 100_000 } });

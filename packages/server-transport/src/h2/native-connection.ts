@@ -60,6 +60,10 @@ export interface UnaryConnection extends StreamConnection {
   readonly tableSizeUpdatePending: boolean;
   /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
   noteLimitHit(limit: TransportLimitName): void;
+  /** `bytes` of the call's request were taken: its stream window gets them back (the connection's does not yet). */
+  streamConsumed(stream: StreamState, bytes: number): void;
+  /** `bytes` of request data held by a call were let go of: the connection window gets them back. */
+  connectionConsumed(bytes: number): void;
 }
 
 /** Recognises requests served as lean unary calls. */
@@ -339,6 +343,14 @@ export class NativeConnection implements UnaryConnection {
 
   consumed(stream: StreamState, bytes: number): void {
     this.consumedByConnection(bytes);
+    this.streamConsumed(stream, bytes);
+  }
+
+  connectionConsumed(bytes: number): void {
+    this.consumedByConnection(bytes);
+  }
+
+  streamConsumed(stream: StreamState, bytes: number): void {
     if (stream.closed || stream.remoteEnded || bytes === 0) return;
     stream.receivedUnacked += bytes;
     if (stream.receivedUnacked >= this.limits.streamWindowBytes / 2) {
