@@ -39,16 +39,16 @@ export interface NativeConnectionOptions {
   readonly counters: TransportCounters;
   /** Called once when the connection is closed. */
   readonly onClose?: () => void;
-  /** Takes the requests it recognises as lean unary calls before `onStream` sees them. */
+  /** Takes the requests it recognises as native unary calls before `onStream` sees them. */
   readonly unary?: UnaryRouter;
 }
 
-/** A lean call opened by a `UnaryRouter`: the connection starts it once it is registered. */
+/** A native unary call opened by a `UnaryRouter`: the connection starts it once it is registered. */
 export interface UnaryCallState extends StreamState {
   start(): void;
 }
 
-/** What a lean unary call needs of its connection. */
+/** What a native unary call needs of its connection. */
 export interface UnaryConnection extends StreamConnection {
   /** Queues frames for the socket. */
   send(bytes: Buffer): void;
@@ -66,7 +66,7 @@ export interface UnaryConnection extends StreamConnection {
   connectionConsumed(bytes: number): void;
 }
 
-/** Recognises requests served as lean unary calls. */
+/** Recognises requests served as native unary calls. */
 export interface UnaryRouter {
   /** A call for a request with these header fields, or undefined to hand the stream to `onStream`. */
   open(
