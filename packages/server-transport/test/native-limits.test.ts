@@ -290,6 +290,38 @@ const pythonH2 = spawnSync(PYTHON, ["-c", "import h2"]).status === 0;
   },
 );
 
+describe("resets the server is made to send (MadeYouReset)", () => {
+  it("count against the same budget: streams each reset for a WINDOW_UPDATE of 0 end in GOAWAY", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
+    const { grewBy } = await whileServing(port, async () => {
+      const client = await raw(port);
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const id = 2 * i + 1;
+        frames.push(
+          rawFrame(T.HEADERS, F.END_HEADERS, id, requestBlock(UNARY_PATH)),
+          rawFrame(T.WINDOW_UPDATE, 0, id, u32(0)),
+        );
+      }
+      client.write(...frames);
+      expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+      await client.waitClosed();
+    });
+    expect(grewBy).toBeLessThan(64 * MiB);
+    // The budget's 500, and the one that went over it (sent, then GOAWAY): not 2,000.
+    expect(server.transportStats().rstStream.PROTOCOL_ERROR).toBe(501);
+    expect(server.transportStats().limitHits.resets).toBe(1);
+  });
+
+  it("a SETTINGS frame of more than 32 entries gets GOAWAY ENHANCE_YOUR_CALM", async () => {
+    const { port } = await start();
+    const client = await raw(port);
+    const entries = Array.from({ length: 33 }, () => [4, 65535] as const);
+    client.write(rawFrame(T.SETTINGS, 0, 0, settingsPayload(entries)));
+    expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+  });
+});
+
 describe("concurrent streams", () => {
   it("refuses a stream above the limit with REFUSED_STREAM and counts it", async () => {
     const { server, port, state } = await start({ limits: { maxConcurrentStreams: 4 } });

@@ -81,6 +81,8 @@ export interface UnaryRouter {
 const HEADER_TABLE_SIZE = 4096;
 // A connection that has sent GOAWAY and ended its side is destroyed if the peer has not closed by then.
 const CLOSE_GRACE_MS = 1000;
+// Entries in one SETTINGS frame (as nghttp2 and Node's http2: 32); each may touch every open stream.
+const MAX_SETTINGS_ENTRIES = 32;
 // The PING payload of keepalive.
 const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
 // Flush gathered frames through writev above this many bytes instead of one copy.
@@ -714,6 +716,10 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    if (payload.length > 6 * MAX_SETTINGS_ENTRIES) {
+      this.noteLimitHit("settings");
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many SETTINGS entries");
+    }
     this.rollRateWindow();
     if (++this.settingsCount > this.limits.maxSettingsPerWindow) {
       this.noteLimitHit("settings");
