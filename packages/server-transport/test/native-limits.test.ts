@@ -422,7 +422,7 @@ describe("timers", () => {
   });
 
   it("keeps a connection whose client answers keepalive PINGs", async () => {
-    const { server, port } = await start({ limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 400 } });
+    const { server, port } = await start({ limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 10_000 } });
     const client = await raw(port);
     let pings = 0;
     client.on("change", () => {
