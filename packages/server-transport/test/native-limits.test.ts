@@ -21,7 +21,7 @@ import {
   UNARY_PATH,
   type EchoServerOptions,
 } from "./native-transport-support";
-import { resolveTransportLimits } from "../src/limits";
+import { DEFAULT_TRANSPORT_LIMITS, resolveTransportLimits } from "../src/limits";
 
 const ENHANCE_YOUR_CALM = 0xb;
 const FLOW_CONTROL_ERROR = 0x3;
@@ -290,6 +290,38 @@ const pythonH2 = spawnSync(PYTHON, ["-c", "import h2"]).status === 0;
   },
 );
 
+describe("resets the server is made to send (MadeYouReset)", () => {
+  it("count against the same budget: streams each reset for a WINDOW_UPDATE of 0 end in GOAWAY", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
+    const { grewBy } = await whileServing(port, async () => {
+      const client = await raw(port);
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 2000; i++) {
+        const id = 2 * i + 1;
+        frames.push(
+          rawFrame(T.HEADERS, F.END_HEADERS, id, requestBlock(UNARY_PATH)),
+          rawFrame(T.WINDOW_UPDATE, 0, id, u32(0)),
+        );
+      }
+      client.write(...frames);
+      expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+      await client.waitClosed();
+    });
+    expect(grewBy).toBeLessThan(64 * MiB);
+    // The budget's 500, and the one that went over it (sent, then GOAWAY): not 2,000.
+    expect(server.transportStats().rstStream.PROTOCOL_ERROR).toBe(501);
+    expect(server.transportStats().limitHits.resets).toBe(1);
+  });
+
+  it("a SETTINGS frame of more than 32 entries gets GOAWAY ENHANCE_YOUR_CALM", async () => {
+    const { port } = await start();
+    const client = await raw(port);
+    const entries = Array.from({ length: 33 }, () => [4, 65535] as const);
+    client.write(rawFrame(T.SETTINGS, 0, 0, settingsPayload(entries)));
+    expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+  });
+});
+
 describe("concurrent streams", () => {
   it("refuses a stream above the limit with REFUSED_STREAM and counts it", async () => {
     const { server, port, state } = await start({ limits: { maxConcurrentStreams: 4 } });
@@ -390,7 +422,7 @@ describe("timers", () => {
   });
 
   it("keeps a connection whose client answers keepalive PINGs", async () => {
-    const { server, port } = await start({ limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 400 } });
+    const { server, port } = await start({ limits: { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 10_000 } });
     const client = await raw(port);
     let pings = 0;
     client.on("change", () => {
@@ -475,11 +507,62 @@ describe("receive flow control", () => {
   });
 });
 
+describe("request bytes held by unary calls", () => {
+  it("are bounded by the connection window: a client sending past it gets GOAWAY FLOW_CONTROL_ERROR", async () => {
+    const { port } = await start();
+    await whileServing(port, async () => {
+      const client = await raw(port);
+      // 24 calls each announcing a 4 MiB message and sending 1 MiB of it: 24 MiB held if nothing stopped them.
+      const piece = Buffer.alloc(16_384);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(4 * MiB, 1);
+      for (let id = 1; id < 48; id += 2) {
+        const frames = [rawFrame(T.HEADERS, F.END_HEADERS, id, requestBlock(UNARY_PATH))];
+        frames.push(rawFrame(T.DATA, 0, id, Buffer.concat([prefix, piece.subarray(5)])));
+        for (let i = 1; i < 64; i++) frames.push(rawFrame(T.DATA, 0, id, piece));
+        client.write(...frames);
+      }
+      expect(await goawayCode(client)).toBe(FLOW_CONTROL_ERROR);
+      await client.waitClosed();
+    });
+  });
+
+  it("a message larger than the stream window (3 MiB) is served: the stream gets its window back as it comes", async () => {
+    const { port } = await start();
+    const s = wellBehaved(port);
+    const body = Buffer.alloc(3 * MiB, 0x61);
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const req = s.request({
+        ":method": "POST",
+        ":path": UNARY_PATH,
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("error", reject);
+      req.on("close", () => resolve(Buffer.concat(chunks)));
+      req.end(grpcMessage(body));
+    });
+    expect(answer.length).toBe(5 + body.length);
+    await echo(s); // and the connection window came back too
+  });
+});
+
 describe("settings", () => {
   it("sends a SETTINGS frame with the advertised initial window", async () => {
     const { port } = await start({ limits: { streamWindowBytes: 100_000 } });
     const client = await raw(port, { settings: [] });
     const settings = await client.waitFor((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
     expect(settings?.payload.includes(Buffer.from(settingsPayload([[4, 100_000]])))).toBe(true);
+  });
+});
+
+describe("resolveTransportLimits", () => {
+  it("fills in the defaults and names a bad field", async () => {
+    expect(resolveTransportLimits({ maxConnections: 5 })).toEqual({ ...DEFAULT_TRANSPORT_LIMITS, maxConnections: 5 });
+    expect(() => resolveTransportLimits({ maxConcurrentStreams: 0 })).toThrow(/limits\.maxConcurrentStreams/);
+    expect(() => resolveTransportLimits({ idleTimeoutMs: 1.5 })).toThrow(RangeError);
+    await expect(startEchoServer({ limits: { streamWindowBytes: 100 } })).rejects.toThrow(/streamWindowBytes/);
   });
 });

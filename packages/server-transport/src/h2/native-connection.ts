@@ -39,16 +39,16 @@ export interface NativeConnectionOptions {
   readonly counters: TransportCounters;
   /** Called once when the connection is closed. */
   readonly onClose?: () => void;
-  /** Takes the requests it recognises as lean unary calls before `onStream` sees them. */
+  /** Takes the requests it recognises as native unary calls before `onStream` sees them. */
   readonly unary?: UnaryRouter;
 }
 
-/** A lean call opened by a `UnaryRouter`: the connection starts it once it is registered. */
+/** A native unary call opened by a `UnaryRouter`: the connection starts it once it is registered. */
 export interface UnaryCallState extends StreamState {
   start(): void;
 }
 
-/** What a lean unary call needs of its connection. */
+/** What a native unary call needs of its connection. */
 export interface UnaryConnection extends StreamConnection {
   /** Queues frames for the socket. */
   send(bytes: Buffer): void;
@@ -60,9 +60,13 @@ export interface UnaryConnection extends StreamConnection {
   readonly tableSizeUpdatePending: boolean;
   /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
   noteLimitHit(limit: TransportLimitName): void;
+  /** `bytes` of the call's request were taken: its stream window gets them back (the connection's does not yet). */
+  streamConsumed(stream: StreamState, bytes: number): void;
+  /** `bytes` of request data held by a call were let go of: the connection window gets them back. */
+  connectionConsumed(bytes: number): void;
 }
 
-/** Recognises requests served as lean unary calls. */
+/** Recognises requests served as native unary calls. */
 export interface UnaryRouter {
   /** A call for a request with these header fields, or undefined to hand the stream to `onStream`. */
   open(
@@ -77,6 +81,8 @@ export interface UnaryRouter {
 const HEADER_TABLE_SIZE = 4096;
 // A connection that has sent GOAWAY and ended its side is destroyed if the peer has not closed by then.
 const CLOSE_GRACE_MS = 1000;
+// Entries in one SETTINGS frame (as nghttp2 and Node's http2: 32); each may touch every open stream.
+const MAX_SETTINGS_ENTRIES = 32;
 // The PING payload of keepalive.
 const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
 // Flush gathered frames through writev above this many bytes instead of one copy.
@@ -339,6 +345,14 @@ export class NativeConnection implements UnaryConnection {
 
   consumed(stream: StreamState, bytes: number): void {
     this.consumedByConnection(bytes);
+    this.streamConsumed(stream, bytes);
+  }
+
+  connectionConsumed(bytes: number): void {
+    this.consumedByConnection(bytes);
+  }
+
+  streamConsumed(stream: StreamState, bytes: number): void {
     if (stream.closed || stream.remoteEnded || bytes === 0) return;
     stream.receivedUnacked += bytes;
     if (stream.receivedUnacked >= this.limits.streamWindowBytes / 2) {
@@ -702,6 +716,10 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
+    if (payload.length > 6 * MAX_SETTINGS_ENTRIES) {
+      this.noteLimitHit("settings");
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many SETTINGS entries");
+    }
     this.rollRateWindow();
     if (++this.settingsCount > this.limits.maxSettingsPerWindow) {
       this.noteLimitHit("settings");

@@ -76,6 +76,10 @@ export class NativeUnaryCall implements UnaryCallState {
   // StreamState
   receivedUnacked = 0;
   receiveWindow = 0;
+  // Request bytes are given back to the stream as they are taken, to the connection only once let go of: what
+  // all the calls of a connection hold is bounded by the connection's receive window.
+  readonly defersConsumption = true;
+  private held = 0;
   readonly pending: Buffer[] = [];
   readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
   pendingOffset = 0;
@@ -158,7 +162,13 @@ export class NativeUnaryCall implements UnaryCallState {
   // ---- StreamState ----
 
   receiveData(chunk: Buffer): void {
-    if (this.answered || chunk.length === 0) return;
+    if (chunk.length === 0) return;
+    if (this.answered) {
+      this.connection.connectionConsumed(chunk.length); // dropped
+      return;
+    }
+    this.held += chunk.length;
+    this.connection.streamConsumed(this, chunk.length);
     const before = this.received;
     this.received += chunk.length;
     if (this.first === undefined) this.first = chunk;
@@ -177,7 +187,15 @@ export class NativeUnaryCall implements UnaryCallState {
       });
       this.parts = undefined;
       this.first = undefined;
+      this.letGo();
     }
+  }
+
+  // The request bytes held are let go of: the connection window gets them back.
+  private letGo(): void {
+    if (this.held === 0) return;
+    this.connection.connectionConsumed(this.held);
+    this.held = 0;
   }
 
   // The length in the 5-byte prefix of the request's message (at least 5 bytes received).
@@ -226,6 +244,7 @@ export class NativeUnaryCall implements UnaryCallState {
     const body = this.parts ? Buffer.concat(this.parts) : this.first;
     this.parts = undefined;
     this.first = undefined;
+    this.letGo(); // decoded below, in this turn
     const path = this.route.path;
     if (body === undefined || body.length === 0) {
       this.fail({ code: status.UNIMPLEMENTED, details: `Received no request message for method ${path}` });
@@ -371,6 +390,9 @@ export class NativeUnaryCall implements UnaryCallState {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.parts = undefined;
+    this.first = undefined;
+    this.letGo();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.length = 0;

@@ -8,19 +8,32 @@ export interface RequestCheck {
   readonly contentLength: number;
 }
 
-// A field name: lower-case token characters (RFC 9110 5.6.2; upper case is malformed in HTTP/2, RFC 9113 8.2.1).
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
-// NUL, CR or LF anywhere in a value (RFC 9113 8.2.1).
-const BAD_VALUE_CHAR = /[\0\r\n]/;
+// The characters of a field name: lower-case token characters (RFC 9110 5.6.2; upper case is malformed in
+// HTTP/2, RFC 9113 8.2.1). A table, not a regular expression: this runs for every field of every request.
+const NAME_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
+
+function isFieldName(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127 || NAME_CHAR[c] === 0) return false;
+  }
+  return true;
+}
 const PSEUDO_HEADERS = new Set([":method", ":scheme", ":path", ":authority"]);
 // Connection-specific header fields (RFC 9113 8.2.2).
 const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 const DIGITS = /^[0-9]{1,15}$/;
+const VALID: RequestCheck = Object.freeze({ error: undefined, contentLength: -1 });
 
 /** Why a field value is malformed, or undefined: NUL/CR/LF, or leading/trailing space or tab. */
 export function valueError(value: string): string | undefined {
   if (value.length === 0) return undefined;
-  if (BAD_VALUE_CHAR.test(value)) return "field value with NUL, CR or LF";
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c === 0x0a || c === 0x0d) return "field value with NUL, CR or LF";
+  }
   const first = value.charCodeAt(0);
   const last = value.charCodeAt(value.length - 1);
   if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) {
@@ -31,7 +44,7 @@ export function valueError(value: string): string | undefined {
 
 // Why a regular (not pseudo) field is malformed, or undefined.
 function regularFieldError(name: string, value: string): string | undefined {
-  if (!FIELD_NAME.test(name)) return `malformed field name "${printable(name)}"`;
+  if (!isFieldName(name)) return `malformed field name "${printable(name)}"`;
   if (CONNECTION_SPECIFIC.has(name)) return `connection-specific field ${name}`;
   if (name === "te" && value !== "trailers") return "te other than trailers";
   return valueError(value);
@@ -92,7 +105,7 @@ export function checkRequestFields(fields: HeaderFields): RequestCheck {
     if (scheme === undefined) return malformed("no :scheme");
     if (path === undefined || path.length === 0) return malformed("no :path");
   }
-  return { error: undefined, contentLength };
+  return contentLength === -1 ? VALID : { error: undefined, contentLength };
 }
 
 /** Why trailers are malformed (pseudo-headers, bad names or values), or undefined. */
