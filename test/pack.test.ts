@@ -107,13 +107,7 @@ describe("the packed packages, installed into an empty project", () => {
     );
     const install = spawnSync(
       "npm",
-      [
-        "install",
-        "--prefer-offline",
-        "--no-audit",
-        "--no-fund",
-        ...files.map((f) => join(tarballs, f)),
-      ],
+      ["install", "--prefer-offline", "--no-audit", "--no-fund", ...files.map((f) => join(tarballs, f))],
       { cwd: project, encoding: "utf8", timeout: 240_000 },
     );
     installOutput = `${install.stdout}\n${install.stderr}`;
