@@ -1,0 +1,169 @@
+import { closeSync, openSync } from "node:fs";
+import * as C from "./constants";
+import { libc } from "./libc";
+
+/** A failed socket call: `errno` is the C errno, `op` the call (or step) that failed. */
+export class NetlinkError extends Error {
+  constructor(
+    readonly op: string,
+    readonly errno: number,
+  ) {
+    super(`netlink ${op} failed: errno ${errno}`);
+    this.name = "NetlinkError";
+  }
+}
+
+/** How to open a netlink socket. */
+export interface NetlinkSocketOptions {
+  /** A network namespace file (e.g. /run/netns/NAME) to create the socket in; default the current one. */
+  readonly netns?: string;
+  /** Multicast groups to join (bit g-1 for group g). */
+  readonly groups?: number;
+  /** SO_RCVBUFFORCE (falls back to SO_RCVBUF when not privileged). */
+  readonly rcvbufBytes?: number;
+  /** SO_SNDBUFFORCE (falls back to SO_SNDBUF). */
+  readonly sndbufBytes?: number;
+  /** SO_RCVTIMEO for blocking reads (ms); 0 = none. */
+  readonly recvTimeoutMs?: number;
+  /** NETLINK_CAP_ACK: error acks without the request's payload. */
+  readonly capAck?: boolean;
+  /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS (reliable ctnetlink event delivery). */
+  readonly reliableEvents?: boolean;
+}
+
+/** recv() result: nothing to read (non-blocking). */
+export const RECV_EMPTY = -1;
+/** recv() result: the kernel dropped messages for want of buffer (ENOBUFS). */
+export const RECV_OVERRUN = -2;
+
+const RECV_BUFFER_BYTES = 64 * 1024;
+
+function intOpt(value: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value, 0);
+  return b;
+}
+
+/** A raw AF_NETLINK socket driven synchronously through libc; one reusable receive buffer. */
+export class NetlinkSocket {
+  /** The last datagram received (valid until the next recv). */
+  readonly rbuf = Buffer.alloc(RECV_BUFFER_BYTES);
+  private readonly addr = Buffer.alloc(12);
+  private closed = false;
+
+  private constructor(readonly fd: number) {
+    this.addr.writeUInt16LE(C.AF_NETLINK, 0);
+  }
+
+  /** Opens a socket of netlink `protocol` (NETLINK_NETFILTER for ctnetlink). */
+  static open(protocol: number, options: NetlinkSocketOptions = {}): NetlinkSocket {
+    const fd = createIn(options.netns, protocol);
+    const sock = new NetlinkSocket(fd);
+    try {
+      sock.configure(options);
+    } catch (err) {
+      sock.close();
+      throw err;
+    }
+    return sock;
+  }
+
+  private setInt(level: number, name: number, value: number): number {
+    return libc().setsockopt(this.fd, level, name, intOpt(value), 4);
+  }
+
+  private check(rc: number, op: string): void {
+    if (rc < 0) throw new NetlinkError(op, libc().errno());
+  }
+
+  private configure(o: NetlinkSocketOptions): void {
+    const c = libc();
+    if (o.rcvbufBytes !== undefined && this.setInt(C.SOL_SOCKET, C.SO_RCVBUFFORCE, o.rcvbufBytes) < 0) {
+      this.check(this.setInt(C.SOL_SOCKET, C.SO_RCVBUF, o.rcvbufBytes), "setsockopt(SO_RCVBUF)");
+    }
+    if (o.sndbufBytes !== undefined && this.setInt(C.SOL_SOCKET, C.SO_SNDBUFFORCE, o.sndbufBytes) < 0) {
+      this.check(this.setInt(C.SOL_SOCKET, C.SO_SNDBUF, o.sndbufBytes), "setsockopt(SO_SNDBUF)");
+    }
+    if (o.recvTimeoutMs !== undefined && o.recvTimeoutMs > 0) {
+      const tv = Buffer.alloc(16);
+      tv.writeBigInt64LE(BigInt(Math.floor(o.recvTimeoutMs / 1000)), 0);
+      tv.writeBigInt64LE(BigInt((o.recvTimeoutMs % 1000) * 1000), 8);
+      this.check(c.setsockopt(this.fd, C.SOL_SOCKET, C.SO_RCVTIMEO, tv, 16), "setsockopt(SO_RCVTIMEO)");
+    }
+    if (o.capAck === true) this.check(this.setInt(C.SOL_NETLINK, C.NETLINK_CAP_ACK, 1), "setsockopt(CAP_ACK)");
+    if (o.reliableEvents === true) {
+      this.check(this.setInt(C.SOL_NETLINK, C.NETLINK_BROADCAST_ERROR, 1), "setsockopt(BROADCAST_ERROR)");
+      this.check(this.setInt(C.SOL_NETLINK, C.NETLINK_NO_ENOBUFS, 1), "setsockopt(NO_ENOBUFS)");
+    }
+    const local = Buffer.alloc(12);
+    local.writeUInt16LE(C.AF_NETLINK, 0);
+    local.writeUInt32LE((o.groups ?? 0) >>> 0, 8);
+    this.check(c.bind(this.fd, local, 12), "bind");
+  }
+
+  /** Sends `len` bytes of `buf` to the kernel as one datagram. */
+  send(buf: Buffer, len: number): void {
+    const c = libc();
+    for (;;) {
+      const n = c.sendto(this.fd, buf, len, 0, this.addr, 12);
+      if (n >= 0) return;
+      const e = c.errno();
+      if (e !== C.EINTR) throw new NetlinkError("sendto", e);
+    }
+  }
+
+  /**
+   * Reads one datagram into `rbuf`; returns its length, or RECV_EMPTY (non-blocking and nothing there) or
+   * RECV_OVERRUN (ENOBUFS: messages were lost). A blocking read that times out throws.
+   */
+  recv(dontWait: boolean): number {
+    const c = libc();
+    for (;;) {
+      const n = c.recv(this.fd, this.rbuf, this.rbuf.length, dontWait ? C.MSG_DONTWAIT : 0);
+      if (n >= 0) return n;
+      const e = c.errno();
+      if (e === C.EINTR) continue;
+      if (e === C.EAGAIN) {
+        if (dontWait) return RECV_EMPTY;
+        throw new NetlinkError("recv (timed out)", e);
+      }
+      if (e === C.ENOBUFS) return RECV_OVERRUN;
+      throw new NetlinkError("recv", e);
+    }
+  }
+
+  /** Closes the socket (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc().close(this.fd);
+  }
+}
+
+function createIn(netns: string | undefined, protocol: number): number {
+  const c = libc();
+  const make = (): number => {
+    const fd = c.socket(C.AF_NETLINK, C.SOCK_RAW | C.SOCK_CLOEXEC, protocol);
+    if (fd < 0) throw new NetlinkError("socket", c.errno());
+    return fd;
+  };
+  if (netns === undefined) return make();
+  // The socket belongs to the namespace of the thread that creates it: enter, create, come back.
+  const home = openSync("/proc/thread-self/ns/net", "r");
+  let target: number | undefined;
+  try {
+    target = openSync(netns, "r");
+    if (c.setns(target, C.CLONE_NEWNET) < 0) throw new NetlinkError(`setns(${netns})`, c.errno());
+    try {
+      return make();
+    } finally {
+      if (c.setns(home, C.CLONE_NEWNET) < 0) {
+        // Staying in the other namespace would silently misdirect everything after; stop here.
+        throw new NetlinkError("setns(back home)", c.errno());
+      }
+    }
+  } finally {
+    closeSync(home);
+    if (target !== undefined) closeSync(target);
+  }
+}
