@@ -25,6 +25,8 @@ export interface NftRunner {
   query(args: readonly string[]): Promise<NftJsonOutput>;
   /** Runs `nft <args...>` and answers its text output (for commands nft cannot answer in JSON). */
   text(args: readonly string[]): Promise<string>;
+  /** Applies an nft script (text) as one atomic batch (`nft -f FILE`). */
+  script(text: string): Promise<void>;
 }
 
 /** The top-level object nft prints in JSON mode. */
@@ -86,6 +88,15 @@ export function createNftRunner(options: NftRunnerOptions = {}): NftRunner {
     },
     text(args) {
       return run([...prefix, ...args], undefined);
+    },
+    async script(text) {
+      const file = join(tmpdir(), `nft-script-${process.pid}-${randomBytes(8).toString("hex")}.nft`);
+      await writeFile(file, text + "\n", { mode: 0o600 });
+      try {
+        await run([...prefix, "-f", file], undefined);
+      } finally {
+        await rm(file, { force: true });
+      }
     },
   };
 }

@@ -37,6 +37,23 @@ if (mode === "udp-recv") {
     };
     next();
   });
+} else if (mode === "udp-send-on-go") {
+  // udp-send-on-go SRC SPORT DST DPORT COUNT SIZE: binds, prints ready, and sends once "go" arrives on stdin.
+  const [src, sport, dst, dport, count, size] = args;
+  const sock = dgram.createSocket(family(src));
+  sock.bind(Number(sport), src, () => {
+    process.stdout.write("ready\n");
+    process.stdin.once("data", () => {
+      let sent = 0;
+      const next = () => {
+        if (sent === Number(count)) return done({ sent, at: Date.now() });
+        sent += 1;
+        sock.send(Buffer.alloc(Number(size), 0x61), Number(dport), dst, next);
+      };
+      next();
+    });
+  });
+  setTimeout(() => done({ error: "no go" }), 30_000);
 } else if (mode === "tcp-server") {
   // tcp-server HOST PORT MS: accepts one connection, reads it, answers the client's FIN with its own.
   const [host, port, ms] = args;
