@@ -121,9 +121,10 @@ const TCP_LAST_ACK = 6;
 const TCP_TIME_WAIT = 7;
 const TCP_CLOSE = 8;
 const EEXIST = 17;
-/** Sessions read per GET datagram while listing; the first read is smaller so a short page reads little. */
-const LIST_FIRST_CHUNK = 16;
-const LIST_CHUNK = 256;
+/** Sessions a listing reads by key (one GET datagram) before it reads the whole table with a dump. */
+const LIST_FIRST_CHUNK = 64;
+/** Entries read from a kernel dump per event-loop turn. */
+const DUMP_PAGE = 4096;
 /** How long before the kernel would expire an entry the reaper gives it more time (sessions idle longer than the kernel's timeout). */
 const KERNEL_MARGIN_NS = 10n * NS_PER_S;
 
@@ -468,6 +469,43 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       : undefined;
   reapTimer?.unref();
 
+  /** The entries of these ids, their counters read from the kernel by key (one datagram). */
+  function readByKey(ids: readonly bigint[]): Entry[] {
+    const batch: Entry[] = [];
+    for (const id of ids) {
+      const e = entries.get(id);
+      if (e !== undefined) batch.push(e);
+    }
+    const live = batch.filter((e) => e.phase === "live");
+    if (live.length > 0) {
+      const found = ct.getMany(live.map((e) => e.tuple));
+      const now = clock.now();
+      live.forEach((e, j) => {
+        const k = found[j];
+        if (k !== undefined && (k.mark & MARK_TAG_MASK) === tag) observe(e, k, now);
+      });
+    }
+    return batch;
+  }
+
+  /** Reads every marked kernel entry's counters into its session, a page of the dump per event-loop turn. */
+  async function refreshAll(): Promise<void> {
+    const cursor = ct.openDump(filter);
+    try {
+      for (;;) {
+        const now = clock.now();
+        const more = cursor.read(DUMP_PAGE, (k) => {
+          const e = byKey.get(tupleKey(k.orig));
+          if (e !== undefined && e.phase === "live") observe(e, k, now);
+        });
+        if (!more) return;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      cursor.close();
+    }
+  }
+
   function idleNsOf(spec: SessionSpec): bigint {
     const own = spec.idleTimeoutMs ?? 0;
     const ms = own !== 0 ? own : defaultIdleMs[spec.protocol];
@@ -600,24 +638,16 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     async *sessions(opts) {
       checkOpen();
       const ids = order.after(opts?.afterId, (id) => entries.has(id));
-      let chunk = LIST_FIRST_CHUNK;
-      for (let i = 0; i < ids.length;) {
-        const batch: Entry[] = [];
-        for (; i < ids.length && batch.length < chunk; i++) {
-          const e = entries.get(ids[i] as bigint);
-          if (e !== undefined) batch.push(e);
-        }
-        chunk = LIST_CHUNK;
-        const live = batch.filter((e) => e.phase === "live");
-        if (live.length > 0) {
-          const found = ct.getMany(live.map((e) => e.tuple));
-          const now = clock.now();
-          live.forEach((e, j) => {
-            const k = found[j];
-            if (k !== undefined && (k.mark & MARK_TAG_MASK) === tag) observe(e, k, now);
-          });
-        }
-        for (const e of batch) if (entries.get(e.id) === e) yield snapshotOf(e);
+      // A short walk (a small page) reads its sessions' counters by key; a long one reads the whole table
+      // once, in pages of a kernel dump between which other requests run, into the entries themselves.
+      for (const e of readByKey(ids.slice(0, LIST_FIRST_CHUNK))) {
+        if (entries.get(e.id) === e) yield snapshotOf(e);
+      }
+      if (ids.length <= LIST_FIRST_CHUNK) return;
+      await refreshAll();
+      for (let i = LIST_FIRST_CHUNK; i < ids.length; i++) {
+        const e = entries.get(ids[i] as bigint);
+        if (e !== undefined) yield snapshotOf(e);
       }
     },
 
