@@ -70,21 +70,26 @@ if (mode === "udp-recv") {
   server.listen(Number(port), host, () => process.stdout.write("ready\n"));
   setTimeout(() => done(seen), Number(ms));
 } else if (mode === "tcp-client") {
-  // tcp-client SRC SPORT DST DPORT BYTES fin|rst: sends BYTES, then closes with FIN or RST.
-  const [src, sport, dst, dport, bytes, how] = args;
+  // tcp-client SRC SPORT DST DPORT BYTES fin|rst [timed]: sends BYTES, then closes with FIN or RST;
+  // with "timed" the result also says when (Date.now()) the FIN or RST was sent.
+  const [src, sport, dst, dport, bytes, how, timed] = args;
+  let finAt;
+  const result = () => (timed === "timed" ? { closed: how, finAt } : { closed: how });
   const sock = net.connect({ host: dst, port: Number(dport), localAddress: src, localPort: Number(sport) }, () => {
     sock.write(Buffer.alloc(Number(bytes), 0x62), () => {
       if (how === "rst") {
         setTimeout(() => {
+          finAt = Date.now();
           sock.resetAndDestroy();
-          setTimeout(() => done({ closed: "rst" }), 200);
+          setTimeout(() => done(result()), 200);
         }, 100);
       } else {
+        finAt = Date.now();
         sock.end();
       }
     });
   });
-  sock.on("close", () => setTimeout(() => done({ closed: how }), 200));
+  sock.on("close", () => setTimeout(() => done(result()), 200));
   sock.on("error", (err) => done({ error: err.code }));
   setTimeout(() => done({ error: "timeout" }), 10_000);
 } else {
