@@ -79,22 +79,26 @@ export class MessageWriter {
 
   /** An attribute holding one byte. */
   u8(type: number, value: number): void {
-    this.buf[this.attrHeader(type, 1)] = value;
+    const at = this.attrHeader(type, 1); // first: it may replace this.buf
+    this.buf[at] = value;
   }
 
   /** An attribute holding a big-endian u16. */
   be16(type: number, value: number): void {
-    this.buf.writeUInt16BE(value, this.attrHeader(type, 2));
+    const at = this.attrHeader(type, 2);
+    this.buf.writeUInt16BE(value, at);
   }
 
   /** An attribute holding a big-endian u32. */
   be32(type: number, value: number): void {
-    this.buf.writeUInt32BE(value >>> 0, this.attrHeader(type, 4));
+    const at = this.attrHeader(type, 4);
+    this.buf.writeUInt32BE(value >>> 0, at);
   }
 
   /** An attribute holding raw bytes. */
   raw(type: number, value: Uint8Array): void {
-    this.buf.set(value, this.attrHeader(type, value.length));
+    const at = this.attrHeader(type, value.length);
+    this.buf.set(value, at);
   }
 
   /** Begins a nested attribute (NLA_F_NESTED set); returns its start for `endNest`. */
