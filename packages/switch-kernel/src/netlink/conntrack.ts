@@ -1,14 +1,5 @@
-import * as C from "./constants";
-import {
-  decodeEntry,
-  eventTypeOf,
-  isEntryMessage,
-  writeCreate,
-  writeDelete,
-  writeDump,
-  writeFlush,
-  writeGet,
-} from "./conntrack-codec";
+import * as constants from "./constants";
+import * as codec from "./conntrack-codec";
 import { MessageWriter } from "./message-writer";
 import { NetlinkError, NetlinkSocket, RECV_OVERRUN } from "./netlink-socket";
 import type {
@@ -19,6 +10,21 @@ import type {
   ConntrackTuple,
   ConntrackWriteMode,
 } from "./types";
+
+// Module-local copies: loaders that compile modules to export getters (tsx/esbuild) would otherwise turn each
+// use in the hot paths into a getter call.
+const {
+  ENOBUFS,
+  ENOENT,
+  NETLINK_NETFILTER,
+  NFNLGRP_CONNTRACK_DESTROY,
+  NFNLGRP_CONNTRACK_NEW,
+  NFNLGRP_CONNTRACK_UPDATE,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+} = constants;
+const { decodeEntry, eventTypeOf, isEntryMessage, writeCreate, writeDelete, writeDump, writeFlush, writeGet } = codec;
 
 /** How to open conntrack. */
 export interface ConntrackOpenOptions {
@@ -76,7 +82,7 @@ export function openConntrack(options: ConntrackOpenOptions = {}): Conntrack {
 }
 
 function errnoAt(b: Buffer, off: number): number {
-  return -b.readInt32LE(off + C.NLMSG_HDRLEN);
+  return -b.readInt32LE(off + NLMSG_HDRLEN);
 }
 
 class CtnetlinkConntrack implements Conntrack {
@@ -89,7 +95,7 @@ class CtnetlinkConntrack implements Conntrack {
 
   constructor(private readonly options: ConntrackOpenOptions) {
     this.batch = Math.max(1, options.batchSize ?? 512);
-    this.cmd = NetlinkSocket.open(C.NETLINK_NETFILTER, {
+    this.cmd = NetlinkSocket.open(NETLINK_NETFILTER, {
       netns: options.netns,
       rcvbufBytes: COMMAND_RCVBUF,
       sndbufBytes: COMMAND_SNDBUF,
@@ -98,12 +104,12 @@ class CtnetlinkConntrack implements Conntrack {
     });
     const ev = options.events;
     const groups =
-      (ev?.new === true ? 1 << (C.NFNLGRP_CONNTRACK_NEW - 1) : 0) |
-      (ev?.update === true ? 1 << (C.NFNLGRP_CONNTRACK_UPDATE - 1) : 0) |
-      (ev?.destroy === true ? 1 << (C.NFNLGRP_CONNTRACK_DESTROY - 1) : 0);
+      (ev?.new === true ? 1 << (NFNLGRP_CONNTRACK_NEW - 1) : 0) |
+      (ev?.update === true ? 1 << (NFNLGRP_CONNTRACK_UPDATE - 1) : 0) |
+      (ev?.destroy === true ? 1 << (NFNLGRP_CONNTRACK_DESTROY - 1) : 0);
     if (groups !== 0) {
       try {
-        this.events = NetlinkSocket.open(C.NETLINK_NETFILTER, {
+        this.events = NetlinkSocket.open(NETLINK_NETFILTER, {
           netns: options.netns,
           groups,
           rcvbufBytes: options.eventBufferBytes ?? 32 * 1024 * 1024,
@@ -136,15 +142,15 @@ class CtnetlinkConntrack implements Conntrack {
     const last = count - 1;
     for (let done = false; !done;) {
       const n = this.cmd.recv(false);
-      if (n === RECV_OVERRUN) throw new NetlinkError("recv (acks lost: ENOBUFS)", C.ENOBUFS);
+      if (n === RECV_OVERRUN) throw new NetlinkError("recv (acks lost: ENOBUFS)", ENOBUFS);
       const b = this.cmd.rbuf;
-      for (let off = 0; off + C.NLMSG_HDRLEN <= n;) {
+      for (let off = 0; off + NLMSG_HDRLEN <= n;) {
         const len = b.readUInt32LE(off);
-        if (len < C.NLMSG_HDRLEN) break;
+        if (len < NLMSG_HDRLEN) break;
         const i = (b.readUInt32LE(off + 8) - first) >>> 0;
         if (i < count) {
           const type = b.readUInt16LE(off + 4);
-          if (type === C.NLMSG_ERROR) {
+          if (type === NLMSG_ERROR) {
             const errno = errnoAt(b, off);
             if (errno !== 0) onError(i, errno);
             if (i === last) done = true;
@@ -187,7 +193,7 @@ class CtnetlinkConntrack implements Conntrack {
         first,
         count,
         (_i, errno) => {
-          if (errno !== C.ENOENT) failure ??= new NetlinkError("conntrack get", errno);
+          if (errno !== ENOENT) failure ??= new NetlinkError("conntrack get", errno);
         },
         (i, b, start, end) => (results[base + i] = decodeEntry(b, start, end)),
       );
@@ -199,7 +205,7 @@ class CtnetlinkConntrack implements Conntrack {
   delete(tuple: ConntrackTuple, id?: number): boolean {
     const errno = this.deleteMany([id === undefined ? { tuple } : { tuple, id }])[0] ?? 0;
     if (errno === 0) return true;
-    if (errno === C.ENOENT) return false;
+    if (errno === ENOENT) return false;
     throw new NetlinkError("conntrack delete", errno);
   }
 
@@ -250,7 +256,7 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   openDump(filter: ConntrackFilter): ConntrackDumpCursor {
-    const sock = NetlinkSocket.open(C.NETLINK_NETFILTER, {
+    const sock = NetlinkSocket.open(NETLINK_NETFILTER, {
       netns: this.options.netns,
       recvTimeoutMs: RECV_TIMEOUT_MS,
       capAck: true,
@@ -278,9 +284,9 @@ class CtnetlinkConntrack implements Conntrack {
       }
       if (n < 0) break;
       const b = sock.rbuf;
-      for (let off = 0; off + C.NLMSG_HDRLEN <= n;) {
+      for (let off = 0; off + NLMSG_HDRLEN <= n;) {
         const len = b.readUInt32LE(off);
-        if (len < C.NLMSG_HDRLEN) break;
+        if (len < NLMSG_HDRLEN) break;
         const type = eventTypeOf(b.readUInt16LE(off + 4), b.readUInt16LE(off + 6));
         if (type !== undefined) out.push({ type, entry: decodeEntry(b, off, off + len) });
         off += (len + 3) & ~3;
@@ -320,27 +326,27 @@ class DumpReader {
     let delivered = 0;
     const b = this.sock.rbuf;
     while (delivered < max) {
-      if (this.off + C.NLMSG_HDRLEN > this.n) {
+      if (this.off + NLMSG_HDRLEN > this.n) {
         const n = this.sock.recv(false);
-        if (n === RECV_OVERRUN) throw new NetlinkError("dump recv (ENOBUFS)", C.ENOBUFS);
+        if (n === RECV_OVERRUN) throw new NetlinkError("dump recv (ENOBUFS)", ENOBUFS);
         this.n = n;
         this.off = 0;
         continue;
       }
       const off = this.off;
       const len = b.readUInt32LE(off);
-      if (len < C.NLMSG_HDRLEN) {
+      if (len < NLMSG_HDRLEN) {
         this.off = this.n;
         continue;
       }
       this.off += (len + 3) & ~3;
       if (b.readUInt32LE(off + 8) !== this.seq) continue;
       const type = b.readUInt16LE(off + 4);
-      if (type === C.NLMSG_DONE) {
+      if (type === NLMSG_DONE) {
         this.finished = true;
         return false;
       }
-      if (type === C.NLMSG_ERROR) {
+      if (type === NLMSG_ERROR) {
         const errno = errnoAt(b, off);
         this.finished = true;
         if (errno !== 0) throw new NetlinkError("conntrack dump", errno);

@@ -1,4 +1,8 @@
-import { NFGENMSG_LEN, NFNETLINK_V0, NLA_F_NESTED, NLMSG_HDRLEN } from "./constants";
+import * as constants from "./constants";
+
+// Module-local copies: loaders that compile modules to export getters (tsx/esbuild) would otherwise turn each
+// use in the hot paths into a getter call.
+const { NFGENMSG_LEN, NFNETLINK_V0, NLA_F_NESTED, NLMSG_HDRLEN } = constants;
 
 /** Rounds up to netlink's 4-byte alignment. */
 export function align4(n: number): number {
