@@ -1,7 +1,6 @@
 import * as constants from "./constants";
 import { align4, type MessageWriter } from "./message-writer";
 import type {
-  ConntrackCounters,
   ConntrackCreate,
   ConntrackEntry,
   ConntrackEventType,
@@ -191,11 +190,18 @@ export function isEntryMessage(msgType: number): boolean {
   return msgType === CT_NEW || msgType === CT_DELETE;
 }
 
-const EMPTY = Buffer.alloc(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** A copy of b[start, end) (byte loop: cheaper than a view plus a copy for 4 or 16 bytes). */
+function copyBytes(b: Buffer, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  for (let i = start; i < end; i++) out[i - start] = b[i] as number;
+  return out;
+}
 
 function decodeTuple(b: Buffer, start: number, end: number, family: 4 | 6): ConntrackTuple {
-  let src: Buffer = EMPTY;
-  let dst: Buffer = EMPTY;
+  let src = EMPTY;
+  let dst = EMPTY;
   let protocol = 0;
   let srcPort = 0;
   let dstPort = 0;
@@ -210,8 +216,8 @@ function decodeTuple(b: Buffer, start: number, end: number, family: 4 | 6): Conn
         const l = b.readUInt16LE(o);
         if (l < 4) break;
         const t = b.readUInt16LE(o + 2) & NLA_TYPE_MASK;
-        if (t === CTA_IP_V4_SRC || t === CTA_IP_V6_SRC) src = Buffer.from(b.subarray(o + 4, o + l));
-        else if (t === CTA_IP_V4_DST || t === CTA_IP_V6_DST) dst = Buffer.from(b.subarray(o + 4, o + l));
+        if (t === CTA_IP_V4_SRC || t === CTA_IP_V6_SRC) src = copyBytes(b, o + 4, o + l);
+        else if (t === CTA_IP_V4_DST || t === CTA_IP_V6_DST) dst = copyBytes(b, o + 4, o + l);
         o += align4(l);
       }
     } else if (type === CTA_TUPLE_PROTO) {
@@ -318,20 +324,24 @@ export function decodeEntry(b: Buffer, msgStart: number, msgEnd: number): Conntr
     off += align4(len);
   }
   const none: ConntrackTuple = { family, protocol: 0, src: EMPTY, dst: EMPTY, srcPort: 0, dstPort: 0 };
-  const entry: {
-    -readonly [K in keyof ConntrackEntry]: ConntrackEntry[K];
-  } = { id, orig: orig ?? none, reply: reply ?? none, status, mark };
-  if (labels !== undefined) entry.labels = labels;
-  if (origC !== undefined || replyC !== undefined) {
-    const counters: ConntrackCounters = {
-      origPackets: origC?.[0] ?? 0n,
-      origBytes: origC?.[1] ?? 0n,
-      replyPackets: replyC?.[0] ?? 0n,
-      replyBytes: replyC?.[1] ?? 0n,
-    };
-    entry.counters = counters;
-  }
-  if (tcpState !== undefined) entry.tcpState = tcpState;
-  if (timeoutS !== undefined) entry.timeoutS = timeoutS;
-  return entry;
+  // One literal with every field (absent ones undefined): one object shape for every entry.
+  return {
+    id,
+    orig: orig ?? none,
+    reply: reply ?? none,
+    status,
+    mark,
+    labels,
+    counters:
+      origC === undefined && replyC === undefined
+        ? undefined
+        : {
+            origPackets: origC?.[0] ?? 0n,
+            origBytes: origC?.[1] ?? 0n,
+            replyPackets: replyC?.[0] ?? 0n,
+            replyBytes: replyC?.[1] ?? 0n,
+          },
+    tcpState,
+    timeoutS,
+  };
 }
