@@ -64,6 +64,8 @@ const CT_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 const CT_GET = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 const CT_DELETE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 const LABELS_MASK_ALL = Buffer.alloc(16, 0xff);
+/** struct nf_ct_tcp_flags { u8 flags; u8 mask; }: BE_LIBERAL set. */
+const TCP_FLAGS_LIBERAL = Uint8Array.of(IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL);
 
 /** nfgenmsg family byte for a tuple family. */
 export function afOf(family: 4 | 6 | undefined): number {
@@ -131,10 +133,8 @@ export function writeCreate(
     const info = w.beginNest(CTA_PROTOINFO);
     const tcp = w.beginNest(CTA_PROTOINFO_TCP);
     w.u8(CTA_PROTOINFO_TCP_STATE, e.tcpState ?? TCP_CONNTRACK_ESTABLISHED);
-    // struct nf_ct_tcp_flags { u8 flags; u8 mask; }
-    const liberal = Uint8Array.of(IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL);
-    w.raw(CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, liberal);
-    w.raw(CTA_PROTOINFO_TCP_FLAGS_REPLY, liberal);
+    w.raw(CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, TCP_FLAGS_LIBERAL);
+    w.raw(CTA_PROTOINFO_TCP_FLAGS_REPLY, TCP_FLAGS_LIBERAL);
     w.endNest(tcp);
     w.endNest(info);
   }
