@@ -92,9 +92,11 @@ try {
     lat.push(Number(process.hrtime.bigint() - s) / 1000);
   }
   row(`get, one per call (table ${sessions + unmarked.length})`, probes.length, ms(start), percentiles(lat));
-  start = process.hrtime.bigint();
-  for (let i = 0; i < probes.length; i += 16) ct.getMany(probes.slice(i, i + 16));
-  row("getMany, 16 per call", probes.length, ms(start));
+  for (const batch of [16, 128, 512]) {
+    start = process.hrtime.bigint();
+    for (let i = 0; i < probes.length; i += batch) ct.getMany(probes.slice(i, i + batch));
+    row(`getMany, ${batch} per call`, probes.length, ms(start));
+  }
 
   let heapBefore = process.memoryUsage().heapUsed;
   start = process.hrtime.bigint();

@@ -81,8 +81,26 @@ function hasPorts(protocol: number): boolean {
   return protocol === 6 || protocol === 17;
 }
 
+function isPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 0xffff;
+}
+
+/** Throws RangeError for a tuple the kernel could not take (address length, port or protocol range). */
+export function checkTuple(t: ConntrackTuple): void {
+  const addrLen = t.family === 4 ? 4 : t.family === 6 ? 16 : -1;
+  if (addrLen < 0) throw new RangeError(`conntrack tuple: family must be 4 or 6`);
+  if (t.src.length !== addrLen || t.dst.length !== addrLen) {
+    throw new RangeError(`conntrack tuple: IPv${t.family} addresses must be ${addrLen} bytes`);
+  }
+  if (!isPort(t.srcPort) || !isPort(t.dstPort)) throw new RangeError("conntrack tuple: ports must be 0..65535");
+  if (!Number.isInteger(t.protocol) || t.protocol < 0 || t.protocol > 255) {
+    throw new RangeError("conntrack tuple: protocol must be 0..255");
+  }
+}
+
 /** CTA_TUPLE_{ORIG,REPLY} { IP { SRC, DST }, PROTO { NUM, SRC_PORT, DST_PORT } }. */
 export function writeTuple(w: MessageWriter, attr: number, t: ConntrackTuple): void {
+  checkTuple(t);
   const tuple = w.beginNest(attr);
   const ip = w.beginNest(CTA_TUPLE_IP);
   if (t.family === 4) {

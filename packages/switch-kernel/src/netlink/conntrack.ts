@@ -24,7 +24,17 @@ const {
   NLMSG_ERROR,
   NLMSG_HDRLEN,
 } = constants;
-const { decodeEntry, eventTypeOf, isEntryMessage, writeCreate, writeDelete, writeDump, writeFlush, writeGet } = codec;
+const {
+  checkTuple,
+  decodeEntry,
+  eventTypeOf,
+  isEntryMessage,
+  writeCreate,
+  writeDelete,
+  writeDump,
+  writeFlush,
+  writeGet,
+} = codec;
 
 /** How to open conntrack. */
 export interface ConntrackOpenOptions {
@@ -48,7 +58,10 @@ export interface ConntrackDumpCursor {
 
 /** Conntrack over ctnetlink: synchronous calls, per-entry results as errno numbers (0 = done). */
 export interface Conntrack {
-  /** Creates or updates entries, many per datagram; result[i] is 0 or the errno of entries[i]. */
+  /**
+   * Creates or updates entries, many per datagram; result[i] is 0 or the errno of entries[i]. Throws RangeError,
+   * before sending anything, when a tuple is malformed.
+   */
   write(entries: readonly ConntrackCreate[], mode?: ConntrackWriteMode): number[];
   /** One entry by its original tuple; undefined when absent. */
   get(tuple: ConntrackTuple): ConntrackEntry | undefined;
@@ -164,6 +177,11 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   write(entries: readonly ConntrackCreate[], mode: ConntrackWriteMode = "create"): number[] {
+    // All checked before anything is sent: a bad entry must not leave earlier datagrams applied but unreported.
+    for (const e of entries) {
+      checkTuple(e.orig);
+      if (e.reply !== undefined) checkTuple(e.reply);
+    }
     const results = new Array<number>(entries.length).fill(0);
     for (let base = 0; base < entries.length; base += this.batch) {
       const count = Math.min(this.batch, entries.length - base);
@@ -182,6 +200,7 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   getMany(tuples: readonly ConntrackTuple[]): (ConntrackEntry | undefined)[] {
+    for (const t of tuples) checkTuple(t);
     const results = new Array<ConntrackEntry | undefined>(tuples.length).fill(undefined);
     let failure: NetlinkError | undefined;
     for (let base = 0; base < tuples.length; base += this.batch) {
@@ -210,6 +229,7 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   deleteMany(items: readonly { readonly tuple: ConntrackTuple; readonly id?: number }[]): number[] {
+    for (const item of items) checkTuple(item.tuple);
     const results = new Array<number>(items.length).fill(0);
     for (let base = 0; base < items.length; base += this.batch) {
       const count = Math.min(this.batch, items.length - base);

@@ -136,6 +136,12 @@ describe("ctnetlink encoding", () => {
     );
   });
 
+  it("refuses addresses of the wrong length for the family, before anything is sent", () => {
+    const w = new MessageWriter();
+    expect(() => writeGet(w, 1, { ...udp4, family: 6 }, true)).toThrow(RangeError);
+    expect(() => writeGet(w, 1, { ...udp4, dst: new Uint8Array(16) }, true)).toThrow(RangeError);
+  });
+
   it("reverses a tuple", () => {
     expect(reverseTuple(udp4)).toEqual({ ...udp4, src: udp4.dst, dst: udp4.src, srcPort: 80, dstPort: 1000 });
   });

@@ -128,6 +128,14 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(deleted.filter((r) => r !== 0)).toEqual([]);
   });
 
+  it("a malformed tuple anywhere in a batch throws before any datagram is sent", () => {
+    clean();
+    const entries = Array.from({ length: 600 }, (_, i) => ({ orig: udp(i), timeoutS: 100 }));
+    entries.push({ orig: { ...udp(600), srcPort: 70_000 }, timeoutS: 100 });
+    expect(() => ct.write(entries)).toThrow(RangeError);
+    expect(ct.dump({ mark: 0, mask: 0 }, () => undefined)).toBe(0);
+  });
+
   it("dumps only the entries whose mark matches, whole or a page at a time, and flushes by mark", () => {
     clean();
     const n = 700;
