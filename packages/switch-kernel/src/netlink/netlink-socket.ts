@@ -1,4 +1,5 @@
 import { closeSync, openSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import * as constants from "./constants";
 import { libc } from "./libc";
 
@@ -25,13 +26,21 @@ const {
   SO_SNDBUFFORCE,
 } = constants;
 
-/** A failed socket call: `errno` is the C errno, `op` the call (or step) that failed. */
+let errnoNames: Map<number, string> | undefined;
+
+/** "EEXIST" for 17, ... (from the platform's errno table); "errno N" when unknown. */
+export function errnoName(errno: number): string {
+  errnoNames ??= new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** A failed socket call or kernel answer: `errno` is the C errno, `op` the call (or step) that failed. */
 export class NetlinkError extends Error {
   constructor(
     readonly op: string,
     readonly errno: number,
   ) {
-    super(`netlink ${op} failed: errno ${errno}`);
+    super(`netlink ${op} failed: ${errnoName(errno)} (${errno})`);
     this.name = "NetlinkError";
   }
 }

@@ -9,6 +9,7 @@ import {
   writeGet,
 } from "../../src/netlink/conntrack-codec";
 import { MessageWriter } from "../../src/netlink/message-writer";
+import { NetlinkError, errnoName } from "../../src/netlink/netlink-socket";
 import type { ConntrackTuple } from "../../src/netlink/types";
 
 /** Hex of the pieces, spaces and comments ignored. */
@@ -211,5 +212,15 @@ describe("ctnetlink decoding", () => {
     expect(eventTypeOf(0x0100, 0x0600)).toBe("new");
     expect(eventTypeOf(0x0100, 0)).toBe("update");
     expect(eventTypeOf(0x0002, 0)).toBeUndefined();
+  });
+});
+
+describe("netlink errors", () => {
+  it("name the errno", () => {
+    expect(errnoName(17)).toBe("EEXIST");
+    expect(errnoName(100_000)).toBe("errno 100000");
+    const e = new NetlinkError("conntrack get", 22);
+    expect(e.message).toBe("netlink conntrack get failed: EINVAL (22)");
+    expect(e.errno).toBe(22);
   });
 });
