@@ -136,18 +136,22 @@ export function writeCreate(
   ack: boolean,
 ): void {
   const flags = NLM_F_REQUEST | WRITE_FLAGS[mode] | (ack ? NLM_F_ACK : 0);
+  // An update touches only what it is given: status and TCP state sent by default would reset a live entry's.
+  const update = mode === "update";
   const m = w.beginNfMessage(CT_NEW, flags, seq, afOf(e.orig.family));
   writeTuple(w, CTA_TUPLE_ORIG, e.orig);
-  writeTuple(w, CTA_TUPLE_REPLY, e.reply ?? reverseTuple(e.orig));
-  w.be32(CTA_TIMEOUT, e.timeoutS);
-  // The kernel refuses (EBUSY) a status that would change IPS_CONFIRMED: new and existing entries both carry it.
-  w.be32(CTA_STATUS, (e.status ?? IPS_SEEN_REPLY | IPS_ASSURED) | IPS_CONFIRMED);
+  if (!update || e.reply !== undefined) writeTuple(w, CTA_TUPLE_REPLY, e.reply ?? reverseTuple(e.orig));
+  if (e.timeoutS !== undefined) w.be32(CTA_TIMEOUT, e.timeoutS);
+  if (!update || e.status !== undefined) {
+    // The kernel refuses (EBUSY) a status that would change IPS_CONFIRMED: new and existing entries both carry it.
+    w.be32(CTA_STATUS, (e.status ?? IPS_SEEN_REPLY | IPS_ASSURED) | IPS_CONFIRMED);
+  }
   if (e.mark !== undefined) w.be32(CTA_MARK, e.mark);
   if (e.labels !== undefined) {
     w.raw(CTA_LABELS, e.labels);
     w.raw(CTA_LABELS_MASK, LABELS_MASK_ALL.subarray(0, e.labels.length));
   }
-  if (e.orig.protocol === 6) {
+  if (e.orig.protocol === 6 && (!update || e.tcpState !== undefined)) {
     const info = w.beginNest(CTA_PROTOINFO);
     const tcp = w.beginNest(CTA_PROTOINFO_TCP);
     w.u8(CTA_PROTOINFO_TCP_STATE, e.tcpState ?? TCP_CONNTRACK_ESTABLISHED);

@@ -143,6 +143,25 @@ describe("ctnetlink encoding", () => {
     expect(() => writeGet(w, 1, { ...udp4, dst: new Uint8Array(16) }, true)).toThrow(RangeError);
   });
 
+  it("an update sends only the fields given: no reply tuple, status or TCP state by default", () => {
+    const w = new MessageWriter();
+    writeCreate(w, 9, { orig: { ...udp4, protocol: 6 }, mark: 5 }, "update", true);
+    expect(w.bytes.readUInt16LE(6)).toBe(0x0005); // REQUEST|ACK: neither CREATE nor EXCL
+    expect(w.bytes.subarray(20 + 52).toString("hex")).toBe(hex("0800 0800 00000005"));
+    w.reset();
+    writeCreate(w, 9, { orig: { ...udp4, protocol: 6 }, timeoutS: 1, tcpState: 7 }, "update", true);
+    expect(w.bytes.subarray(20 + 52).toString("hex")).toBe(
+      hex(
+        "0800 0700 00000001",
+        "2000 0480",
+        "1c00 0180",
+        "0500 0100 07000000",
+        "0600 0400 08080000",
+        "0600 0500 08080000",
+      ),
+    );
+  });
+
   it("reverses a tuple", () => {
     expect(reverseTuple(udp4)).toEqual({ ...udp4, src: udp4.dst, dst: udp4.src, srcPort: 80, dstPort: 1000 });
   });

@@ -98,6 +98,17 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.get(udp(2))?.mark).toBe(4);
   });
 
+  it("an update of mark alone keeps the TCP state and the timeout; a create without timeout is EINVAL", () => {
+    clean();
+    expect(ct.write([{ orig: tcp(1), timeoutS: 300, tcpState: 4 }])).toEqual([0]);
+    expect(ct.write([{ orig: tcp(1), mark: 9 }], "update")).toEqual([0]);
+    const e = ct.get(tcp(1));
+    expect(e?.mark).toBe(9);
+    expect(e?.tcpState).toBe(4);
+    expect(e?.timeoutS).toBeGreaterThan(250);
+    expect(ct.write([{ orig: tcp(2) }])).toEqual([22]);
+  });
+
   it("deletes by tuple and by tuple + id: a stale id leaves the entry alone", () => {
     clean();
     ct.write([
