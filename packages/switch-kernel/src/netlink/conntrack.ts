@@ -143,7 +143,7 @@ class CtnetlinkConntrack implements Conntrack {
 
   /**
    * Sends the writer's datagram (messages with seqs first..first+count-1, ACK on the last) and reads until the
-   * last one is answered. Errors go to `errors[base + i]`; entry replies to `onReply(i, start, end)`.
+   * last one is answered. Kernel errors go to `onError(i, errno)`, entry replies to `onReply(i, buf, start, end)`.
    */
   private exchange(
     first: number,

@@ -24,6 +24,7 @@ const {
   SO_RCVTIMEO,
   SO_SNDBUF,
   SO_SNDBUFFORCE,
+  EBADF,
 } = constants;
 
 let errnoNames: Map<number, string> | undefined;
@@ -136,6 +137,7 @@ export class NetlinkSocket {
 
   /** Sends `len` bytes of `buf` to the kernel as one datagram. */
   send(buf: Buffer, len: number): void {
+    if (this.closed) throw new NetlinkError("sendto (socket closed)", EBADF);
     const c = this.c;
     for (;;) {
       const n = c.sendto(this.fd, buf, len, 0, this.addr, 12);
@@ -150,6 +152,7 @@ export class NetlinkSocket {
    * RECV_OVERRUN (ENOBUFS: messages were lost). A blocking read that times out throws.
    */
   recv(dontWait: boolean): number {
+    if (this.closed) throw new NetlinkError("recv (socket closed)", EBADF);
     const c = this.c;
     for (;;) {
       const n = c.recv(this.fd, this.rbuf, this.rbuf.length, dontWait ? MSG_DONTWAIT : 0);

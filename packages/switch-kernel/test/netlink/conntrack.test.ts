@@ -233,6 +233,14 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.eventsLost).toBe(0);
   });
 
+  it("a closed conntrack throws a clear error instead of touching a stale descriptor", () => {
+    const other = openConntrack({ netns: ns.path, events: { destroy: true } });
+    other.close();
+    other.close();
+    expect(() => other.get(udp(1))).toThrow("socket closed");
+    expect(() => other.poll()).toThrow("socket closed");
+  });
+
   it("stores 128-bit labels (the ruleset uses ct label), and reports the TCP state in destroy events", () => {
     clean();
     ns.exec("nft", [
