@@ -1,14 +1,5 @@
-import * as C from "./constants";
-import {
-  decodeEntry,
-  eventTypeOf,
-  isEntryMessage,
-  writeCreate,
-  writeDelete,
-  writeDump,
-  writeFlush,
-  writeGet,
-} from "./conntrack-codec";
+import * as constants from "./constants";
+import * as codec from "./conntrack-codec";
 import { MessageWriter } from "./message-writer";
 import { NetlinkError, NetlinkSocket, RECV_OVERRUN } from "./netlink-socket";
 import type {
@@ -19,6 +10,31 @@ import type {
   ConntrackTuple,
   ConntrackWriteMode,
 } from "./types";
+
+// Module-local copies: loaders that compile modules to export getters (tsx/esbuild) would otherwise turn each
+// use in the hot paths into a getter call.
+const {
+  ENOBUFS,
+  ENOENT,
+  NETLINK_NETFILTER,
+  NFNLGRP_CONNTRACK_DESTROY,
+  NFNLGRP_CONNTRACK_NEW,
+  NFNLGRP_CONNTRACK_UPDATE,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+} = constants;
+const {
+  checkTuple,
+  decodeEntry,
+  eventTypeOf,
+  isEntryMessage,
+  writeCreate,
+  writeDelete,
+  writeDump,
+  writeFlush,
+  writeGet,
+} = codec;
 
 /** How to open conntrack. */
 export interface ConntrackOpenOptions {
@@ -42,7 +58,10 @@ export interface ConntrackDumpCursor {
 
 /** Conntrack over ctnetlink: synchronous calls, per-entry results as errno numbers (0 = done). */
 export interface Conntrack {
-  /** Creates or updates entries, many per datagram; result[i] is 0 or the errno of entries[i]. */
+  /**
+   * Creates or updates entries, many per datagram; result[i] is 0 or the errno of entries[i]. Throws RangeError,
+   * before sending anything, when a tuple is malformed.
+   */
   write(entries: readonly ConntrackCreate[], mode?: ConntrackWriteMode): number[];
   /** One entry by its original tuple; undefined when absent. */
   get(tuple: ConntrackTuple): ConntrackEntry | undefined;
@@ -76,7 +95,7 @@ export function openConntrack(options: ConntrackOpenOptions = {}): Conntrack {
 }
 
 function errnoAt(b: Buffer, off: number): number {
-  return -b.readInt32LE(off + C.NLMSG_HDRLEN);
+  return -b.readInt32LE(off + NLMSG_HDRLEN);
 }
 
 class CtnetlinkConntrack implements Conntrack {
@@ -89,7 +108,7 @@ class CtnetlinkConntrack implements Conntrack {
 
   constructor(private readonly options: ConntrackOpenOptions) {
     this.batch = Math.max(1, options.batchSize ?? 512);
-    this.cmd = NetlinkSocket.open(C.NETLINK_NETFILTER, {
+    this.cmd = NetlinkSocket.open(NETLINK_NETFILTER, {
       netns: options.netns,
       rcvbufBytes: COMMAND_RCVBUF,
       sndbufBytes: COMMAND_SNDBUF,
@@ -98,12 +117,12 @@ class CtnetlinkConntrack implements Conntrack {
     });
     const ev = options.events;
     const groups =
-      (ev?.new === true ? 1 << (C.NFNLGRP_CONNTRACK_NEW - 1) : 0) |
-      (ev?.update === true ? 1 << (C.NFNLGRP_CONNTRACK_UPDATE - 1) : 0) |
-      (ev?.destroy === true ? 1 << (C.NFNLGRP_CONNTRACK_DESTROY - 1) : 0);
+      (ev?.new === true ? 1 << (NFNLGRP_CONNTRACK_NEW - 1) : 0) |
+      (ev?.update === true ? 1 << (NFNLGRP_CONNTRACK_UPDATE - 1) : 0) |
+      (ev?.destroy === true ? 1 << (NFNLGRP_CONNTRACK_DESTROY - 1) : 0);
     if (groups !== 0) {
       try {
-        this.events = NetlinkSocket.open(C.NETLINK_NETFILTER, {
+        this.events = NetlinkSocket.open(NETLINK_NETFILTER, {
           netns: options.netns,
           groups,
           rcvbufBytes: options.eventBufferBytes ?? 32 * 1024 * 1024,
@@ -124,7 +143,7 @@ class CtnetlinkConntrack implements Conntrack {
 
   /**
    * Sends the writer's datagram (messages with seqs first..first+count-1, ACK on the last) and reads until the
-   * last one is answered. Errors go to `errors[base + i]`; entry replies to `onReply(i, start, end)`.
+   * last one is answered. Kernel errors go to `onError(i, errno)`, entry replies to `onReply(i, buf, start, end)`.
    */
   private exchange(
     first: number,
@@ -136,15 +155,15 @@ class CtnetlinkConntrack implements Conntrack {
     const last = count - 1;
     for (let done = false; !done;) {
       const n = this.cmd.recv(false);
-      if (n === RECV_OVERRUN) throw new NetlinkError("recv (acks lost: ENOBUFS)", C.ENOBUFS);
+      if (n === RECV_OVERRUN) throw new NetlinkError("recv (acks lost: ENOBUFS)", ENOBUFS);
       const b = this.cmd.rbuf;
-      for (let off = 0; off + C.NLMSG_HDRLEN <= n;) {
+      for (let off = 0; off + NLMSG_HDRLEN <= n;) {
         const len = b.readUInt32LE(off);
-        if (len < C.NLMSG_HDRLEN) break;
+        if (len < NLMSG_HDRLEN) break;
         const i = (b.readUInt32LE(off + 8) - first) >>> 0;
         if (i < count) {
           const type = b.readUInt16LE(off + 4);
-          if (type === C.NLMSG_ERROR) {
+          if (type === NLMSG_ERROR) {
             const errno = errnoAt(b, off);
             if (errno !== 0) onError(i, errno);
             if (i === last) done = true;
@@ -158,6 +177,11 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   write(entries: readonly ConntrackCreate[], mode: ConntrackWriteMode = "create"): number[] {
+    // All checked before anything is sent: a bad entry must not leave earlier datagrams applied but unreported.
+    for (const e of entries) {
+      checkTuple(e.orig);
+      if (e.reply !== undefined) checkTuple(e.reply);
+    }
     const results = new Array<number>(entries.length).fill(0);
     for (let base = 0; base < entries.length; base += this.batch) {
       const count = Math.min(this.batch, entries.length - base);
@@ -176,6 +200,7 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   getMany(tuples: readonly ConntrackTuple[]): (ConntrackEntry | undefined)[] {
+    for (const t of tuples) checkTuple(t);
     const results = new Array<ConntrackEntry | undefined>(tuples.length).fill(undefined);
     let failure: NetlinkError | undefined;
     for (let base = 0; base < tuples.length; base += this.batch) {
@@ -187,7 +212,7 @@ class CtnetlinkConntrack implements Conntrack {
         first,
         count,
         (_i, errno) => {
-          if (errno !== C.ENOENT) failure ??= new NetlinkError("conntrack get", errno);
+          if (errno !== ENOENT) failure ??= new NetlinkError("conntrack get", errno);
         },
         (i, b, start, end) => (results[base + i] = decodeEntry(b, start, end)),
       );
@@ -199,11 +224,12 @@ class CtnetlinkConntrack implements Conntrack {
   delete(tuple: ConntrackTuple, id?: number): boolean {
     const errno = this.deleteMany([id === undefined ? { tuple } : { tuple, id }])[0] ?? 0;
     if (errno === 0) return true;
-    if (errno === C.ENOENT) return false;
+    if (errno === ENOENT) return false;
     throw new NetlinkError("conntrack delete", errno);
   }
 
   deleteMany(items: readonly { readonly tuple: ConntrackTuple; readonly id?: number }[]): number[] {
+    for (const item of items) checkTuple(item.tuple);
     const results = new Array<number>(items.length).fill(0);
     for (let base = 0; base < items.length; base += this.batch) {
       const count = Math.min(this.batch, items.length - base);
@@ -250,7 +276,7 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   openDump(filter: ConntrackFilter): ConntrackDumpCursor {
-    const sock = NetlinkSocket.open(C.NETLINK_NETFILTER, {
+    const sock = NetlinkSocket.open(NETLINK_NETFILTER, {
       netns: this.options.netns,
       recvTimeoutMs: RECV_TIMEOUT_MS,
       capAck: true,
@@ -278,9 +304,9 @@ class CtnetlinkConntrack implements Conntrack {
       }
       if (n < 0) break;
       const b = sock.rbuf;
-      for (let off = 0; off + C.NLMSG_HDRLEN <= n;) {
+      for (let off = 0; off + NLMSG_HDRLEN <= n;) {
         const len = b.readUInt32LE(off);
-        if (len < C.NLMSG_HDRLEN) break;
+        if (len < NLMSG_HDRLEN) break;
         const type = eventTypeOf(b.readUInt16LE(off + 4), b.readUInt16LE(off + 6));
         if (type !== undefined) out.push({ type, entry: decodeEntry(b, off, off + len) });
         off += (len + 3) & ~3;
@@ -320,27 +346,27 @@ class DumpReader {
     let delivered = 0;
     const b = this.sock.rbuf;
     while (delivered < max) {
-      if (this.off + C.NLMSG_HDRLEN > this.n) {
+      if (this.off + NLMSG_HDRLEN > this.n) {
         const n = this.sock.recv(false);
-        if (n === RECV_OVERRUN) throw new NetlinkError("dump recv (ENOBUFS)", C.ENOBUFS);
+        if (n === RECV_OVERRUN) throw new NetlinkError("dump recv (ENOBUFS)", ENOBUFS);
         this.n = n;
         this.off = 0;
         continue;
       }
       const off = this.off;
       const len = b.readUInt32LE(off);
-      if (len < C.NLMSG_HDRLEN) {
+      if (len < NLMSG_HDRLEN) {
         this.off = this.n;
         continue;
       }
       this.off += (len + 3) & ~3;
       if (b.readUInt32LE(off + 8) !== this.seq) continue;
       const type = b.readUInt16LE(off + 4);
-      if (type === C.NLMSG_DONE) {
+      if (type === NLMSG_DONE) {
         this.finished = true;
         return false;
       }
-      if (type === C.NLMSG_ERROR) {
+      if (type === NLMSG_ERROR) {
         const errno = errnoAt(b, off);
         this.finished = true;
         if (errno !== 0) throw new NetlinkError("conntrack dump", errno);

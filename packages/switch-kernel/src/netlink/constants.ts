@@ -22,6 +22,7 @@ export const NETLINK_CAP_ACK = 10;
 export const MSG_DONTWAIT = 0x40;
 
 export const EAGAIN = 11;
+export const EBADF = 9;
 export const EINTR = 4;
 export const ENOBUFS = 105;
 export const ENOENT = 2;

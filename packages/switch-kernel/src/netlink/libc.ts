@@ -1,4 +1,5 @@
 import koffi from "koffi";
+import { endianness } from "node:os";
 
 /** The libc calls the netlink socket needs, bound once through koffi (synchronous FFI). */
 export interface Libc {
@@ -18,7 +19,13 @@ let bound: Libc | undefined;
 /** libc through koffi; loaded on first use. */
 export function libc(): Libc {
   if (bound !== undefined) return bound;
-  const lib = koffi.load("libc.so.6");
+  if (endianness() !== "LE") throw new Error("the netlink layer writes host-order headers as little-endian only");
+  let lib: ReturnType<typeof koffi.load>;
+  try {
+    lib = koffi.load("libc.so.6");
+  } catch (err) {
+    throw new Error(`netlink: cannot load libc.so.6 through koffi (glibc Linux needed): ${(err as Error).message}`);
+  }
   const socket = lib.func("int socket(int domain, int type, int protocol)") as Libc["socket"];
   const bind = lib.func("int bind(int fd, const void *addr, uint32_t len)") as Libc["bind"];
   const setsockopt = lib.func(

@@ -1,4 +1,8 @@
-import { NFGENMSG_LEN, NFNETLINK_V0, NLA_F_NESTED, NLMSG_HDRLEN } from "./constants";
+import * as constants from "./constants";
+
+// Module-local copies: loaders that compile modules to export getters (tsx/esbuild) would otherwise turn each
+// use in the hot paths into a getter call.
+const { NFGENMSG_LEN, NFNETLINK_V0, NLA_F_NESTED, NLMSG_HDRLEN } = constants;
 
 /** Rounds up to netlink's 4-byte alignment. */
 export function align4(n: number): number {
@@ -65,49 +69,70 @@ export class MessageWriter {
     this.buf.writeUInt32LE(this.length - start, start);
   }
 
+  // Attribute writers store bytes directly: Buffer.write*() range checks and TypedArray.set() cost more than
+  // the few bytes they move.
   private attrHeader(type: number, payloadLen: number): number {
     const total = align4(4 + payloadLen);
     this.reserve(total);
+    const b = this.buf;
     const at = this.length;
-    this.buf.writeUInt16LE(4 + payloadLen, at);
-    this.buf.writeUInt16LE(type, at + 2);
-    // zero the padding
-    for (let i = at + 4 + payloadLen; i < at + total; i++) this.buf[i] = 0;
+    const len = 4 + payloadLen;
+    b[at] = len & 0xff;
+    b[at + 1] = len >>> 8;
+    b[at + 2] = type & 0xff;
+    b[at + 3] = type >>> 8;
+    for (let i = at + len; i < at + total; i++) b[i] = 0; // padding
     this.length = at + total;
     return at + 4;
   }
 
   /** An attribute holding one byte. */
   u8(type: number, value: number): void {
-    this.buf[this.attrHeader(type, 1)] = value;
+    const at = this.attrHeader(type, 1); // first: it may replace this.buf
+    this.buf[at] = value;
   }
 
   /** An attribute holding a big-endian u16. */
   be16(type: number, value: number): void {
-    this.buf.writeUInt16BE(value, this.attrHeader(type, 2));
+    const at = this.attrHeader(type, 2);
+    const b = this.buf;
+    b[at] = (value >>> 8) & 0xff;
+    b[at + 1] = value & 0xff;
   }
 
   /** An attribute holding a big-endian u32. */
   be32(type: number, value: number): void {
-    this.buf.writeUInt32BE(value >>> 0, this.attrHeader(type, 4));
+    const at = this.attrHeader(type, 4);
+    const b = this.buf;
+    b[at] = (value >>> 24) & 0xff;
+    b[at + 1] = (value >>> 16) & 0xff;
+    b[at + 2] = (value >>> 8) & 0xff;
+    b[at + 3] = value & 0xff;
   }
 
   /** An attribute holding raw bytes. */
   raw(type: number, value: Uint8Array): void {
-    this.buf.set(value, this.attrHeader(type, value.length));
+    const at = this.attrHeader(type, value.length);
+    const b = this.buf;
+    if (value.length > 32) b.set(value, at);
+    else for (let i = 0; i < value.length; i++) b[at + i] = value[i] as number;
   }
 
   /** Begins a nested attribute (NLA_F_NESTED set); returns its start for `endNest`. */
   beginNest(type: number): number {
     this.reserve(4);
     const at = this.length;
-    this.buf.writeUInt16LE(type | NLA_F_NESTED, at + 2);
+    const t = type | NLA_F_NESTED;
+    this.buf[at + 2] = t & 0xff;
+    this.buf[at + 3] = t >>> 8;
     this.length = at + 4;
     return at;
   }
 
   /** Closes a nested attribute: its length covers everything written since `beginNest`. */
   endNest(start: number): void {
-    this.buf.writeUInt16LE(this.length - start, start);
+    const len = this.length - start;
+    this.buf[start] = len & 0xff;
+    this.buf[start + 1] = len >>> 8;
   }
 }

@@ -1,14 +1,47 @@
 import { closeSync, openSync } from "node:fs";
-import * as C from "./constants";
+import { constants as osConstants } from "node:os";
+import * as constants from "./constants";
 import { libc } from "./libc";
 
-/** A failed socket call: `errno` is the C errno, `op` the call (or step) that failed. */
+// Module-local copies: loaders that compile modules to export getters (tsx/esbuild) would otherwise turn each
+// use in the hot paths into a getter call.
+const {
+  AF_NETLINK,
+  CLONE_NEWNET,
+  EAGAIN,
+  EINTR,
+  ENOBUFS,
+  MSG_DONTWAIT,
+  NETLINK_BROADCAST_ERROR,
+  NETLINK_CAP_ACK,
+  NETLINK_NO_ENOBUFS,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  EBADF,
+} = constants;
+
+let errnoNames: Map<number, string> | undefined;
+
+/** "EEXIST" for 17, ... (from the platform's errno table); "errno N" when unknown. */
+export function errnoName(errno: number): string {
+  errnoNames ??= new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+/** A failed socket call or kernel answer: `errno` is the C errno, `op` the call (or step) that failed. */
 export class NetlinkError extends Error {
   constructor(
     readonly op: string,
     readonly errno: number,
   ) {
-    super(`netlink ${op} failed: errno ${errno}`);
+    super(`netlink ${op} failed: ${errnoName(errno)} (${errno})`);
     this.name = "NetlinkError";
   }
 }
@@ -50,9 +83,10 @@ export class NetlinkSocket {
   readonly rbuf = Buffer.alloc(RECV_BUFFER_BYTES);
   private readonly addr = Buffer.alloc(12);
   private closed = false;
+  private readonly c = libc();
 
   private constructor(readonly fd: number) {
-    this.addr.writeUInt16LE(C.AF_NETLINK, 0);
+    this.addr.writeUInt16LE(AF_NETLINK, 0);
   }
 
   /** Opens a socket of netlink `protocol` (NETLINK_NETFILTER for ctnetlink). */
@@ -78,37 +112,38 @@ export class NetlinkSocket {
 
   private configure(o: NetlinkSocketOptions): void {
     const c = libc();
-    if (o.rcvbufBytes !== undefined && this.setInt(C.SOL_SOCKET, C.SO_RCVBUFFORCE, o.rcvbufBytes) < 0) {
-      this.check(this.setInt(C.SOL_SOCKET, C.SO_RCVBUF, o.rcvbufBytes), "setsockopt(SO_RCVBUF)");
+    if (o.rcvbufBytes !== undefined && this.setInt(SOL_SOCKET, SO_RCVBUFFORCE, o.rcvbufBytes) < 0) {
+      this.check(this.setInt(SOL_SOCKET, SO_RCVBUF, o.rcvbufBytes), "setsockopt(SO_RCVBUF)");
     }
-    if (o.sndbufBytes !== undefined && this.setInt(C.SOL_SOCKET, C.SO_SNDBUFFORCE, o.sndbufBytes) < 0) {
-      this.check(this.setInt(C.SOL_SOCKET, C.SO_SNDBUF, o.sndbufBytes), "setsockopt(SO_SNDBUF)");
+    if (o.sndbufBytes !== undefined && this.setInt(SOL_SOCKET, SO_SNDBUFFORCE, o.sndbufBytes) < 0) {
+      this.check(this.setInt(SOL_SOCKET, SO_SNDBUF, o.sndbufBytes), "setsockopt(SO_SNDBUF)");
     }
     if (o.recvTimeoutMs !== undefined && o.recvTimeoutMs > 0) {
       const tv = Buffer.alloc(16);
       tv.writeBigInt64LE(BigInt(Math.floor(o.recvTimeoutMs / 1000)), 0);
       tv.writeBigInt64LE(BigInt((o.recvTimeoutMs % 1000) * 1000), 8);
-      this.check(c.setsockopt(this.fd, C.SOL_SOCKET, C.SO_RCVTIMEO, tv, 16), "setsockopt(SO_RCVTIMEO)");
+      this.check(c.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16), "setsockopt(SO_RCVTIMEO)");
     }
-    if (o.capAck === true) this.check(this.setInt(C.SOL_NETLINK, C.NETLINK_CAP_ACK, 1), "setsockopt(CAP_ACK)");
+    if (o.capAck === true) this.check(this.setInt(SOL_NETLINK, NETLINK_CAP_ACK, 1), "setsockopt(CAP_ACK)");
     if (o.reliableEvents === true) {
-      this.check(this.setInt(C.SOL_NETLINK, C.NETLINK_BROADCAST_ERROR, 1), "setsockopt(BROADCAST_ERROR)");
-      this.check(this.setInt(C.SOL_NETLINK, C.NETLINK_NO_ENOBUFS, 1), "setsockopt(NO_ENOBUFS)");
+      this.check(this.setInt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1), "setsockopt(BROADCAST_ERROR)");
+      this.check(this.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), "setsockopt(NO_ENOBUFS)");
     }
     const local = Buffer.alloc(12);
-    local.writeUInt16LE(C.AF_NETLINK, 0);
+    local.writeUInt16LE(AF_NETLINK, 0);
     local.writeUInt32LE((o.groups ?? 0) >>> 0, 8);
     this.check(c.bind(this.fd, local, 12), "bind");
   }
 
   /** Sends `len` bytes of `buf` to the kernel as one datagram. */
   send(buf: Buffer, len: number): void {
-    const c = libc();
+    if (this.closed) throw new NetlinkError("sendto (socket closed)", EBADF);
+    const c = this.c;
     for (;;) {
       const n = c.sendto(this.fd, buf, len, 0, this.addr, 12);
       if (n >= 0) return;
       const e = c.errno();
-      if (e !== C.EINTR) throw new NetlinkError("sendto", e);
+      if (e !== EINTR) throw new NetlinkError("sendto", e);
     }
   }
 
@@ -117,17 +152,18 @@ export class NetlinkSocket {
    * RECV_OVERRUN (ENOBUFS: messages were lost). A blocking read that times out throws.
    */
   recv(dontWait: boolean): number {
-    const c = libc();
+    if (this.closed) throw new NetlinkError("recv (socket closed)", EBADF);
+    const c = this.c;
     for (;;) {
-      const n = c.recv(this.fd, this.rbuf, this.rbuf.length, dontWait ? C.MSG_DONTWAIT : 0);
+      const n = c.recv(this.fd, this.rbuf, this.rbuf.length, dontWait ? MSG_DONTWAIT : 0);
       if (n >= 0) return n;
       const e = c.errno();
-      if (e === C.EINTR) continue;
-      if (e === C.EAGAIN) {
+      if (e === EINTR) continue;
+      if (e === EAGAIN) {
         if (dontWait) return RECV_EMPTY;
         throw new NetlinkError("recv (timed out)", e);
       }
-      if (e === C.ENOBUFS) return RECV_OVERRUN;
+      if (e === ENOBUFS) return RECV_OVERRUN;
       throw new NetlinkError("recv", e);
     }
   }
@@ -143,7 +179,7 @@ export class NetlinkSocket {
 function createIn(netns: string | undefined, protocol: number): number {
   const c = libc();
   const make = (): number => {
-    const fd = c.socket(C.AF_NETLINK, C.SOCK_RAW | C.SOCK_CLOEXEC, protocol);
+    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (fd < 0) throw new NetlinkError("socket", c.errno());
     return fd;
   };
@@ -153,11 +189,11 @@ function createIn(netns: string | undefined, protocol: number): number {
   let target: number | undefined;
   try {
     target = openSync(netns, "r");
-    if (c.setns(target, C.CLONE_NEWNET) < 0) throw new NetlinkError(`setns(${netns})`, c.errno());
+    if (c.setns(target, CLONE_NEWNET) < 0) throw new NetlinkError(`setns(${netns})`, c.errno());
     try {
       return make();
     } finally {
-      if (c.setns(home, C.CLONE_NEWNET) < 0) {
+      if (c.setns(home, CLONE_NEWNET) < 0) {
         // Staying in the other namespace would silently misdirect everything after; stop here.
         throw new NetlinkError("setns(back home)", c.errno());
       }

@@ -37,12 +37,16 @@ export interface ConntrackEntry {
   readonly timeoutS?: number;
 }
 
-/** One entry to create or update. */
+/**
+ * One entry to create or update. In "create" and "upsert" modes unset fields take the defaults below (so an
+ * upsert of an existing TCP entry resets its TCP state); in "update" mode only the fields given are sent.
+ */
 export interface ConntrackCreate {
   readonly orig: ConntrackTuple;
   /** Default: `orig` reversed. */
   readonly reply?: ConntrackTuple;
-  readonly timeoutS: number;
+  /** Seconds; required to create (the kernel answers EINVAL without it). */
+  readonly timeoutS?: number;
   readonly mark?: number;
   /** 16 bytes (needs the connlabel extension: an nft rule using `ct label`). */
   readonly labels?: Uint8Array;
