@@ -38,13 +38,17 @@ export function checkKernelSpec(spec: SessionSpec): void {
   }
 }
 
-/** The conntrack tuple of a session's first direction (source to destination). */
+/**
+ * The conntrack tuple of a session's first direction (source to destination).
+ * The addresses are copies (small Buffers share Node's pool): a decoded
+ * request's are views of its network buffer, which the table would keep alive.
+ */
 export function sessionTuple(spec: SessionSpec): ConntrackTuple {
   return {
     family: spec.ipVersion === "ipv4" ? 4 : 6,
     protocol: PROTOCOL_NUMBER[spec.protocol],
-    src: spec.sourceIp,
-    dst: spec.destinationIp,
+    src: Buffer.from(spec.sourceIp),
+    dst: Buffer.from(spec.destinationIp),
     srcPort: spec.sourcePort,
     dstPort: spec.destinationPort,
   };
