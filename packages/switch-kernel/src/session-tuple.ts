@@ -11,10 +11,10 @@ function checkLif(field: string, lif: string): void {
   if (Buffer.byteLength(lif, "utf8") > MAX_IFNAME) {
     throw new ValidationError(field, `"${lif}" is longer than ${MAX_IFNAME} bytes, so it names no Linux interface`);
   }
-  if (lif === "." || lif === ".." || /[\s/:*"\\]/.test(lif)) {
+  if (lif === "." || lif === ".." || /[\s/:*"\\\u0000]/.test(lif)) {
     throw new ValidationError(
       field,
-      `"${lif}" is not a Linux interface name (no "/", ":", "*", quotes or white space)`,
+      `"${lif}" is not a Linux interface name (no "/", ":", "*", quotes, NUL or white space)`,
     );
   }
 }

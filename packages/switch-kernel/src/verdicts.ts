@@ -11,7 +11,8 @@ export interface VerdictRegistry {
 }
 
 function specKey(spec: VerdictSpec): string {
-  return JSON.stringify([spec.family, spec.verdict, spec.dup ?? "", spec.inLif, spec.outLif]);
+  // Interface names hold no NUL (checkKernelSpec refuses one).
+  return `${spec.family}\u0000${spec.verdict}\u0000${spec.dup ?? ""}\u0000${spec.inLif}\u0000${spec.outLif}`;
 }
 
 /** Makes the registry of a switch's tables (named `table`), with marks under `tag`. */
