@@ -79,7 +79,10 @@ export interface Conntrack {
   openDump(filter: ConntrackFilter): ConntrackDumpCursor;
   /** Pending events (non-blocking), at most about `max`; [] when none or not subscribed. */
   poll(max?: number): ConntrackEvent[];
-  /** How often the event socket overflowed (events lost). */
+  /**
+   * How often the event socket overflowed (ENOBUFS). NEW and UPDATE events may have been dropped then; DESTROY
+   * events are not: the kernel keeps them and delivers them again (NETLINK_BROADCAST_ERROR).
+   */
   readonly eventsLost: number;
   /** Closes the sockets. */
   close(): void;

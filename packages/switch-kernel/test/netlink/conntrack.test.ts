@@ -233,6 +233,39 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.eventsLost).toBe(0);
   });
 
+  it("an overflowing event socket reports lost updates, and the kernel delivers every DESTROY event again", async () => {
+    clean();
+    // 16 KiB of buffer (the kernel doubles it): room for a few dozen events
+    const small = openConntrack({ netns: ns.path, events: { update: true, destroy: true }, eventBufferBytes: 16384 });
+    try {
+      const n = 400;
+      const entries = Array.from({ length: n }, (_, i) => ({ orig: udp(i), timeoutS: 100, mark: 1 }));
+      expect(ct.write(entries).every((r) => r === 0)).toBe(true);
+      expect(
+        ct
+          .write(
+            entries.map((e) => ({ orig: e.orig, mark: 2 })),
+            "update",
+          )
+          .every((r) => r === 0),
+      ).toBe(true);
+      const updates = small.poll().filter((e) => e.type === "update").length;
+      expect(updates).toBeLessThan(n);
+      expect(small.eventsLost).toBeGreaterThan(0);
+      expect(ct.deleteMany(entries.map((e) => ({ tuple: e.orig }))).every((r) => r === 0)).toBe(true);
+      const destroyed = new Set<number>();
+      // The kernel retries undelivered DESTROY events from a worker (about every 100 ms): poll until all came.
+      for (let i = 0; i < 3000 && destroyed.size < n; i++) {
+        for (const e of small.poll()) if (e.type === "destroy") destroyed.add(e.entry.orig.srcPort);
+        if (destroyed.size < n) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(destroyed.size).toBe(n);
+    } finally {
+      small.close();
+      ct.poll();
+    }
+  }, 60_000);
+
   it("a closed conntrack throws a clear error instead of touching a stale descriptor", () => {
     const other = openConntrack({ netns: ns.path, events: { destroy: true } });
     other.close();
