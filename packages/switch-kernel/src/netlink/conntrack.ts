@@ -77,6 +77,11 @@ export interface Conntrack {
   dump(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void): number;
   /** A dump read page by page (own socket). */
   openDump(filter: ConntrackFilter): ConntrackDumpCursor;
+  /**
+   * A whole dump spread over event-loop turns: at most `pageSize` entries per turn, `setImmediate` between, so a
+   * large table does not block the process for its whole length. Resolves to the count.
+   */
+  dumpInTurns(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void, pageSize?: number): Promise<number>;
   /** Pending events (non-blocking), at most about `max`; [] when none or not subscribed. */
   poll(max?: number): ConntrackEvent[];
   /**
@@ -287,12 +292,38 @@ class CtnetlinkConntrack implements Conntrack {
     const reader = new DumpReader(sock, new MessageWriter(256), this.nextSeqs(1), filter);
     return {
       read: (max, onEntry) => {
-        const more = reader.read(max, onEntry);
+        let more: boolean;
+        try {
+          more = reader.read(max, onEntry);
+        } catch (err) {
+          // A socket failure ends the dump; an error of the caller's callback leaves the cursor usable.
+          if (err instanceof NetlinkError) sock.close();
+          throw err;
+        }
         if (!more) sock.close();
         return more;
       },
       close: () => sock.close(),
     };
+  }
+
+  async dumpInTurns(
+    filter: ConntrackFilter,
+    onEntry: (entry: ConntrackEntry) => void,
+    pageSize = 256,
+  ): Promise<number> {
+    const cursor = this.openDump(filter);
+    let count = 0;
+    const deliver = (e: ConntrackEntry): void => {
+      count++;
+      onEntry(e);
+    };
+    try {
+      while (cursor.read(pageSize, deliver)) await new Promise<void>((resolve) => setImmediate(resolve));
+      return count;
+    } finally {
+      cursor.close();
+    }
   }
 
   poll(max = Number.MAX_SAFE_INTEGER): ConntrackEvent[] {

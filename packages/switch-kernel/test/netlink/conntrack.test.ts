@@ -147,7 +147,7 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.dump({ mark: 0, mask: 0 }, () => undefined)).toBe(0);
   });
 
-  it("dumps only the entries whose mark matches, whole or a page at a time, and flushes by mark", () => {
+  it("dumps only the entries whose mark matches, whole, a page at a time or over turns, and flushes by mark", async () => {
     clean();
     const n = 700;
     const entries = Array.from({ length: n }, (_, i) => ({
@@ -174,6 +174,25 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(pages.reduce((a, b) => a + b, 0)).toBe(n / 2);
     expect(pages.slice(0, 3)).toEqual([100, 100, 100]);
     expect(pages.every((p) => p <= 100)).toBe(true);
+
+    // spread over event-loop turns: a ticker scheduled alongside gets turns while the dump runs
+    let ticks = 0;
+    let ticking = true;
+    const tick = (): void => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const inTurns = new Set<number>();
+    const turnsCount = await ct.dumpInTurns(
+      { mark: MARK_BIT, mask: MARK_BIT },
+      (e) => inTurns.add(e.orig.srcPort),
+      100,
+    );
+    ticking = false;
+    expect(turnsCount).toBe(n / 2);
+    expect(inTurns.size).toBe(n / 2);
+    expect(ticks).toBeGreaterThanOrEqual(3);
 
     // an abandoned cursor does not disturb the command socket
     const abandoned = ct.openDump({ mark: 0, mask: 0 });
