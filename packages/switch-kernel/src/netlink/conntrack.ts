@@ -7,6 +7,7 @@ import type {
   ConntrackEntry,
   ConntrackEvent,
   ConntrackFilter,
+  ConntrackStats,
   ConntrackTuple,
   ConntrackWriteMode,
 } from "./types";
@@ -25,7 +26,10 @@ const {
   NLMSG_HDRLEN,
 } = constants;
 const {
+  CT_GET_STATS,
   checkTuple,
+  decodeStats,
+  writeStatsRequest,
   decodeEntry,
   eventTypeOf,
   isEntryMessage,
@@ -73,6 +77,8 @@ export interface Conntrack {
   deleteMany(items: readonly { readonly tuple: ConntrackTuple; readonly id?: number }[]): number[];
   /** Deletes every entry matching the filter. */
   flush(filter: ConntrackFilter): void;
+  /** The namespace's entry count and the table's limit (IPCTNL_MSG_CT_GET_STATS). */
+  stats(): ConntrackStats;
   /** A whole dump, filtered in the kernel, each entry to `onEntry`; returns the count. */
   dump(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void): number;
   /** A dump read page by page (own socket). */
@@ -151,13 +157,13 @@ class CtnetlinkConntrack implements Conntrack {
 
   /**
    * Sends the writer's datagram (messages with seqs first..first+count-1, ACK on the last) and reads until the
-   * last one is answered. Kernel errors go to `onError(i, errno)`, entry replies to `onReply(i, buf, start, end)`.
+   * last one is answered. Kernel errors go to `onError(i, errno)`, other answers to `onReply(i, type, buf, start, end)`.
    */
   private exchange(
     first: number,
     count: number,
     onError: (i: number, errno: number) => void,
-    onReply?: (i: number, buf: Buffer, start: number, end: number) => void,
+    onReply?: (i: number, type: number, buf: Buffer, start: number, end: number) => void,
   ): void {
     this.cmd.send(this.w.buffer, this.w.length);
     const last = count - 1;
@@ -175,8 +181,8 @@ class CtnetlinkConntrack implements Conntrack {
             const errno = errnoAt(b, off);
             if (errno !== 0) onError(i, errno);
             if (i === last) done = true;
-          } else if (onReply !== undefined && isEntryMessage(type)) {
-            onReply(i, b, off, off + len);
+          } else if (onReply !== undefined) {
+            onReply(i, type, b, off, off + len);
           }
         }
         off += (len + 3) & ~3;
@@ -222,7 +228,9 @@ class CtnetlinkConntrack implements Conntrack {
         (_i, errno) => {
           if (errno !== ENOENT) failure ??= new NetlinkError("conntrack get", errno);
         },
-        (i, b, start, end) => (results[base + i] = decodeEntry(b, start, end)),
+        (i, type, b, start, end) => {
+          if (isEntryMessage(type)) results[base + i] = decodeEntry(b, start, end);
+        },
       );
     }
     if (failure !== undefined) throw failure;
@@ -259,6 +267,25 @@ class CtnetlinkConntrack implements Conntrack {
     let failure = 0;
     this.exchange(first, 1, (_i, errno) => (failure = errno));
     if (failure !== 0) throw new NetlinkError("conntrack flush", failure);
+  }
+
+  stats(): ConntrackStats {
+    const first = this.nextSeqs(1);
+    this.w.reset();
+    writeStatsRequest(this.w, first);
+    let failure = 0;
+    let stats: ConntrackStats | undefined;
+    this.exchange(
+      first,
+      1,
+      (_i, errno) => (failure = errno),
+      (_i, type, b, start, end) => {
+        if (type === CT_GET_STATS) stats = decodeStats(b, start, end);
+      },
+    );
+    if (failure !== 0) throw new NetlinkError("conntrack stats", failure);
+    if (stats === undefined) throw new NetlinkError("conntrack stats (no answer)", ENOENT);
+    return stats;
   }
 
   dump(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void): number {

@@ -86,6 +86,18 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(many.map((e) => e?.mark)).toEqual([MARK_BIT | 1, undefined, MARK_BIT | 2]);
   });
 
+  it("reports the namespace's entry count and limit", () => {
+    clean();
+    expect(ct.stats().entries).toBe(0);
+    ct.write([
+      { orig: udp(1), timeoutS: 100 },
+      { orig: udp(2), timeoutS: 100 },
+    ]);
+    const stats = ct.stats();
+    expect(stats.entries).toBe(2);
+    expect(stats.maxEntries).toBeGreaterThan(1000);
+  });
+
   it("upserts and updates: mark and timeout change, update of a missing entry is ENOENT", () => {
     clean();
     expect(ct.write([{ orig: udp(1), timeoutS: 100, mark: 1 }])).toEqual([0]);
