@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { statSync } from "node:fs";
 import { openConntrack, type Conntrack, type ConntrackEntry, type ConntrackTuple } from "../../src/netlink";
 import { createTestNetns, kernelUnavailableReason, type TestNetns } from "./netns-fixture";
 
@@ -58,6 +59,27 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     ct.flush({ mark: 0, mask: 0 });
     ct.poll();
   }
+
+  it("opens its sockets in the namespace and leaves the process's thread where it was", () => {
+    const current = (): number => statSync("/proc/thread-self/ns/net").ino;
+    const before = current();
+    expect(statSync(ns.path).ino).not.toBe(before);
+    const other = openConntrack({ netns: ns.path, events: { destroy: true } });
+    const cursor = other.openDump({ mark: 0, mask: 0 });
+    expect(current()).toBe(before);
+    cursor.close();
+    other.close();
+    // an entry made here is in the namespace, not in the test's own
+    clean();
+    ct.write([{ orig: udp(77), timeoutS: 30 }]);
+    const home = openConntrack();
+    try {
+      expect(home.get(udp(77))).toBeUndefined();
+    } finally {
+      home.close();
+    }
+    expect(ct.get(udp(77))).toBeDefined();
+  });
 
   it("creates a batch with one result per entry, EEXIST for a duplicate, and reads entries back by tuple", () => {
     clean();
