@@ -44,7 +44,7 @@ function percentiles(samples: number[]): string {
 const ns = `k1-bench-${randomBytes(3).toString("hex")}`;
 const run = (args: string[]): void => void execFileSync("ip", ["netns", "exec", ns, ...args], { stdio: "pipe" });
 execFileSync("ip", ["netns", "add", ns]);
-try {
+async function main(): Promise<void> {
   run(["sysctl", "-qw", "net.netfilter.nf_conntrack_acct=1"]);
   run([
     "nft",
@@ -114,6 +114,23 @@ try {
   while (cursor.read(100, () => n++));
   row("paged dump, pages of 100", n, ms(start) + firstPageMs, `  first page ${(firstPageMs * 1000).toFixed(0)} us`);
   const heapAfter = process.memoryUsage().heapUsed;
+  {
+    // the longest stretch the event loop waited while dumpInTurns ran: measured by a ticker between its turns
+    let longest = 0;
+    let last = process.hrtime.bigint();
+    let ticking = true;
+    const tick = (): void => {
+      const now = process.hrtime.bigint();
+      longest = Math.max(longest, Number(now - last) / 1e6);
+      last = now;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    start = process.hrtime.bigint();
+    n = await ct.dumpInTurns({ mark: MARK, mask: MARK }, () => undefined, 256);
+    ticking = false;
+    row("dumpInTurns, 256 per turn", n, ms(start), `  longest turn ${longest.toFixed(1)} ms`);
+  }
   console.log(
     `  heap growth over the paged dump: ${((heapAfter - heapBefore) / 1e6).toFixed(1)} MB (garbage included)`,
   );
@@ -146,6 +163,11 @@ try {
   row("poll() draining destroy events", got, ms(start), `  lost ${events.eventsLost}`);
   events.close();
   ct.close();
-} finally {
-  execFileSync("ip", ["netns", "del", ns]);
 }
+
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => execFileSync("ip", ["netns", "del", ns]));

@@ -5,6 +5,7 @@ import type {
   ConntrackEntry,
   ConntrackEventType,
   ConntrackFilter,
+  ConntrackStats,
   ConntrackTuple,
   ConntrackWriteMode,
 } from "./types";
@@ -42,6 +43,9 @@ const {
   CTA_TUPLE_PROTO,
   CTA_TUPLE_REPLY,
   IPCTNL_MSG_CT_DELETE,
+  IPCTNL_MSG_CT_GET_STATS,
+  CTA_STATS_GLOBAL_ENTRIES,
+  CTA_STATS_GLOBAL_MAX_ENTRIES,
   IPCTNL_MSG_CT_GET,
   IPCTNL_MSG_CT_NEW,
   IPS_ASSURED,
@@ -63,6 +67,8 @@ const {
 const CT_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 const CT_GET = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
 const CT_DELETE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+/** Message type of a stats request and its answer. */
+export const CT_GET_STATS = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
 const LABELS_MASK_ALL = Buffer.alloc(16, 0xff);
 /** struct nf_ct_tcp_flags { u8 flags; u8 mask; }: BE_LIBERAL set. */
 const TCP_FLAGS_LIBERAL = Uint8Array.of(IP_CT_TCP_FLAG_BE_LIBERAL, IP_CT_TCP_FLAG_BE_LIBERAL);
@@ -198,6 +204,27 @@ export function writeFlush(w: MessageWriter, seq: number, f: ConntrackFilter): v
   w.be32(CTA_MARK, f.mark);
   w.be32(CTA_MARK_MASK, f.mask);
   w.endMessage(m);
+}
+
+/** IPCTNL_MSG_CT_GET_STATS: the namespace's entry count and limit. */
+export function writeStatsRequest(w: MessageWriter, seq: number): void {
+  const m = w.beginNfMessage(CT_GET_STATS, NLM_F_REQUEST | NLM_F_ACK, seq, 0);
+  w.endMessage(m);
+}
+
+/** Decodes the answer to a stats request (`msgStart`/`msgEnd`: the whole message). */
+export function decodeStats(b: Buffer, msgStart: number, msgEnd: number): ConntrackStats {
+  let entries = 0;
+  let maxEntries = 0;
+  for (let off = msgStart + NLMSG_HDRLEN + NFGENMSG_LEN; off + 4 <= msgEnd;) {
+    const len = b.readUInt16LE(off);
+    if (len < 4) break;
+    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    if (type === CTA_STATS_GLOBAL_ENTRIES) entries = b.readUInt32BE(off + 4);
+    else if (type === CTA_STATS_GLOBAL_MAX_ENTRIES) maxEntries = b.readUInt32BE(off + 4);
+    off += align4(len);
+  }
+  return { entries, maxEntries };
 }
 
 /** The event kind of a ctnetlink message, or undefined when it is not one. */

@@ -7,6 +7,7 @@ import type {
   ConntrackEntry,
   ConntrackEvent,
   ConntrackFilter,
+  ConntrackStats,
   ConntrackTuple,
   ConntrackWriteMode,
 } from "./types";
@@ -25,7 +26,10 @@ const {
   NLMSG_HDRLEN,
 } = constants;
 const {
+  CT_GET_STATS,
   checkTuple,
+  decodeStats,
+  writeStatsRequest,
   decodeEntry,
   eventTypeOf,
   isEntryMessage,
@@ -73,13 +77,23 @@ export interface Conntrack {
   deleteMany(items: readonly { readonly tuple: ConntrackTuple; readonly id?: number }[]): number[];
   /** Deletes every entry matching the filter. */
   flush(filter: ConntrackFilter): void;
+  /** The namespace's entry count and the table's limit (IPCTNL_MSG_CT_GET_STATS). */
+  stats(): ConntrackStats;
   /** A whole dump, filtered in the kernel, each entry to `onEntry`; returns the count. */
   dump(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void): number;
   /** A dump read page by page (own socket). */
   openDump(filter: ConntrackFilter): ConntrackDumpCursor;
+  /**
+   * A whole dump spread over event-loop turns: at most `pageSize` entries per turn, `setImmediate` between, so a
+   * large table does not block the process for its whole length. Resolves to the count.
+   */
+  dumpInTurns(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void, pageSize?: number): Promise<number>;
   /** Pending events (non-blocking), at most about `max`; [] when none or not subscribed. */
   poll(max?: number): ConntrackEvent[];
-  /** How often the event socket overflowed (events lost). */
+  /**
+   * How often the event socket overflowed (ENOBUFS). NEW and UPDATE events may have been dropped then; DESTROY
+   * events are not: the kernel keeps them and delivers them again (NETLINK_BROADCAST_ERROR).
+   */
   readonly eventsLost: number;
   /** Closes the sockets. */
   close(): void;
@@ -143,13 +157,13 @@ class CtnetlinkConntrack implements Conntrack {
 
   /**
    * Sends the writer's datagram (messages with seqs first..first+count-1, ACK on the last) and reads until the
-   * last one is answered. Kernel errors go to `onError(i, errno)`, entry replies to `onReply(i, buf, start, end)`.
+   * last one is answered. Kernel errors go to `onError(i, errno)`, other answers to `onReply(i, type, buf, start, end)`.
    */
   private exchange(
     first: number,
     count: number,
     onError: (i: number, errno: number) => void,
-    onReply?: (i: number, buf: Buffer, start: number, end: number) => void,
+    onReply?: (i: number, type: number, buf: Buffer, start: number, end: number) => void,
   ): void {
     this.cmd.send(this.w.buffer, this.w.length);
     const last = count - 1;
@@ -167,8 +181,8 @@ class CtnetlinkConntrack implements Conntrack {
             const errno = errnoAt(b, off);
             if (errno !== 0) onError(i, errno);
             if (i === last) done = true;
-          } else if (onReply !== undefined && isEntryMessage(type)) {
-            onReply(i, b, off, off + len);
+          } else if (onReply !== undefined) {
+            onReply(i, type, b, off, off + len);
           }
         }
         off += (len + 3) & ~3;
@@ -214,7 +228,9 @@ class CtnetlinkConntrack implements Conntrack {
         (_i, errno) => {
           if (errno !== ENOENT) failure ??= new NetlinkError("conntrack get", errno);
         },
-        (i, b, start, end) => (results[base + i] = decodeEntry(b, start, end)),
+        (i, type, b, start, end) => {
+          if (isEntryMessage(type)) results[base + i] = decodeEntry(b, start, end);
+        },
       );
     }
     if (failure !== undefined) throw failure;
@@ -253,6 +269,25 @@ class CtnetlinkConntrack implements Conntrack {
     if (failure !== 0) throw new NetlinkError("conntrack flush", failure);
   }
 
+  stats(): ConntrackStats {
+    const first = this.nextSeqs(1);
+    this.w.reset();
+    writeStatsRequest(this.w, first);
+    let failure = 0;
+    let stats: ConntrackStats | undefined;
+    this.exchange(
+      first,
+      1,
+      (_i, errno) => (failure = errno),
+      (_i, type, b, start, end) => {
+        if (type === CT_GET_STATS) stats = decodeStats(b, start, end);
+      },
+    );
+    if (failure !== 0) throw new NetlinkError("conntrack stats", failure);
+    if (stats === undefined) throw new NetlinkError("conntrack stats (no answer)", ENOENT);
+    return stats;
+  }
+
   dump(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void): number {
     const cursor = new DumpReader(this.cmd, this.w, this.nextSeqs(1), filter);
     let count = 0;
@@ -284,12 +319,38 @@ class CtnetlinkConntrack implements Conntrack {
     const reader = new DumpReader(sock, new MessageWriter(256), this.nextSeqs(1), filter);
     return {
       read: (max, onEntry) => {
-        const more = reader.read(max, onEntry);
+        let more: boolean;
+        try {
+          more = reader.read(max, onEntry);
+        } catch (err) {
+          // A socket failure ends the dump; an error of the caller's callback leaves the cursor usable.
+          if (err instanceof NetlinkError) sock.close();
+          throw err;
+        }
         if (!more) sock.close();
         return more;
       },
       close: () => sock.close(),
     };
+  }
+
+  async dumpInTurns(
+    filter: ConntrackFilter,
+    onEntry: (entry: ConntrackEntry) => void,
+    pageSize = 256,
+  ): Promise<number> {
+    const cursor = this.openDump(filter);
+    let count = 0;
+    const deliver = (e: ConntrackEntry): void => {
+      count++;
+      onEntry(e);
+    };
+    try {
+      while (cursor.read(pageSize, deliver)) await new Promise<void>((resolve) => setImmediate(resolve));
+      return count;
+    } finally {
+      cursor.close();
+    }
   }
 
   poll(max = Number.MAX_SAFE_INTEGER): ConntrackEvent[] {

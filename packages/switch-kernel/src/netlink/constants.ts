@@ -52,6 +52,9 @@ export const NFNLGRP_CONNTRACK_DESTROY = 3;
 export const IPCTNL_MSG_CT_NEW = 0;
 export const IPCTNL_MSG_CT_GET = 1;
 export const IPCTNL_MSG_CT_DELETE = 2;
+export const IPCTNL_MSG_CT_GET_STATS = 5;
+export const CTA_STATS_GLOBAL_ENTRIES = 1;
+export const CTA_STATS_GLOBAL_MAX_ENTRIES = 2;
 
 export const CTA_TUPLE_ORIG = 1;
 export const CTA_TUPLE_REPLY = 2;

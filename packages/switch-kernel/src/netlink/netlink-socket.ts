@@ -60,8 +60,13 @@ export interface NetlinkSocketOptions {
   readonly recvTimeoutMs?: number;
   /** NETLINK_CAP_ACK: error acks without the request's payload. */
   readonly capAck?: boolean;
-  /** NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS (reliable ctnetlink event delivery). */
+  /**
+   * NETLINK_BROADCAST_ERROR: the kernel learns when an event could not be queued here; ctnetlink then keeps a
+   * DESTROY event and delivers it again later instead of dropping it.
+   */
   readonly reliableEvents?: boolean;
+  /** NETLINK_NO_ENOBUFS: overflows are not reported to the reader (recv never fails with ENOBUFS). */
+  readonly noEnobufs?: boolean;
 }
 
 /** recv() result: nothing to read (non-blocking). */
@@ -127,8 +132,8 @@ export class NetlinkSocket {
     if (o.capAck === true) this.check(this.setInt(SOL_NETLINK, NETLINK_CAP_ACK, 1), "setsockopt(CAP_ACK)");
     if (o.reliableEvents === true) {
       this.check(this.setInt(SOL_NETLINK, NETLINK_BROADCAST_ERROR, 1), "setsockopt(BROADCAST_ERROR)");
-      this.check(this.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), "setsockopt(NO_ENOBUFS)");
     }
+    if (o.noEnobufs === true) this.check(this.setInt(SOL_NETLINK, NETLINK_NO_ENOBUFS, 1), "setsockopt(NO_ENOBUFS)");
     const local = Buffer.alloc(12);
     local.writeUInt16LE(AF_NETLINK, 0);
     local.writeUInt32LE((o.groups ?? 0) >>> 0, 8);

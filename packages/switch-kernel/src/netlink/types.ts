@@ -81,3 +81,9 @@ export interface ConntrackEvent {
   readonly type: ConntrackEventType;
   readonly entry: ConntrackEntry;
 }
+
+/** The conntrack table of a namespace: its entries now and the most it takes (nf_conntrack_max). */
+export interface ConntrackStats {
+  readonly entries: number;
+  readonly maxEntries: number;
+}

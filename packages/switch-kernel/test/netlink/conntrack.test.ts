@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { statSync } from "node:fs";
 import { openConntrack, type Conntrack, type ConntrackEntry, type ConntrackTuple } from "../../src/netlink";
 import { createTestNetns, kernelUnavailableReason, type TestNetns } from "./netns-fixture";
 
@@ -59,6 +60,27 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     ct.poll();
   }
 
+  it("opens its sockets in the namespace and leaves the process's thread where it was", () => {
+    const current = (): number => statSync("/proc/thread-self/ns/net").ino;
+    const before = current();
+    expect(statSync(ns.path).ino).not.toBe(before);
+    const other = openConntrack({ netns: ns.path, events: { destroy: true } });
+    const cursor = other.openDump({ mark: 0, mask: 0 });
+    expect(current()).toBe(before);
+    cursor.close();
+    other.close();
+    // an entry made here is in the namespace, not in the test's own
+    clean();
+    ct.write([{ orig: udp(77), timeoutS: 30 }]);
+    const home = openConntrack();
+    try {
+      expect(home.get(udp(77))).toBeUndefined();
+    } finally {
+      home.close();
+    }
+    expect(ct.get(udp(77))).toBeDefined();
+  });
+
   it("creates a batch with one result per entry, EEXIST for a duplicate, and reads entries back by tuple", () => {
     clean();
     const results = ct.write([
@@ -84,6 +106,18 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.get(udp(99))).toBeUndefined();
     const many = ct.getMany([udp(1), udp(99), tcp(2)]);
     expect(many.map((e) => e?.mark)).toEqual([MARK_BIT | 1, undefined, MARK_BIT | 2]);
+  });
+
+  it("reports the namespace's entry count and limit", () => {
+    clean();
+    expect(ct.stats().entries).toBe(0);
+    ct.write([
+      { orig: udp(1), timeoutS: 100 },
+      { orig: udp(2), timeoutS: 100 },
+    ]);
+    const stats = ct.stats();
+    expect(stats.entries).toBe(2);
+    expect(stats.maxEntries).toBeGreaterThan(1000);
   });
 
   it("upserts and updates: mark and timeout change, update of a missing entry is ENOENT", () => {
@@ -147,7 +181,7 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.dump({ mark: 0, mask: 0 }, () => undefined)).toBe(0);
   });
 
-  it("dumps only the entries whose mark matches, whole or a page at a time, and flushes by mark", () => {
+  it("dumps only the entries whose mark matches, whole, a page at a time or over turns, and flushes by mark", async () => {
     clean();
     const n = 700;
     const entries = Array.from({ length: n }, (_, i) => ({
@@ -174,6 +208,25 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(pages.reduce((a, b) => a + b, 0)).toBe(n / 2);
     expect(pages.slice(0, 3)).toEqual([100, 100, 100]);
     expect(pages.every((p) => p <= 100)).toBe(true);
+
+    // spread over event-loop turns: a ticker scheduled alongside gets turns while the dump runs
+    let ticks = 0;
+    let ticking = true;
+    const tick = (): void => {
+      ticks++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const inTurns = new Set<number>();
+    const turnsCount = await ct.dumpInTurns(
+      { mark: MARK_BIT, mask: MARK_BIT },
+      (e) => inTurns.add(e.orig.srcPort),
+      100,
+    );
+    ticking = false;
+    expect(turnsCount).toBe(n / 2);
+    expect(inTurns.size).toBe(n / 2);
+    expect(ticks).toBeGreaterThanOrEqual(3);
 
     // an abandoned cursor does not disturb the command socket
     const abandoned = ct.openDump({ mark: 0, mask: 0 });
@@ -232,6 +285,39 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(ct.poll()).toEqual([]);
     expect(ct.eventsLost).toBe(0);
   });
+
+  it("an overflowing event socket reports lost updates, and the kernel delivers every DESTROY event again", async () => {
+    clean();
+    // 16 KiB of buffer (the kernel doubles it): room for a few dozen events
+    const small = openConntrack({ netns: ns.path, events: { update: true, destroy: true }, eventBufferBytes: 16384 });
+    try {
+      const n = 400;
+      const entries = Array.from({ length: n }, (_, i) => ({ orig: udp(i), timeoutS: 100, mark: 1 }));
+      expect(ct.write(entries).every((r) => r === 0)).toBe(true);
+      expect(
+        ct
+          .write(
+            entries.map((e) => ({ orig: e.orig, mark: 2 })),
+            "update",
+          )
+          .every((r) => r === 0),
+      ).toBe(true);
+      const updates = small.poll().filter((e) => e.type === "update").length;
+      expect(updates).toBeLessThan(n);
+      expect(small.eventsLost).toBeGreaterThan(0);
+      expect(ct.deleteMany(entries.map((e) => ({ tuple: e.orig }))).every((r) => r === 0)).toBe(true);
+      const destroyed = new Set<number>();
+      // The kernel retries undelivered DESTROY events from a worker (about every 100 ms): poll until all came.
+      for (let i = 0; i < 3000 && destroyed.size < n; i++) {
+        for (const e of small.poll()) if (e.type === "destroy") destroyed.add(e.entry.orig.srcPort);
+        if (destroyed.size < n) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(destroyed.size).toBe(n);
+    } finally {
+      small.close();
+      ct.poll();
+    }
+  }, 60_000);
 
   it("a closed conntrack throws a clear error instead of touching a stale descriptor", () => {
     const other = openConntrack({ netns: ns.path, events: { destroy: true } });

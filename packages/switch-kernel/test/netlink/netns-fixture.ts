@@ -5,6 +5,11 @@ import { randomBytes } from "node:crypto";
 export function kernelUnavailableReason(): string | undefined {
   if (process.platform !== "linux") return "needs Linux";
   if (process.getuid?.() !== 0) return "needs root (network namespaces, ctnetlink)";
+  try {
+    execFileSync("nft", ["--version"], { stdio: "ignore", timeout: 20_000 });
+  } catch {
+    return "needs the nft tool (apt-get install nftables)";
+  }
   const probe = `k1-probe-${randomBytes(4).toString("hex")}`;
   try {
     execFileSync("ip", ["netns", "add", probe], { stdio: "pipe", timeout: 20_000 });
@@ -32,7 +37,8 @@ export function createTestNetns(prefix: string): TestNetns {
   const exec = (cmd: string, args: readonly string[]): string =>
     execFileSync("ip", ["netns", "exec", name, cmd, ...args], { encoding: "utf8", stdio: "pipe", timeout: 20_000 });
   exec("ip", ["link", "set", "lo", "up"]);
-  exec("sysctl", ["-qw", "net.netfilter.nf_conntrack_acct=1"]);
+  // through /proc (per namespace) rather than the sysctl tool, which minimal images lack
+  exec("sh", ["-c", "echo 1 > /proc/sys/net/netfilter/nf_conntrack_acct"]);
   return {
     name,
     path: `/run/netns/${name}`,
