@@ -123,8 +123,8 @@ const TCP_CLOSE = 8;
 const EEXIST = 17;
 /** Sessions a listing reads by key (one GET datagram) before it reads the whole table with a dump. */
 const LIST_FIRST_CHUNK = 64;
-/** Entries read from a kernel dump per event-loop turn. */
-const DUMP_PAGE = 4096;
+/** Entries read from a kernel dump per event-loop turn (a page costs about 1-2 ms). */
+const DUMP_PAGE = 512;
 /** How long before the kernel would expire an entry the reaper gives it more time (sessions idle longer than the kernel's timeout). */
 const KERNEL_MARGIN_NS = 10n * NS_PER_S;
 
@@ -409,30 +409,44 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     e.counters = c;
   }
 
-  function reapOnce(): void {
-    const now = clock.now();
+  /**
+   * Reads every marked entry (a page per event-loop turn): counters and activity into the sessions; sessions
+   * idle for their timeout, or whose TCP state says they ended (an UPDATE event lost to a full socket), end.
+   */
+  async function reapOnce(): Promise<void> {
     let due: EpochNanos | undefined;
     const seen = new Set<Entry>();
-    ct.dump(filter, (k) => {
-      const e = byKey.get(tupleKey(k.orig));
-      if (e === undefined || e.phase !== "live") return;
-      seen.add(e);
-      observe(e, k, now);
-      let deadline = e.lastActivity + e.idleNs;
-      if (deadline <= now) {
-        endSoon(e, "timeout");
-        return;
-      }
-      if (k.timeoutS !== undefined) {
-        // A session whose own idle timeout outlasts the kernel's: give the entry more time before the kernel expires it.
-        const expiry = now + BigInt(k.timeoutS) * NS_PER_S;
-        if (deadline > expiry - KERNEL_MARGIN_NS) {
-          if (k.timeoutS * 1000 < 2 * Number(KERNEL_MARGIN_NS / NS_PER_MS)) refreshes.push(e);
-          else deadline = expiry - KERNEL_MARGIN_NS;
+    const lost = ct.eventsLost;
+    await ct.dumpInTurns(
+      filter,
+      (k) => {
+        const e = byKey.get(tupleKey(k.orig));
+        if (e === undefined || e.phase !== "live") return;
+        seen.add(e);
+        const now = clock.now();
+        observe(e, k, now);
+        const ended = tcpEnd(k.tcpState);
+        if (ended !== undefined) {
+          endSoon(e, ended);
+          return;
         }
-      }
-      if (due === undefined || deadline < due) due = deadline;
-    });
+        let deadline = e.lastActivity + e.idleNs;
+        if (deadline <= now) {
+          endSoon(e, "timeout");
+          return;
+        }
+        if (k.timeoutS !== undefined) {
+          // A session whose own idle timeout outlasts the kernel's: more time for the entry before the kernel expires it.
+          const expiry = now + BigInt(k.timeoutS) * NS_PER_S;
+          if (deadline > expiry - KERNEL_MARGIN_NS) {
+            if (k.timeoutS * 1000 < 2 * Number(KERNEL_MARGIN_NS / NS_PER_MS)) refreshes.push(e);
+            else deadline = expiry - KERNEL_MARGIN_NS;
+          }
+        }
+        if (due === undefined || deadline < due) due = deadline;
+      },
+      DUMP_PAGE,
+    );
     for (const e of bySeven.values()) {
       // Live sessions the dump did not show: the kernel dropped them; their DESTROY event ends them.
       if (e.phase === "live" && !seen.has(e)) {
@@ -440,15 +454,27 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
         if (due === undefined || deadline < due) due = deadline;
       }
     }
-    nextDue = due ?? now + 3_600n * NS_PER_S;
-    if (refreshes.length > 0 || removes.length > 0) void schedule();
+    // Events lost while the dump ran: read the table again at once.
+    nextDue = ct.eventsLost !== lost ? clock.now() : (due ?? clock.now() + 3_600n * NS_PER_S);
+    if (refreshes.length > 0 || removes.length > 0) await schedule();
+  }
+
+  let reaping: Promise<void> | undefined;
+  function reap(): Promise<void> {
+    reaping ??= reapOnce().finally(() => {
+      reaping = undefined;
+    });
+    return reaping;
   }
 
   const eventTimer =
     (options.eventPollMs ?? 20) > 0
       ? setInterval(() => {
           try {
+            const lost = ct.eventsLost;
             drainEvents();
+            // A FIN or RST event may have been lost with them: the reaper reads every entry's TCP state.
+            if (ct.eventsLost !== lost) nextDue = clock.now();
             if (removes.length > 0) void schedule();
           } catch (err) {
             onError(err);
@@ -459,12 +485,8 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
   const reapTimer =
     (options.reapIntervalMs ?? 250) > 0
       ? setInterval(() => {
-          if (clock.now() < nextDue) return;
-          try {
-            reapOnce();
-          } catch (err) {
-            onError(err);
-          }
+          if (reaping !== undefined || clock.now() < nextDue) return;
+          reap().catch(onError);
         }, options.reapIntervalMs ?? 250)
       : undefined;
   reapTimer?.unref();
@@ -490,20 +512,14 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
 
   /** Reads every marked kernel entry's counters into its session, a page of the dump per event-loop turn. */
   async function refreshAll(): Promise<void> {
-    const cursor = ct.openDump(filter);
-    try {
-      for (;;) {
-        const now = clock.now();
-        const more = cursor.read(DUMP_PAGE, (k) => {
-          const e = byKey.get(tupleKey(k.orig));
-          if (e !== undefined && e.phase === "live") observe(e, k, now);
-        });
-        if (!more) return;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    } finally {
-      cursor.close();
-    }
+    await ct.dumpInTurns(
+      filter,
+      (k) => {
+        const e = byKey.get(tupleKey(k.orig));
+        if (e !== undefined && e.phase === "live") observe(e, k, clock.now());
+      },
+      DUMP_PAGE,
+    );
   }
 
   function idleNsOf(spec: SessionSpec): bigint {
@@ -691,7 +707,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     async reap() {
       checkOpen();
       await schedule();
-      reapOnce();
+      await reap();
       await schedule();
     },
 
@@ -715,6 +731,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       closed = true;
       if (eventTimer !== undefined) clearInterval(eventTimer);
       if (reapTimer !== undefined) clearInterval(reapTimer);
+      await reaping?.catch(() => undefined);
       while (scheduled !== undefined) await scheduled;
       try {
         ct.flush(filter);
