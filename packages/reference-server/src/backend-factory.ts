@@ -57,7 +57,7 @@ export function effectiveCapacity(config: BackendConfig): number {
 /**
  * Makes the switch the command line asked for: the one place that knows the
  * backend kinds. Rejects with the switch's own error for a bad setting or an
- * unusable store (`SwitchOptionError`, `SqliteSwitchOpenError`, `NftError`),
+ * unusable store (`SwitchOptionError`, `SqliteSwitchOpenError`, `NftError`, `NetlinkError`),
  * each with a one-line message.
  */
 export async function createBackend(config: BackendConfig, deps: BackendDeps = {}): Promise<SwitchBackend> {
