@@ -7,6 +7,7 @@ export interface ObservedCall {
   readonly service: string;
   /** Method name as in the call's path, e.g. "addSession". */
   readonly method: string;
+  /** Unary or streaming, from the method's definition. */
   readonly type: RpcType;
 }
 
