@@ -107,7 +107,7 @@ describe("npm run bench (smoke)", () => {
         "nftables add@64",
         "nftables get@16",
         "nftables delete@16",
-        "nftables dump 500@1",
+        "nftables dump 1,000@1",
       );
     }
     expect(results.rows.map((r) => `${r.backend} ${r.scenario}@${r.concurrency}`)).toEqual(expected);
