@@ -5,7 +5,7 @@
 // Run: npx tsx bench/kernel-close-latency.ts [rounds]
 import { parseAddress, type Session, type SessionSpec } from "@sessionoffload/offload-api";
 import { createKernelSwitch, type KernelSwitch } from "@sessionoffload/switch-kernel";
-import { numberFlag, parseCliOrExit } from "../examples/shared/cli";
+import { numberFlag, parseCliOrExit } from "../examples/support/cli";
 import { runTraffic } from "../packages/switch-kernel/test/netns/run-in";
 import { createTopology, type Topology } from "../packages/switch-kernel/test/netns/topology";
 

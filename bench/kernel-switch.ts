@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { SessionSpec } from "@sessionoffload/offload-api";
 import { createFakeClock } from "@sessionoffload/switch-backend";
 import { createKernelSwitch } from "@sessionoffload/switch-kernel";
-import { numberFlag, parseCliOrExit } from "../examples/shared/cli";
+import { numberFlag, parseCliOrExit } from "../examples/support/cli";
 
 const total = parseCliOrExit(
   {
