@@ -37,7 +37,8 @@ export interface CallTracker {
   /**
    * Once, when the call ends: its gRPC status code (0 OK, 4 DEADLINE_EXCEEDED,
    * ...), or CANCELLED (1) when the client reset the stream or went away before
-   * the status was sent.
+   * the status was sent (DEADLINE_EXCEEDED when that was at its deadline, or
+   * within 20 ms before it: the client's deadline timer fires first).
    */
   ended(code: number): void;
 }

@@ -28,3 +28,17 @@ export function nativeCallStarter(
   }
   return (route) => observer.callStarted(calls.get(route) ?? observedCall(route.path, "unary"));
 }
+
+// How close to its deadline a cut-off call counts as past it: the client's deadline timer fires before the server's
+// (the request took time to arrive), and a timer may fire a little before Date.now() says it is due.
+const DEADLINE_SLACK_MS = 20;
+
+/**
+ * The status code to report for a call the client cut off (reset, went away)
+ * or that grpc-js ended below the interceptors: DEADLINE_EXCEEDED (4) when its
+ * deadline (Date.now() based ms, Infinity for none) has passed or is a few ms
+ * away, else CANCELLED (1).
+ */
+export function cutOffCode(deadline: number): number {
+  return deadline !== Infinity && Date.now() >= deadline - DEADLINE_SLACK_MS ? 4 : 1;
+}

@@ -1,14 +1,13 @@
-import { ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
+import { ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
 import type { CallObserver, ObservedCall } from "../call-observer";
-import { observedCall, rpcTypeOf } from "../observed-call";
+import { cutOffCode, observedCall, rpcTypeOf } from "../observed-call";
 
 /**
  * A grpc-js server interceptor (public API) that reports every call grpc-js
  * runs a handler for to `observer`: started when the interceptor runs, each
  * message received and sent, and the status once. grpc-js ends a call past
  * its deadline (and a cancelled one) below the interceptors, without passing
- * the status through them: such a call ends DEADLINE_EXCEEDED when its deadline
- * has passed, else CANCELLED.
+ * the status through them: such a call is reported by `cutOffCode`.
  */
 export function createObserverInterceptor(observer: CallObserver): ServerInterceptor {
   const calls = new Map<string, ObservedCall>();
@@ -31,8 +30,7 @@ export function createObserverInterceptor(observer: CallObserver): ServerInterce
             if (done) return;
             done = true;
             const deadline = next.getDeadline();
-            const at = deadline instanceof Date ? deadline.getTime() : deadline;
-            tracker.ended(Date.now() >= at ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+            tracker.ended(cutOffCode(deadline instanceof Date ? deadline.getTime() : deadline));
           },
         }),
       sendMessage: (message, pass) => {

@@ -3,6 +3,7 @@ import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { respondTrailersOnly, type CallStream } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline } from "./call-deadline";
 import type { CallTracker } from "../call-observer";
+import { cutOffCode } from "../observed-call";
 import type { CallOptions } from "./call-options";
 import type { NativeServerStreamRoute } from "./route";
 import { messageOf, type GrpcStatus } from "./grpc-status";
@@ -46,7 +47,7 @@ export function serveServerStreamCall(
     if (control || done) return; // the call object reports it
     done = true;
     deadline.clear();
-    tracker?.ended(Date.now() >= deadline.at ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+    tracker?.ended(cutOffCode(deadline.at));
   });
 
   readSingleRequest(stream, route.path, options.maxReceiveMessageLength, route.decode, {

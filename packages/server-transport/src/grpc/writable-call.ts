@@ -13,6 +13,7 @@ import {
   type NativeCallBase,
 } from "./call-context";
 import type { CallTracker } from "../call-observer";
+import { cutOffCode } from "../observed-call";
 import type { CallOptions } from "./call-options";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "./grpc-status";
 
@@ -191,8 +192,7 @@ export function createWritableCall(stream: CallStream, init: WritableCallInit): 
   });
   stream.on("close", () => {
     if (!over) {
-      // A client that gave up at its deadline (maybe before our timer fired) counts as DEADLINE_EXCEEDED.
-      finish(Date.now() >= init.deadline ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+      finish(cutOffCode(init.deadline));
       call.cancelled = true;
       call.emit("cancelled", "cancelled");
     }

@@ -13,7 +13,7 @@ import {
 import { DEADLINE_EXCEEDED } from "../grpc/call-deadline";
 import type { CallTracker } from "../call-observer";
 import type { CallOptions } from "../grpc/call-options";
-import type { NativeCallStarter } from "../observed-call";
+import { cutOffCode, type NativeCallStarter } from "../observed-call";
 import type { NativeRoute, NativeUnaryRoute } from "../grpc/route";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/grpc-status";
 import { parseGrpcTimeout } from "../grpc/grpc-timeout";
@@ -220,7 +220,7 @@ export class NativeUnaryCall implements UnaryCallState {
 
   receiveReset(): void {
     if (this.closed) return;
-    if (!this.answered) this.tracker?.ended(this.cancelCode());
+    if (!this.answered) this.tracker?.ended(cutOffCode(this.deadlineAt));
     this.answered = true;
     this.cancelled = true;
     this.close();
@@ -378,12 +378,6 @@ export class NativeUnaryCall implements UnaryCallState {
     this.ended();
   }
 
-  // The code of a call the client cut off: DEADLINE_EXCEEDED once its deadline has passed (the client gave up
-  // at its deadline, maybe before our timer fired), else CANCELLED.
-  private cancelCode(): number {
-    return this.deadlineAt !== Infinity && Date.now() >= this.deadlineAt ? status.DEADLINE_EXCEEDED : status.CANCELLED;
-  }
-
   // Marks the call answered with `code` (reported); false when it already was or the stream is gone.
   private settle(code: number): boolean {
     if (this.answered) return false;
@@ -405,7 +399,7 @@ export class NativeUnaryCall implements UnaryCallState {
     this.closed = true;
     if (!this.answered) {
       this.answered = true;
-      this.tracker?.ended(this.cancelCode());
+      this.tracker?.ended(cutOffCode(this.deadlineAt));
     }
     this.parts = undefined;
     this.first = undefined;
