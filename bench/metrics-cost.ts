@@ -3,8 +3,8 @@
  * offload-loadgen, bench/peers) against the reference server over the memory
  * switch, without and with --metrics-port, alternating A, B, A, B, ... in one
  * sitting; prints each run, the medians and their ratio. Then, in process,
- * the gRPC metrics' own cost per call (the CallObserver the transport will
- * call) and the counting switch decorator's cost per add. Server pinned to
+ * the gRPC metrics' own cost per call (the CallObserver the transport
+ * calls) and the counting switch decorator's cost per add. Server pinned to
  * core 0, load to core 1.
  *
  *   npx tsx bench/metrics-cost.ts [--rounds N] [--n N] [--peers-build DIR]

@@ -137,8 +137,8 @@ export async function startReferenceServer(
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     transport: config.transport,
     limits: config.limits,
-    // Taken by the servers once server-transport accepts a CallObserver (issue 15); ignored until then.
-    observer: metrics?.rpc,
+    // With metrics on, both servers report every call to the gRPC metrics.
+    callObserver: metrics?.rpc,
   };
   const endpoints: Endpoint[] = [];
   let metricsServer: MetricsServer | undefined;

@@ -22,9 +22,6 @@ beforeAll(() => {
 afterEach(() => killAll(commands));
 afterAll(() => rmSync(workdir, { recursive: true, force: true }));
 
-// Whether server-transport reports calls to a CallObserver yet (issue 15): not on this branch.
-const transportReports = false;
-
 async function start(args: string[]): Promise<StartedServer> {
   const running = runCommand(args, { cwd: workdir });
   commands.push(running);
@@ -132,30 +129,41 @@ describeWithPrometheusParser("offload-server --metrics-port", () => {
     await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
   });
 
-  (transportReports ? it : it.skip)(
-    `counts every call in grpc_server_*${transportReports ? "" : " (skipped: this branch's transport does not report calls yet; server-transport's CallObserver, issue 15)"}`,
-    async () => {
-      const server = await start(["--insecure", "--sessions-port", "0", "--stats-port", "0", "--metrics-port", "0"]);
-      const client = clientOf(server);
-      try {
-        await client.addSession(session(2000));
-        for await (const s of client.getAllSessions()) expect(s.id).toBeGreaterThan(0n);
-      } finally {
-        client.close();
-      }
-      const { families } = await scrape(server.ports.metrics as number);
-      const add = { grpc_type: "unary", grpc_service: "sessions.v1.SessionTable", grpc_method: "addSession" };
-      expect(valueOf(families, "grpc_server_started_total", add)).toBe(1);
-      expect(valueOf(families, "grpc_server_handled_total", { ...add, grpc_code: "OK" })).toBe(1);
-      expect(valueOf(families, "grpc_server_handling_seconds_count", add)).toBe(1);
-      const all = {
-        grpc_type: "server_stream",
-        grpc_service: "sessions.v1.SessionStatisticsTable",
-        grpc_method: "getAllSessions",
-      };
-      expect(valueOf(families, "grpc_server_msg_sent_total", all)).toBe(1);
-    },
-  );
+  it.each(["native", "grpc-js"])("counts every call in grpc_server_* (--transport %s)", async (transport) => {
+    const server = await start([
+      "--insecure",
+      "--transport",
+      transport,
+      "--sessions-port",
+      "0",
+      "--stats-port",
+      "0",
+      "--metrics-port",
+      "0",
+    ]);
+    const client = clientOf(server);
+    try {
+      await client.addSession(session(2000));
+      for await (const s of client.getAllSessions()) expect(s.id).toBeGreaterThan(0n);
+    } finally {
+      client.close();
+    }
+    const { families } = await scrape(server.ports.metrics as number);
+    const add = { grpc_type: "unary", grpc_service: "sessions.v1.SessionTable", grpc_method: "addSession" };
+    expect(valueOf(families, "grpc_server_started_total", add)).toBe(1);
+    expect(valueOf(families, "grpc_server_handled_total", { ...add, grpc_code: "OK" })).toBe(1);
+    expect(valueOf(families, "grpc_server_msg_received_total", add)).toBe(1);
+    expect(valueOf(families, "grpc_server_msg_sent_total", add)).toBe(1);
+    expect(valueOf(families, "grpc_server_handling_seconds_count", add)).toBe(1);
+    const all = {
+      grpc_type: "server_stream",
+      grpc_service: "sessions.v1.SessionStatisticsTable",
+      grpc_method: "getAllSessions",
+    };
+    expect(valueOf(families, "grpc_server_started_total", all)).toBe(1);
+    expect(valueOf(families, "grpc_server_handled_total", { ...all, grpc_code: "OK" })).toBe(1);
+    expect(valueOf(families, "grpc_server_msg_sent_total", all)).toBe(1);
+  });
 
   it("exports the native transport's counts (offload_transport_*)", async () => {
     const server = await start(["--insecure", "--sessions-port", "0", "--stats-port", "0", "--metrics-port", "0"]);

@@ -2,6 +2,7 @@ import type { ServerOptions } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
+import type { CallObserver } from "./call-observer";
 import type { TransportLimits } from "./limits";
 import type { OffloadServerOptions, OffloadTransport, ServerAddOn } from "./offload-server";
 import { createReflectionPackageDefinition } from "./reflection-descriptor";
@@ -30,6 +31,8 @@ export interface HostedServiceOptions {
   readonly transport?: OffloadTransport;
   /** Limits of the native transport over `DEFAULT_TRANSPORT_LIMITS` (see `OffloadServerOptions.limits`). */
   readonly limits?: Partial<TransportLimits>;
+  /** Told about every call, for metrics (see `OffloadServerOptions.callObserver`). */
+  readonly callObserver?: CallObserver;
 }
 
 /** Health and reflection of one hosted service. */

@@ -22,3 +22,4 @@ export type { TransportLimits, TransportLimitName } from "./limits";
 export type { TransportStats, TransportStatsSource } from "./transport-stats";
 export { createInsecureCredentials, createTlsCredentials } from "./credentials";
 export type { InsecureCredentials, OffloadCredentials, TlsCredentials, TlsCredentialsOptions } from "./credentials";
+export type { CallObserver, CallTracker, ObservedCall, RpcType } from "./call-observer";

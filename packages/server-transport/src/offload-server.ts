@@ -10,7 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TlsOptions } from "node:tls";
 import { createStreamDispatcher, type NativeCallCounters, type NativeRoute } from "./grpc";
-import { createCallTracker } from "./grpc-js/call-tracker";
+import type { CallObserver } from "./call-observer";
+import { createInFlightCalls } from "./grpc-js/in-flight-calls";
+import { createObserverInterceptor } from "./grpc-js/observer-interceptor";
+import { nativeCallStarter } from "./observed-call";
 import { grpcServerCredentials, isOffloadCredentials, nativeTlsOptions, type OffloadCredentials } from "./credentials";
 import {
   createNativeServer,
@@ -163,6 +166,12 @@ export interface OffloadServerOptions {
    * `grpcOptions["grpc.max_concurrent_streams"]` when that is set.
    */
   readonly limits?: Partial<TransportLimits>;
+  /**
+   * Told about every call, on either transport, for metrics (see
+   * `CallObserver`): the native transport reports its own calls, a grpc-js
+   * server interceptor the calls grpc-js serves. None by default (no cost).
+   */
+  readonly callObserver?: CallObserver;
 }
 
 /** Default of `OffloadServerOptions.streamChunkBytes`. */
@@ -233,12 +242,17 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   const asked = options.transport ?? "native";
   const { grpc: grpcCredentials, tls } = resolveCredentials(credentials, asked);
   const transport: OffloadTransport = asked === "native" && nativePossible ? "native" : "grpc-js";
-  // On grpc-js, a forced shutdown ends the calls in flight itself (see createCallTracker).
-  const tracker = transport === "grpc-js" ? createCallTracker() : undefined;
+  // On grpc-js, a forced shutdown ends the calls in flight itself (see createInFlightCalls).
+  const tracker = transport === "grpc-js" ? createInFlightCalls() : undefined;
+  const observer = options.callObserver;
+  const ownInterceptors = [
+    ...(tracker === undefined ? [] : [tracker.interceptor]),
+    ...(observer === undefined ? [] : [createObserverInterceptor(observer)]),
+  ];
   const grpcServer = new Server(
-    tracker === undefined
+    ownInterceptors.length === 0
       ? options.grpcOptions
-      : { ...options.grpcOptions, interceptors: [tracker.interceptor, ...(options.grpcOptions?.interceptors ?? [])] },
+      : { ...options.grpcOptions, interceptors: [...ownInterceptors, ...(options.grpcOptions?.interceptors ?? [])] },
   );
   options.install(grpcServer);
 
@@ -267,15 +281,17 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
   });
   const transportCounters = new TransportCounters();
   if (transport === "native") {
+    const startCall = nativeCallStarter(routes.values(), observer);
     native = createNativeServer({
       tls,
       limits,
       counters: transportCounters,
-      unary: createUnaryRouter(routes, callOptions, counters),
+      unary: createUnaryRouter(routes, callOptions, counters, startCall),
       onStream: createStreamDispatcher<NativeStream>({
         routes,
         counters,
         callOptions,
+        startCall,
         fallback: (stream, headers) => {
           if (proxy === undefined) stream.close();
           else proxy.forward(stream, headers);

@@ -91,6 +91,7 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
     },
     transport: options.transport,
     limits: options.limits,
+    callObserver: options.callObserver,
     nativeRoutes,
     addOns,
     onShutdown: () => {

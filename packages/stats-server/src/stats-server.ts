@@ -41,6 +41,7 @@ export function createStatsServer(options: StatsServerOptions): OffloadServer {
     install: (server) => server.addService(sessionsV1.SessionStatisticsTableService, handlers),
     transport: options.transport,
     limits: options.limits,
+    callObserver: options.callObserver,
     nativeRoutes: [
       createNativeRoute(StatisticsService.getAllSessions, handlers.getAllSessions, sessionsV1.sessionResponse),
       createNativeRoute(StatisticsService.getClosedSessions, handlers.getClosedSessions, sessionsV1.sessionResponse),

@@ -18,5 +18,5 @@ export type { LabelledTransportStats } from "./transport-metrics";
 export { createMetricsServer } from "./metrics-server";
 export type { MetricsServer, MetricsServerOptions } from "./metrics-server";
 export { GRPC_CODE_NAMES, grpcCodeName } from "./grpc-code-names";
-export type { CallObserver, CallTracker, RpcType } from "./transport-contract";
+export type { CallObserver, CallTracker, RpcType } from "@sessionoffload/server-transport";
 export type { TransportStats, TransportStatsSource } from "@sessionoffload/server-transport";

@@ -1,7 +1,7 @@
 import type { ServiceDefinition } from "@grpc/grpc-js";
 import { GRPC_CODE_NAMES, grpcCodeName } from "./grpc-code-names";
 import { escapeLabelValue, formatSampleValue } from "./exposition";
-import type { CallObserver, CallTracker, RpcType } from "./transport-contract";
+import type { CallObserver, CallTracker, RpcType } from "@sessionoffload/server-transport";
 
 /** The metric families `createRpcMetrics` writes, named as go-grpc-prometheus names them. */
 export const RPC_METRIC_NAMES = [

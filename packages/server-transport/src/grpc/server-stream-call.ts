@@ -2,6 +2,8 @@ import type { IncomingHttpHeaders } from "node:http2";
 import { status, type ServerWritableStream } from "@grpc/grpc-js";
 import { respondTrailersOnly, type CallStream } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline } from "./call-deadline";
+import type { CallTracker } from "../call-observer";
+import { cutOffCode } from "../observed-call";
 import type { CallOptions } from "./call-options";
 import type { NativeServerStreamRoute } from "./route";
 import { messageOf, type GrpcStatus } from "./grpc-status";
@@ -13,12 +15,14 @@ import { createWritableCall, type WritableCallControl } from "./writable-call";
  * request, then runs the handler with a `NativeWritableCall`. A malformed
  * request or `grpc-timeout` is answered trailers-only; an expired deadline
  * ends the call DEADLINE_EXCEEDED and emits 'cancelled' to the handler.
+ * `tracker`, when given, is told the request, each response and the status.
  */
 export function serveServerStreamCall(
   stream: CallStream,
   headers: IncomingHttpHeaders,
   route: NativeServerStreamRoute,
   options: CallOptions,
+  tracker?: CallTracker,
 ): void {
   let control: WritableCallControl | undefined;
   let done = false;
@@ -27,26 +31,30 @@ export function serveServerStreamCall(
     else if (!done) {
       done = true;
       deadline.clear();
+      tracker?.ended(status.code);
       respondTrailersOnly(stream, status);
     }
   };
   const started = startDeadline(headers, () => fail(DEADLINE_EXCEEDED));
   if (isDeadlineError(started)) {
+    tracker?.ended(started.code);
     respondTrailersOnly(stream, started);
     return;
   }
   const deadline = started;
   stream.on("error", () => undefined);
   stream.on("close", () => {
-    if (control) return; // the call object reports it
+    if (control || done) return; // the call object reports it
     done = true;
     deadline.clear();
+    tracker?.ended(cutOffCode(deadline.at));
   });
 
   readSingleRequest(stream, route.path, options.maxReceiveMessageLength, route.decode, {
     onReject: fail,
     onRequest(request) {
       if (done) return;
+      tracker?.messageReceived();
       control = createWritableCall(stream, {
         headers,
         path: route.path,
@@ -55,6 +63,7 @@ export function serveServerStreamCall(
         serialize: route.serialize,
         options,
         onDone: deadline.clear,
+        tracker,
       });
       try {
         // The one cast: the native call offers what ServerWritableStream handlers use (see NativeWritableCall).

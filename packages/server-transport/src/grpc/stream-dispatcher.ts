@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http2";
 import { isProtoContentType, type CallStream } from "./call-context";
 import type { CallOptions } from "./call-options";
+import type { NativeCallStarter } from "../observed-call";
 import type { NativeRoute } from "./route";
 import { serveServerStreamCall } from "./server-stream-call";
 
@@ -23,6 +24,8 @@ export interface StreamDispatcherOptions<S extends CallStream> {
   readonly fallback: StreamListener<S>;
   readonly callOptions: CallOptions;
   readonly counters: NativeCallCounters;
+  /** Reports each call served here to the server's `CallObserver`; none without one. */
+  readonly startCall?: NativeCallStarter;
 }
 
 /**
@@ -34,7 +37,7 @@ export interface StreamDispatcherOptions<S extends CallStream> {
  * application/grpc+proto, a method other than POST.
  */
 export function createStreamDispatcher<S extends CallStream>(options: StreamDispatcherOptions<S>): StreamListener<S> {
-  const { routes, fallback, callOptions, counters } = options;
+  const { routes, fallback, callOptions, counters, startCall } = options;
   return function dispatch(stream, headers) {
     const path = headers[":path"];
     const route = path === undefined ? undefined : routes.get(path);
@@ -51,6 +54,6 @@ export function createStreamDispatcher<S extends CallStream>(options: StreamDisp
       return;
     }
     counters.served += 1;
-    serveServerStreamCall(stream, headers, route, callOptions);
+    serveServerStreamCall(stream, headers, route, callOptions, startCall?.(route));
   };
 }

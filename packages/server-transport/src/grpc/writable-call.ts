@@ -12,6 +12,8 @@ import {
   type CallStream,
   type NativeCallBase,
 } from "./call-context";
+import type { CallTracker } from "../call-observer";
+import { cutOffCode } from "../observed-call";
 import type { CallOptions } from "./call-options";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "./grpc-status";
 
@@ -50,6 +52,8 @@ export interface WritableCallInit {
   readonly options: CallOptions;
   /** Called once when the call is over (status sent or cancelled): clears the deadline timer. */
   readonly onDone: () => void;
+  /** Told each response message and, once, the status (CANCELLED when the client went away). */
+  readonly tracker?: CallTracker | undefined;
 }
 
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
@@ -83,9 +87,11 @@ export function createWritableCall(stream: CallStream, init: WritableCallInit): 
   let slabCallbacks: WriteCallback[] = [];
   let flushTimer: NodeJS.Immediate | undefined;
 
-  const finish = (): void => {
+  const tracker = init.tracker;
+  const finish = (code: number): void => {
     if (over) return;
     over = true;
+    tracker?.ended(code);
     if (flushTimer !== undefined) clearImmediate(flushTimer);
     flushTimer = undefined;
     slab = undefined;
@@ -157,7 +163,7 @@ export function createWritableCall(stream: CallStream, init: WritableCallInit): 
 
   const sendStatus = (status: GrpcStatus): void => {
     if (over) return;
-    finish();
+    finish(status.code);
     if (isGone(stream)) return;
     if (!headersSent) {
       respondTrailersOnly(stream, status);
@@ -186,7 +192,7 @@ export function createWritableCall(stream: CallStream, init: WritableCallInit): 
   });
   stream.on("close", () => {
     if (!over) {
-      finish();
+      finish(cutOffCode(init.deadline));
       call.cancelled = true;
       call.emit("cancelled", "cancelled");
     }
@@ -228,6 +234,7 @@ export function createWritableCall(stream: CallStream, init: WritableCallInit): 
     }
     sendHeaders();
     append(bytes, cb);
+    tracker?.messageSent();
     return !blocked;
   };
   call.end = (trailing?: Metadata) => {

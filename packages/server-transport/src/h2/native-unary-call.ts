@@ -11,7 +11,9 @@ import {
   trailersOnlyHeaders,
 } from "../grpc/call-context";
 import { DEADLINE_EXCEEDED } from "../grpc/call-deadline";
+import type { CallTracker } from "../call-observer";
 import type { CallOptions } from "../grpc/call-options";
+import { cutOffCode, type NativeCallStarter } from "../observed-call";
 import type { NativeRoute, NativeUnaryRoute } from "../grpc/route";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/grpc-status";
 import { parseGrpcTimeout } from "../grpc/grpc-timeout";
@@ -108,6 +110,7 @@ export class NativeUnaryCall implements UnaryCallState {
     private readonly fields: HeaderFields,
     private readonly timeout: string | undefined,
     private readonly options: CallOptions,
+    private readonly tracker: CallTracker | undefined,
   ) {}
 
   /** The handler's callback (grpc-js's sendUnaryData). */
@@ -217,6 +220,7 @@ export class NativeUnaryCall implements UnaryCallState {
 
   receiveReset(): void {
     if (this.closed) return;
+    if (!this.answered) this.tracker?.ended(cutOffCode(this.deadlineAt));
     this.answered = true;
     this.cancelled = true;
     this.close();
@@ -289,6 +293,7 @@ export class NativeUnaryCall implements UnaryCallState {
       this.fail({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(err)}` });
       return;
     }
+    this.tracker?.messageReceived();
     try {
       // The one cast: handlers of native routes get this subset of ServerUnaryCall (no events).
       this.route.handler(this as unknown as ServerUnaryCall<unknown, unknown>, this.callback);
@@ -319,7 +324,8 @@ export class NativeUnaryCall implements UnaryCallState {
       });
       return;
     }
-    if (!this.settle()) return;
+    if (!this.settle(status.OK)) return;
+    this.tracker?.messageSent();
     const headerBlock = encodeHeaderBlock(this.custom ? responseHeaders(this.custom) : RESPONSE_HEADERS);
     const trailerBlock = encodeHeaderBlock(trailer ? statusTrailers({ ...OK_STATUS, metadata: trailer }) : OK_TRAILERS);
     const connection = this.connection;
@@ -366,16 +372,17 @@ export class NativeUnaryCall implements UnaryCallState {
   }
 
   private fail(result: GrpcStatus): void {
-    if (!this.settle()) return;
+    if (!this.settle(result.code)) return;
     const block = encodeHeaderBlock(trailersOnlyHeaders(result));
     this.connection.sendHeaders(this.id, block, true);
     this.ended();
   }
 
-  // Marks the call answered; false when it already was or the stream is gone.
-  private settle(): boolean {
+  // Marks the call answered with `code` (reported); false when it already was or the stream is gone.
+  private settle(code: number): boolean {
     if (this.answered) return false;
     this.answered = true;
+    this.tracker?.ended(code);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     return !this.closed;
@@ -390,6 +397,10 @@ export class NativeUnaryCall implements UnaryCallState {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.answered) {
+      this.answered = true;
+      this.tracker?.ended(cutOffCode(this.deadlineAt));
+    }
     this.parts = undefined;
     this.first = undefined;
     this.letGo();
@@ -410,6 +421,7 @@ export function createUnaryRouter(
   routes: ReadonlyMap<string, NativeRoute>,
   options: CallOptions,
   counters: { served: number },
+  startCall?: NativeCallStarter,
 ): UnaryRouter {
   return {
     open(id, fields, connection, initialWindow) {
@@ -418,7 +430,8 @@ export function createUnaryRouter(
       const route = routes.get(line.path);
       if (route === undefined || route.kind !== "unary") return undefined;
       counters.served += 1;
-      return new NativeUnaryCall(id, initialWindow, connection, route, fields, line.timeout, options);
+      const tracker = startCall?.(route);
+      return new NativeUnaryCall(id, initialWindow, connection, route, fields, line.timeout, options, tracker);
     },
   };
 }
