@@ -41,7 +41,7 @@ function requestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 /**
  * Creates the proxy to the HTTP/2 server listening on the Unix socket
  * `socketPath`: one client connection, opened on first use and reopened after
- * it closes. Flow control holds end to end in the response direction (the
+ * it closes or is sent GOAWAY. Flow control holds end to end in the response direction (the
  * upstream stream pauses while the client's stream is full) and in the
  * request direction (the client's window is given back as the upstream
  * stream takes its data).
@@ -52,9 +52,12 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
     if (session !== undefined && !session.closed && !session.destroyed) return session;
     const opened = connectHttp2("http://localhost", { createConnection: () => connectSocket(socketPath) });
     opened.on("error", () => undefined); // its streams report the failure
-    opened.on("close", () => {
+    const forget = (): void => {
       if (session === opened) session = undefined;
-    });
+    };
+    opened.on("close", forget);
+    // After a GOAWAY Node refuses new requests on the session; its streams in flight finish on it.
+    opened.on("goaway", forget);
     session = opened;
     return opened;
   };
@@ -77,9 +80,16 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       stream.on("data", (chunk: Buffer) => upstream.write(chunk, () => stream.consumed(chunk.length)));
       stream.on("end", () => upstream.end());
       stream.on("close", () => {
-        // Whatever code the client reset with, grpc-js is told CANCEL: the one code Node's http2 does not turn
-        // into an 'error' on grpc-js's side of the stream.
-        if (!upstream.closed && !upstream.destroyed) upstream.close(h2.NGHTTP2_CANCEL);
+        if (upstream.closed || upstream.destroyed) return;
+        // A complete exchange (the request sent whole, the response received whole) is not reset: the upstream
+        // stream is closing by itself. Its 'end' comes while Node's http2 still handles the frame that ended it,
+        // before the stream counts as closed, so `upstream.closed` alone would send a RST_STREAM for every call,
+        // and grpc-js's HTTP/2 server (nghttp2) takes 1,000 resets plus 33 a second from a peer, then ends the
+        // connection with GOAWAY INTERNAL_ERROR and every call on it.
+        if ((ended || trailersOnly) && upstream.writableFinished) return;
+        // Otherwise, whatever code the client reset with, grpc-js is told CANCEL: the one code Node's http2 does
+        // not turn into an 'error' on grpc-js's side of the stream.
+        upstream.close(h2.NGHTTP2_CANCEL);
       });
       stream.on("drain", () => upstream.resume());
       upstream.on("error", () => undefined); // 'close' follows
