@@ -2,7 +2,7 @@
  * Both generations of the API over one switch at once: sessions.v1 (server
  * ids, the typed first-generation client) and openoffload.v1 (client ids,
  * the typed second-generation client) on the same servers, over the memory,
- * SQLite and (as root with nft and ip) nftables switches. A session added by
+ * SQLite and (as root with nft and ip) kernel switches. A session added by
  * one generation is seen, deleted and collected by the other, and the two
  * never hold one id twice.
  */
@@ -28,7 +28,7 @@ import {
   type ConformanceHarness,
   type HarnessFactory,
 } from "@sessionoffload/switch-backend/conformance";
-import { createNftablesSwitchHarness } from "@sessionoffload/switch-kernel";
+import { createKernelSwitchHarness } from "@sessionoffload/switch-kernel";
 import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
 
 let dir = "";
@@ -70,8 +70,6 @@ function kernelUnavailable(): string | undefined {
 interface Switch {
   readonly name: string;
   readonly factory: HarnessFactory;
-  /** Why client-assigned ids cannot be tested on this switch yet, if they cannot. */
-  readonly noClientIds?: string;
   readonly skip?: string;
 }
 
@@ -79,9 +77,8 @@ const switches: readonly Switch[] = [
   { name: "memory", factory: createMemorySwitchHarness() },
   { name: "sqlite", factory: sqliteHarness },
   {
-    name: "nftables",
-    factory: createNftablesSwitchHarness(),
-    noClientIds: "the nftables switch refuses client-assigned ids until its netlink rewrite",
+    name: "kernel",
+    factory: createKernelSwitchHarness(),
     skip: kernelUnavailable(),
   },
 ];
@@ -159,10 +156,7 @@ async function addFirst(v1: OffloadClient, n: number): Promise<bigint> {
 
 describe.each(switches)("both generations over one $name switch", (sw) => {
   const test = sw.skip === undefined ? it : it.skip;
-  const withClientIds = sw.skip === undefined && sw.noClientIds === undefined ? it : it.skip;
   if (sw.skip !== undefined) console.log(`both generations over ${sw.name}: skipped: ${sw.skip}`);
-  else if (sw.noClientIds !== undefined)
-    console.log(`both generations over ${sw.name}: client-id cases skipped: ${sw.noClientIds}`);
 
   test("the second generation sees, pages, deletes and collects sessions the first added", async () => {
     const { harness, v1, v2 } = await world(sw.factory);
@@ -177,34 +171,30 @@ describe.each(switches)("both generations over one $name switch", (sw) => {
     expect((await collect(v1.getAllSessions())).map((s) => s.id)).toEqual([ids[2]]);
   }, 120_000);
 
-  withClientIds(
-    "the first generation sees, deletes and collects sessions the second added, and never takes their ids",
-    async () => {
-      const { harness, v1, v2 } = await world(sw.factory);
-      const results = await v2.addSessions([1n, 2n, 3n, 4n, 5n].map((id) => second(id, Number(id))));
-      expect(results.every((r) => r.kind === "accepted")).toBe(true);
-      const assigned = [await addFirst(v1, 1), await addFirst(v1, 2)];
-      for (const id of assigned) expect(id > 5n || id < 1n).toBe(true);
-      expect(await v1.getSession(3n)).toMatchObject({ kind: "found", session: { id: 3n, state: "established" } });
-      expect(await v1.deleteSession(1n)).toMatchObject({ kind: "found", session: { id: 1n } });
-      expect(await v2.getSession(1n)).toEqual({ kind: "notFound" });
-      await harness.endSession(2n, "finAck");
-      expect((await collect(v1.getClosedSessions())).map((s) => s.id)).toEqual([2n]);
-      expect(await collect(v2.getClosedSessions())).toEqual([]);
-      // A second-generation add of an id the switch gave the first, or of a live 7-tuple of the first.
-      const clash = await v2.addSessions([
-        second(assigned[0]!, 50),
-        { ...second(77n, 0), ...first(2), inLif: 3, outLif: 4, id: 77n },
-      ]);
-      expect(clash).toEqual([
-        { kind: "alreadyExists", id: assigned[0], afterRetry: false },
-        { kind: "alreadyExists", id: 77n, afterRetry: false },
-      ]);
-      expect(await v2.getSession(77n)).toEqual({ kind: "notFound" });
-      expect((await collect(v2.getAllSessions())).map((s) => s.id)).toEqual(
-        [3n, 4n, 5n, ...assigned].sort((a, b) => (a < b ? -1 : 1)),
-      );
-    },
-    120_000,
-  );
+  test("the first generation sees, deletes and collects sessions the second added, and never takes their ids", async () => {
+    const { harness, v1, v2 } = await world(sw.factory);
+    const results = await v2.addSessions([1n, 2n, 3n, 4n, 5n].map((id) => second(id, Number(id))));
+    expect(results.every((r) => r.kind === "accepted")).toBe(true);
+    const assigned = [await addFirst(v1, 1), await addFirst(v1, 2)];
+    for (const id of assigned) expect(id > 5n || id < 1n).toBe(true);
+    expect(await v1.getSession(3n)).toMatchObject({ kind: "found", session: { id: 3n, state: "established" } });
+    expect(await v1.deleteSession(1n)).toMatchObject({ kind: "found", session: { id: 1n } });
+    expect(await v2.getSession(1n)).toEqual({ kind: "notFound" });
+    await harness.endSession(2n, "finAck");
+    expect((await collect(v1.getClosedSessions())).map((s) => s.id)).toEqual([2n]);
+    expect(await collect(v2.getClosedSessions())).toEqual([]);
+    // A second-generation add of an id the switch gave the first, or of a live 7-tuple of the first.
+    const clash = await v2.addSessions([
+      second(assigned[0]!, 50),
+      { ...second(77n, 0), ...first(2), inLif: 3, outLif: 4, id: 77n },
+    ]);
+    expect(clash).toEqual([
+      { kind: "alreadyExists", id: assigned[0], afterRetry: false },
+      { kind: "alreadyExists", id: 77n, afterRetry: false },
+    ]);
+    expect(await v2.getSession(77n)).toEqual({ kind: "notFound" });
+    expect((await collect(v2.getAllSessions())).map((s) => s.id)).toEqual(
+      [3n, 4n, 5n, ...assigned].sort((a, b) => (a < b ? -1 : 1)),
+    );
+  }, 120_000);
 });

@@ -40,7 +40,8 @@ const COMMANDS: Array<[string, string, string]> = [
   ["examples/openoffload/client.ts", "client", "--closed-timeout"],
   ["bench/run.ts", "bench", "--reps"],
   ["bench/switch-memory.ts", "switch-memory", ""],
-  ["bench/nftables-switch.ts", "nftables-switch", ""],
+  ["bench/kernel-switch.ts", "kernel-switch", ""],
+  ["bench/kernel-close-latency.ts", "kernel-close-latency", ""],
   ["bench/sqlite-switch.ts", "sqlite-switch", ""],
 ];
 

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { createMemorySwitch, type SwitchBackend } from "@sessionoffload/switch-backend";
-import { createNftablesSwitch } from "@sessionoffload/switch-kernel";
+import { createKernelSwitch } from "@sessionoffload/switch-kernel";
 import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
 import type { Clock, Logger } from "@sessionoffload/offload-api";
 
@@ -24,7 +24,7 @@ export interface BackendConfig {
   readonly tcpIdleTimeoutMs?: number;
   /** UDP idle timeout in milliseconds (`--udp-idle-timeout`, given in seconds). */
   readonly udpIdleTimeoutMs?: number;
-  /** The simulated traffic model (`--traffic on|off`); the nftables switch counts real packets instead. */
+  /** The simulated traffic model (`--traffic on|off`); the kernel switch (`nftables`) counts real packets instead. */
   readonly traffic: boolean;
   /** Seed of the traffic model (`--seed`). */
   readonly seed?: number;
@@ -32,7 +32,7 @@ export interface BackendConfig {
   readonly dbPath?: string;
   /** Durability of the sqlite switch (`--db-sync`); default "full". */
   readonly dbSync?: "full" | "normal";
-  /** Network namespace the nftables switch programs (`--netns`); default the current one. */
+  /** Network namespace the kernel switch (`nftables`) programs (`--netns`); default the current one. */
   readonly netns?: string;
 }
 
@@ -44,7 +44,7 @@ export interface BackendDeps {
   readonly logger?: Logger;
 }
 
-/** Default capacity of the nftables switch (a kernel set is sized up front). */
+/** Default capacity of the kernel switch (`nftables`): conntrack's own default limit (nf_conntrack_max) is 262,144. */
 const NFTABLES_DEFAULT_CAPACITY = 65536;
 /** Default capacity of the memory and SQLite switches. */
 const DEFAULT_CAPACITY = 1_000_000;
@@ -57,7 +57,7 @@ export function effectiveCapacity(config: BackendConfig): number {
 /**
  * Makes the switch the command line asked for: the one place that knows the
  * backend kinds. Rejects with the switch's own error for a bad setting or an
- * unusable store (`SwitchOptionError`, `SqliteSwitchOpenError`, `NftError`),
+ * unusable store (`SwitchOptionError`, `SqliteSwitchOpenError`, `NftError`, `NetlinkError`),
  * each with a one-line message.
  */
 export async function createBackend(config: BackendConfig, deps: BackendDeps = {}): Promise<SwitchBackend> {
@@ -85,12 +85,12 @@ export async function createBackend(config: BackendConfig, deps: BackendDeps = {
       });
     }
     case "nftables":
-      // A full read of 100,000 sessions takes seconds through nft: poll every 5 s, not back to back.
-      return createNftablesSwitch({
+      // The kernel switch: conntrack over netlink in process, a static nft ruleset (docs/KERNEL.md).
+      return createKernelSwitch({
         ...common,
         capacity: effectiveCapacity(config),
         netns: config.netns,
-        pollIntervalMs: 5000,
+        onBackgroundError: (err) => deps.logger?.error({ err }, "kernel switch: reading conntrack failed"),
       });
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { logVerbosity, setLogVerbosity } from "@grpc/grpc-js";
-import { NftError } from "@sessionoffload/switch-kernel";
+import { NetlinkError, NftError } from "@sessionoffload/switch-kernel";
 import { SqliteSwitchOpenError } from "@sessionoffload/switch-sqlite";
 import { SwitchOptionError } from "@sessionoffload/switch-backend";
 import { parseCommandLine, UsageError } from "./command-line";
@@ -46,7 +46,9 @@ async function main(argv: readonly string[]): Promise<void> {
     if (err instanceof ListenError || err instanceof TlsFileError) return fail(err.message);
     if (err instanceof DevTlsError || err instanceof HostNameError) return fail(err.message);
     if (err instanceof RangeError || err instanceof SwitchOptionError) return fail(err.message);
-    if (err instanceof SqliteSwitchOpenError || err instanceof NftError) return fail(err.message);
+    if (err instanceof SqliteSwitchOpenError || err instanceof NftError || err instanceof NetlinkError) {
+      return fail(err.message);
+    }
     throw err;
   }
   const server = running;

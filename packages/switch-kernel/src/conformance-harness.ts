@@ -1,56 +1,74 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
+import { createFakeClock } from "@sessionoffload/switch-backend";
 import type { HarnessFactory } from "@sessionoffload/switch-backend/conformance";
-import { createNftRunner, type NftCommand } from "./nft-runner";
-import { createNftablesSwitch } from "./nftables-switch";
+import { createKernelSwitch } from "./kernel-switch";
+import { openConntrack } from "./netlink";
 
 const exec = promisify(execFile);
 
+/** TCP_CONNTRACK_* states the harness moves an entry to, as the packets of a FIN exchange or an RST would. */
+const TCP_TIME_WAIT = 7;
+const TCP_CLOSE = 8;
+
+const DEFAULT_IDLE_MS = { tcp: 3_600_000, udp: 30_000 };
+
 /**
- * A conformance harness factory for the nftables switch (root and nft
- * needed): each harness gets a fresh network namespace, removed by dispose.
- * `endSession` injects the kernel-side marks the switch reads, then polls:
- * FIN marks of both directions (finAck), an RST mark (rst), or removes the
- * session's elements, as an element timeout would (timeout). No
- * `addTraffic`: kernel counters move only with real packets, which the
- * nftables tests send.
+ * A conformance harness factory for the kernel switch (root, nft and
+ * conntrack support needed): each harness gets a fresh network namespace,
+ * removed by dispose, and drives the switch's clock (a fake clock; the
+ * switch's timers are off, the harness reads events and reaps itself).
+ * `endSession` plays the kernel's part over its own conntrack socket: it
+ * moves a TCP entry to TIME_WAIT (finAck) or CLOSE (rst), as the packets
+ * would, or deletes the entry, as the kernel's expiry would (timeout); then
+ * the switch reads the events. No `addTraffic`: kernel counters move only
+ * with real packets, which the kernel switch's own tests send.
  */
-export function createNftablesSwitchHarness(): HarnessFactory {
+export function createKernelSwitchHarness(): HarnessFactory {
   return async (options) => {
     const netns = `so-conf-${randomBytes(4).toString("hex")}`;
     await exec("ip", ["netns", "add", netns]);
-    const runner = createNftRunner({ netns });
     try {
-      const backend = await createNftablesSwitch({
+      const clock = createFakeClock({ start: BigInt(Date.now()) * 1_000_000n });
+      const backend = await createKernelSwitch({
         capacity: options.capacity,
         netns,
-        pollIntervalMs: 0,
-        runner,
+        clock,
+        reapIntervalMs: 0,
+        eventPollMs: 0,
+        tcpIdleTimeoutMs: DEFAULT_IDLE_MS.tcp,
+        udpIdleTimeoutMs: DEFAULT_IDLE_MS.udp,
         ...(options.firstId === undefined ? {} : { firstId: options.firstId }),
       });
-      const table = backend.tableName;
+      const kernel = openConntrack({ netns: `/run/netns/${netns}` });
       return {
         backend,
+        defaultIdleTimeoutMs: DEFAULT_IDLE_MS,
         async endSession(id, code) {
-          const keys = backend.kernelKeys(id);
-          if (keys === undefined) throw new Error(`session ${id} is not in the kernel`);
-          const element = (set: string, values: readonly (string | number)[]): NftCommand => ({
-            add: { element: { family: keys.in.family, table, name: set, elem: [{ concat: values }] } },
-          });
-          const commands: NftCommand[] =
-            code === "rst"
-              ? [element("rst", keys.in.flagValues)]
-              : code === "finAck"
-                ? [element("fin", keys.in.flagValues), element("fin", keys.out.flagValues)]
-                : [keys.in, keys.out].map((k) => ({
-                    delete: { element: { family: k.family, table, name: k.map, elem: [{ concat: k.values }] } },
-                  }));
-          await runner.apply(commands);
-          await backend.poll();
+          const tuple = backend.kernelTuple(id);
+          if (tuple === undefined) throw new Error(`session ${id} is not in the kernel`);
+          if (code === "timeout") {
+            if (!kernel.delete(tuple)) throw new Error(`session ${id}: no conntrack entry`);
+          } else {
+            if (tuple.protocol !== 6) throw new Error(`session ${id}: only TCP sessions end with ${code}`);
+            const existing = kernel.get(tuple);
+            if (existing === undefined) throw new Error(`session ${id}: no conntrack entry`);
+            const tcpState = code === "finAck" ? TCP_TIME_WAIT : TCP_CLOSE;
+            const [errno] = kernel.write([{ orig: tuple, timeoutS: 60, mark: existing.mark, tcpState }], "update");
+            if (errno !== 0) throw new Error(`session ${id}: conntrack update failed, errno ${errno}`);
+          }
+          await backend.pollEvents();
+          await backend.flush();
+        },
+        async advanceIdleTime(ms) {
+          clock.advance(ms);
+          await backend.reap();
+          await backend.flush();
         },
         async dispose() {
           try {
+            kernel.close();
             await backend.close();
           } finally {
             await exec("ip", ["netns", "del", netns]);

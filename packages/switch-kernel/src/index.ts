@@ -1,6 +1,7 @@
-export { createNftablesSwitch } from "./nftables-switch";
-export type { NftablesSwitch, NftablesSwitchOptions } from "./nftables-switch";
+export { createKernelSwitch } from "./kernel-switch";
+export type { KernelSwitch, KernelSwitchOptions } from "./kernel-switch";
 export { createNftRunner, NftError } from "./nft-runner";
-export type { NftRunner, NftRunnerOptions, NftCommand, NftJsonOutput } from "./nft-runner";
-export { createNftablesSwitchHarness } from "./conformance-harness";
-export type { SessionKeys, DirectionKey } from "./session-keys";
+export type { NftRunner, NftRunnerOptions } from "./nft-runner";
+export { createKernelSwitchHarness } from "./conformance-harness";
+export { NetlinkError } from "./netlink";
+export type { ConntrackTuple } from "./netlink";

@@ -4,9 +4,6 @@ import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-/** One JSON command of the nft JSON schema (libnftables-json(5)), e.g. `{ add: { table: {...} } }`. */
-export type NftCommand = Record<string, unknown>;
-
 /** Options of `createNftRunner`. */
 export interface NftRunnerOptions {
   /** Network namespace to run nft in (via `ip netns exec NAME nft ...`); default: the current one. */
@@ -17,19 +14,10 @@ export interface NftRunnerOptions {
   readonly ipPath?: string;
 }
 
-/** Runs nft in JSON mode: one process per call, never one per session. */
+/** Runs the nft tool: for the static ruleset and new verdict chains, never per session. */
 export interface NftRunner {
-  /** Applies the commands as one atomic batch (`nft -j -f FILE`, the file written to the temp directory); rejects with nft's message if the kernel refused any. */
-  apply(commands: readonly NftCommand[]): Promise<void>;
-  /** Runs `nft -j <args...>` and parses its JSON output (`list ...` commands). */
-  query(args: readonly string[]): Promise<NftJsonOutput>;
-  /** Runs `nft <args...>` and answers its text output (for commands nft cannot answer in JSON). */
-  text(args: readonly string[]): Promise<string>;
-}
-
-/** The top-level object nft prints in JSON mode. */
-export interface NftJsonOutput {
-  readonly nftables: readonly Record<string, unknown>[];
+  /** Applies an nft script (text) as one atomic batch (`nft -f FILE`); rejects with nft's message if the kernel refused it. */
+  script(text: string): Promise<void>;
 }
 
 /** An nft invocation that failed: the exit code and what nft wrote to stderr. */
@@ -44,10 +32,10 @@ export class NftError extends Error {
   }
 }
 
-function run(argv: readonly string[], input: string | undefined): Promise<string> {
+function run(argv: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
-    const child = spawn(cmd as string, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd as string, args, { stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -58,8 +46,6 @@ function run(argv: readonly string[], input: string | undefined): Promise<string
       if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
       else reject(new NftError(`${argv.join(" ")} failed (exit ${code}): ${stderr.slice(0, 2000)}`, code, stderr));
     });
-    child.stdin.on("error", () => undefined); // the close handler reports the failure
-    child.stdin.end(input ?? "");
   });
 }
 
@@ -68,24 +54,15 @@ export function createNftRunner(options: NftRunnerOptions = {}): NftRunner {
   const nft = options.nftPath ?? "nft";
   const prefix = options.netns === undefined ? [nft] : [options.ipPath ?? "ip", "netns", "exec", options.netns, nft];
   return {
-    async apply(commands) {
-      if (commands.length === 0) return;
+    async script(text) {
       // nft reads `-f -` by opening /dev/stdin, which fails on the socket Node gives a child: use a file.
-      const file = join(tmpdir(), `nft-batch-${process.pid}-${randomBytes(8).toString("hex")}.json`);
-      await writeFile(file, JSON.stringify({ nftables: commands }), { mode: 0o600 });
+      const file = join(tmpdir(), `nft-script-${process.pid}-${randomBytes(8).toString("hex")}.nft`);
+      await writeFile(file, text + "\n", { mode: 0o600 });
       try {
-        await run([...prefix, "-j", "-f", file], undefined);
+        await run([...prefix, "-f", file]);
       } finally {
         await rm(file, { force: true });
       }
-    },
-    async query(args) {
-      const text = await run([...prefix, "-j", ...args], undefined);
-      if (text.trim() === "") return { nftables: [] };
-      return JSON.parse(text) as NftJsonOutput;
-    },
-    text(args) {
-      return run([...prefix, ...args], undefined);
     },
   };
 }

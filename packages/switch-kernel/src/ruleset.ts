@@ -1,260 +1,68 @@
-import { createHash } from "node:crypto";
-import type { NftCommand } from "./nft-runner";
+import type { VerdictSpec } from "./session-tuple";
 
-/** The two nft families the switch programs: one table of each, both with the configured name. */
-export type NftFamily = "ip" | "ip6";
+/** The nft families the switch programs: one table of each, both with the configured name. */
+export const NFT_FAMILIES = ["ip", "ip6"] as const;
 
-/** Both families, IPv4 first. */
-export const NFT_FAMILIES: readonly NftFamily[] = ["ip", "ip6"];
+/** Bits of the conntrack mark that say "an offloaded session of this switch": the rest is the verdict's number. */
+export const MARK_TAG_MASK = 0xff00_0000;
 
-/** The transport protocols of offloaded sessions. */
-export type NftProto = "tcp" | "udp";
+/** Most verdict chains (distinct action, next hop and interfaces) a switch can hold. */
+export const MAX_VERDICTS = 0x00ff_ffff;
 
-/**
- * Which interface names a verdict-map key holds: `io` iifname (one map per
- * oifname), `i` iifname, `o` oifname, `n` none. Looked up in this order, so
- * the most specific entry wins.
- */
-export type LifPattern = "io" | "i" | "o" | "n";
-
-/** The patterns with one map per protocol and shard, made with the table, in lookup order (`io` maps come first, made on demand). */
-const STATIC_PATTERNS: readonly LifPattern[] = ["i", "o", "n"];
-
-/** What the kernel does with a direction's packets once its element matched. */
-export interface VerdictSpec {
-  readonly verdict: "accept" | "drop";
-  /** Address to duplicate packets to (`dup to`), for MIRROR and SNOOP. */
-  readonly dup?: string;
-}
-
-/** Seed of the `jhash` that spreads flows over the shards (any fixed value; `createFlowHasher` must use the same). */
-export const SHARD_SEED = 0x5e55_10ad;
-
-/**
- * Name of the verdict map of a protocol, interface pattern and shard. Pattern
- * `io` has one map per output interface (`oifname`) and shard, keyed by the
- * 4-tuple and `iifname`: a set key holds at most five fields in nft 1.0.6.
- */
-export function mapName(proto: NftProto, pattern: LifPattern, shard: number, oifname = ""): string {
-  if (pattern !== "io") return `${proto}_${pattern}_s${shard}`;
-  return `${proto}_io_${createHash("sha256").update(oifname).digest("hex").slice(0, 16)}_s${shard}`;
-}
-
-/** Name of the chain that looks a protocol's packets of one shard up in that shard's maps. */
-export function shardChainName(proto: NftProto, shard: number): string {
-  return `${proto}_s${shard}`;
+/** The conntrack mark of a session with verdict number `index` under tag `tag` (top byte). */
+export function sessionMark(tag: number, index: number): number {
+  return ((tag & MARK_TAG_MASK) | index) >>> 0;
 }
 
 /**
- * Commands that create the `io` verdict map of an output interface in one
- * shard and put its lookup at the head of the shard's chain (before the i, o
- * and n maps).
+ * The static ruleset of one family's table (nft text): the forward base chain
+ * (policy accept) sends a packet whose conntrack entry carries one of the
+ * switch's marks to that mark's verdict chain (`ct mark vmap @verdicts`);
+ * any other packet takes the host's default path. The never-jumped-to chain
+ * `labels` names a `ct label` bit, which makes the kernel give every
+ * conntrack entry a label area, where the switch keeps session ids.
  */
-export function ioMapCommands(
-  family: NftFamily,
-  table: string,
-  proto: NftProto,
-  oifname: string,
-  shard: number,
-): NftCommand[] {
-  const name = mapName(proto, "io", shard, oifname);
+export function tableScript(family: (typeof NFT_FAMILIES)[number], table: string): string {
   return [
-    {
-      add: {
-        map: {
-          family,
-          table,
-          name,
-          type: keyType(family, "io"),
-          map: "verdict",
-          stmt: [{ counter: null }],
-        },
-      },
-    },
-    {
-      insert: {
-        rule: {
-          family,
-          table,
-          chain: shardChainName(proto, shard),
-          expr: [
-            { match: { op: "==", left: meta("oifname"), right: oifname } },
-            { vmap: { key: { concat: packetKey(family, "io") }, data: `@${name}` } },
-          ],
-        },
-      },
-    },
-  ];
+    `table ${family} ${table} {`,
+    `  map verdicts { type mark : verdict; }`,
+    `  chain labels { ct label 127 accept; }`,
+    `  chain forward { type filter hook forward priority 0; policy accept; ct mark vmap @verdicts; }`,
+    `}`,
+  ].join("\n");
 }
 
-/** Name of the verdict chain for a spec: shared by every element with the same spec. */
-export function verdictChainName(spec: VerdictSpec): string {
-  if (spec.dup === undefined) return `v_${spec.verdict}`;
-  const hash = createHash("sha256")
-    .update(JSON.stringify([spec.verdict, spec.dup]))
-    .digest("hex")
-    .slice(0, 16);
-  return `v_${spec.verdict}_${hash}`;
-}
-
-const ADDR_TYPE: Record<NftFamily, string> = { ip: "ipv4_addr", ip6: "ipv6_addr" };
-
-function payload(protocol: string, field: string): NftCommand {
-  return { payload: { protocol, field } };
-}
-
-function meta(key: string): NftCommand {
-  return { meta: { key } };
-}
-
-/** The packet-side concatenation that a pattern's map is keyed by. */
-function packetKey(family: NftFamily, pattern: LifPattern): NftCommand[] {
-  const key = [payload(family, "saddr"), payload(family, "daddr"), payload("th", "sport"), payload("th", "dport")];
-  if (pattern === "io" || pattern === "i") key.push(meta("iifname"));
-  if (pattern === "o") key.push(meta("oifname"));
-  return key;
-}
-
-/** The element-type list of a pattern's map. */
-function keyType(family: NftFamily, pattern: LifPattern): string[] {
-  const type = [ADDR_TYPE[family], ADDR_TYPE[family], "inet_service", "inet_service"];
-  if (pattern !== "n") type.push("ifname");
-  return type;
-}
-
-/** Sizes of the kernel objects, derived from the configured capacity. */
-export interface RulesetSizes {
-  /** Shards the verdict maps are split into (by a hash of the 4-tuple), 1..256. */
-  readonly shards: number;
-  /** Most elements of the FIN and RST sets. */
-  readonly flagSetSize: number;
-  /** Seconds a FIN/RST mark stays in its set if nobody collects it. */
-  readonly flagTimeoutSeconds: number;
+function quoted(lif: string): string {
+  return `"${lif}"`;
 }
 
 /**
- * Commands that create one family's table: the verdict maps of every shard
- * (with a counter per element; no size: the switch counts its capacity
- * itself, and a sized map would make the kernel preallocate its buckets), the
- * FIN and RST sets the packet path fills, a chain per protocol and shard that
- * looks packets up in that shard's maps, and the forward base chain (policy
- * accept) that sends each packet to its shard's chain by `jhash` of its
- * 4-tuple. Everything that has no element is left alone.
+ * The verdict chain of a spec (nft text) and its entry in the verdict map:
+ * packets of the session that arrive or leave by other interfaces than the
+ * spec names return to the default path; the rest are duplicated to the next
+ * hop (MIRROR, SNOOP) and accepted or dropped.
  */
-export function tableCommands(family: NftFamily, table: string, sizes: RulesetSizes): NftCommand[] {
-  const commands: NftCommand[] = [{ add: { table: { family, name: table } } }];
-  for (const proto of ["tcp", "udp"] as const) {
-    for (let shard = 0; shard < sizes.shards; shard++) {
-      for (const pattern of STATIC_PATTERNS) {
-        commands.push({
-          add: {
-            map: {
-              family,
-              table,
-              name: mapName(proto, pattern, shard),
-              type: keyType(family, pattern),
-              map: "verdict",
-              stmt: [{ counter: null }],
-            },
-          },
-        });
-      }
-    }
+export function verdictScript(table: string, index: number, mark: number, spec: VerdictSpec): string {
+  const chain = `v${index}`;
+  const rules: string[] = [];
+  if (spec.inLif !== "") {
+    rules.push(`ct direction original iifname != ${quoted(spec.inLif)} return`);
+    rules.push(`ct direction reply oifname != ${quoted(spec.inLif)} return`);
   }
-  for (const name of ["fin", "rst"]) {
-    commands.push({
-      add: {
-        set: {
-          family,
-          table,
-          name,
-          type: keyType(family, "n"),
-          flags: ["timeout"],
-          timeout: sizes.flagTimeoutSeconds,
-          size: sizes.flagSetSize,
-        },
-      },
-    });
+  if (spec.outLif !== "") {
+    rules.push(`ct direction original oifname != ${quoted(spec.outLif)} return`);
+    rules.push(`ct direction reply iifname != ${quoted(spec.outLif)} return`);
   }
-  for (const proto of ["tcp", "udp"] as const) {
-    for (let shard = 0; shard < sizes.shards; shard++) {
-      const chain = shardChainName(proto, shard);
-      commands.push({ add: { chain: { family, table, name: chain } } });
-      for (const pattern of STATIC_PATTERNS) {
-        commands.push({
-          add: {
-            rule: {
-              family,
-              table,
-              chain,
-              expr: [
-                { vmap: { key: { concat: packetKey(family, pattern) }, data: `@${mapName(proto, pattern, shard)}` } },
-              ],
-            },
-          },
-        });
-      }
-    }
-  }
-  commands.push({
-    add: { chain: { family, table, name: "forward", type: "filter", hook: "forward", prio: 0, policy: "accept" } },
-  });
-  for (const proto of ["tcp", "udp"] as const) {
-    const l4 = { match: { op: "==", left: meta("l4proto"), right: proto } };
-    const dispatch =
-      sizes.shards === 1
-        ? { jump: { target: shardChainName(proto, 0) } }
-        : {
-            vmap: {
-              key: {
-                jhash: {
-                  mod: sizes.shards,
-                  seed: SHARD_SEED,
-                  expr: { concat: packetKey(family, "n") },
-                },
-              },
-              data: {
-                set: Array.from({ length: sizes.shards }, (_, shard) => [
-                  shard,
-                  { jump: { target: shardChainName(proto, shard) } },
-                ]),
-              },
-            },
-          };
-    commands.push({ add: { rule: { family, table, chain: "forward", expr: [l4, dispatch] } } });
-  }
-  return commands;
+  if (spec.dup !== undefined) rules.push(`dup to ${spec.dup}`);
+  rules.push(spec.verdict);
+  return [
+    `add chain ${spec.family} ${table} ${chain}`,
+    ...rules.map((r) => `add rule ${spec.family} ${table} ${chain} ${r}`),
+    `add element ${spec.family} ${table} verdicts { 0x${mark.toString(16)} : jump ${chain} }`,
+  ].join("\n");
 }
 
-function flagRule(family: NftFamily, table: string, chain: string, flag: "fin" | "rst"): NftCommand {
-  const key = [payload(family, "saddr"), payload(family, "daddr"), payload("tcp", "sport"), payload("tcp", "dport")];
-  return {
-    add: {
-      rule: {
-        family,
-        table,
-        chain,
-        expr: [
-          { match: { op: "==", left: meta("l4proto"), right: "tcp" } },
-          { match: { op: "in", left: payload("tcp", "flags"), right: flag } },
-          { set: { op: "add", elem: { concat: key }, set: `@${flag}` } },
-        ],
-      },
-    },
-  };
-}
-
-/**
- * Commands that create the verdict chain of a spec: record TCP FIN and RST in the flag sets, duplicate to the next
- * hop, then accept or drop.
- */
-export function verdictChainCommands(family: NftFamily, table: string, spec: VerdictSpec): NftCommand[] {
-  const chain = verdictChainName(spec);
-  const commands: NftCommand[] = [{ add: { chain: { family, table, name: chain } } }];
-  commands.push(flagRule(family, table, chain, "fin"), flagRule(family, table, chain, "rst"));
-  const last: NftCommand[] = [];
-  if (spec.dup !== undefined) last.push({ dup: { addr: spec.dup } });
-  last.push(spec.verdict === "accept" ? { accept: null } : { drop: null });
-  commands.push({ add: { rule: { family, table, chain, expr: last } } });
-  return commands;
+/** nft text that deletes the switch's tables if they exist (add-then-delete works either way). */
+export function teardownScript(table: string): string {
+  return NFT_FAMILIES.map((f) => `add table ${f} ${table}\ndelete table ${f} ${table}`).join("\n");
 }

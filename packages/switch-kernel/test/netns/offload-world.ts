@@ -3,13 +3,13 @@ import { createOffloadClient, type OffloadClient } from "@sessionoffload/offload
 import type { OffloadServer } from "@sessionoffload/server-transport";
 import { createSessionServer } from "@sessionoffload/session-server";
 import { createStatsServer } from "@sessionoffload/stats-server";
-import { createNftablesSwitch, type NftablesSwitch, type NftablesSwitchOptions } from "../../src";
+import { createKernelSwitch, type KernelSwitch, type KernelSwitchOptions } from "../../src";
 import { createTopology, type Topology } from "./topology";
 
-/** The test topology with the nftables switch in its switch namespace, served over gRPC, and a client. */
+/** The test topology with the kernel switch in its switch namespace, served over gRPC, and a client. */
 export interface OffloadWorld {
   readonly topo: Topology;
-  readonly backend: NftablesSwitch;
+  readonly backend: KernelSwitch;
   /** The typed client of both services (plaintext, 127.0.0.1). */
   readonly client: OffloadClient;
   /** Closes the client, the servers and the switch (its tables) and deletes the namespaces; every step runs. */
@@ -30,20 +30,20 @@ async function runAll(steps: readonly (() => unknown)[]): Promise<void> {
 }
 
 /**
- * Builds the namespaces, runs `createNftablesSwitch` on the switch namespace
- * (nft runs there; the servers run in this process), serves it with the
+ * Builds the namespaces, runs `createKernelSwitch` on the switch namespace
+ * (nft and the netlink sockets act there; the servers run in this process), serves it with the
  * session and statistics servers on 127.0.0.1:0 and connects a client. On
  * failure removes whatever it had made.
  */
 export async function createOffloadWorld(
-  switchOptions: Omit<NftablesSwitchOptions, "netns" | "capacity"> & { readonly capacity?: number },
+  switchOptions: Omit<KernelSwitchOptions, "netns" | "capacity"> & { readonly capacity?: number },
 ): Promise<OffloadWorld> {
   const undo: (() => unknown)[] = [];
   const close = (): Promise<void> => runAll(undo.splice(0).reverse());
   try {
     const topo = await createTopology();
     undo.push(() => topo.destroy());
-    const backend = await createNftablesSwitch({ capacity: 64, ...switchOptions, netns: topo.sw });
+    const backend = await createKernelSwitch({ capacity: 64, ...switchOptions, netns: topo.sw });
     undo.push(() => backend.close());
     const credentials = createInsecureCredentials();
     const servers: OffloadServer[] = [

@@ -9,12 +9,14 @@ export interface TrafficProcess {
   readonly ready: Promise<void>;
   /** The JSON line it printed when it finished. */
   readonly result: Promise<Record<string, unknown>>;
+  /** Writes "go" to its standard input (modes that wait for it, such as `udp-send-on-go`). */
+  go(): void;
 }
 
 /** Starts `node traffic.cjs MODE ARGS` inside namespace `ns`; it exits by itself (every mode is bounded). */
 export function runTraffic(ns: string, mode: string, args: readonly (string | number)[]): TrafficProcess {
   const child = spawn("ip", ["netns", "exec", ns, process.execPath, SCRIPT, mode, ...args.map(String)], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   let out = "";
   let err = "";
@@ -37,5 +39,6 @@ export function runTraffic(ns: string, mode: string, args: readonly (string | nu
     });
   });
   result.catch(() => onReady());
-  return { ready, result };
+  child.stdin.on("error", () => undefined);
+  return { ready, result, go: () => child.stdin.write("go\n") };
 }

@@ -37,6 +37,23 @@ if (mode === "udp-recv") {
     };
     next();
   });
+} else if (mode === "udp-send-on-go") {
+  // udp-send-on-go SRC SPORT DST DPORT COUNT SIZE: binds, prints ready, and sends once "go" arrives on stdin.
+  const [src, sport, dst, dport, count, size] = args;
+  const sock = dgram.createSocket(family(src));
+  sock.bind(Number(sport), src, () => {
+    process.stdout.write("ready\n");
+    process.stdin.once("data", () => {
+      let sent = 0;
+      const next = () => {
+        if (sent === Number(count)) return done({ sent, at: Date.now() });
+        sent += 1;
+        sock.send(Buffer.alloc(Number(size), 0x61), Number(dport), dst, next);
+      };
+      next();
+    });
+  });
+  setTimeout(() => done({ error: "no go" }), 30_000);
 } else if (mode === "tcp-server") {
   // tcp-server HOST PORT MS: accepts one connection, reads it, answers the client's FIN with its own.
   const [host, port, ms] = args;
@@ -53,21 +70,26 @@ if (mode === "udp-recv") {
   server.listen(Number(port), host, () => process.stdout.write("ready\n"));
   setTimeout(() => done(seen), Number(ms));
 } else if (mode === "tcp-client") {
-  // tcp-client SRC SPORT DST DPORT BYTES fin|rst: sends BYTES, then closes with FIN or RST.
-  const [src, sport, dst, dport, bytes, how] = args;
+  // tcp-client SRC SPORT DST DPORT BYTES fin|rst [timed]: sends BYTES, then closes with FIN or RST;
+  // with "timed" the result also says when (Date.now()) the FIN or RST was sent.
+  const [src, sport, dst, dport, bytes, how, timed] = args;
+  let finAt;
+  const result = () => (timed === "timed" ? { closed: how, finAt } : { closed: how });
   const sock = net.connect({ host: dst, port: Number(dport), localAddress: src, localPort: Number(sport) }, () => {
     sock.write(Buffer.alloc(Number(bytes), 0x62), () => {
       if (how === "rst") {
         setTimeout(() => {
+          finAt = Date.now();
           sock.resetAndDestroy();
-          setTimeout(() => done({ closed: "rst" }), 200);
+          setTimeout(() => done(result()), 200);
         }, 100);
       } else {
+        finAt = Date.now();
         sock.end();
       }
     });
   });
-  sock.on("close", () => setTimeout(() => done({ closed: how }), 200));
+  sock.on("close", () => setTimeout(() => done(result()), 200));
   sock.on("error", (err) => done({ error: err.code }));
   setTimeout(() => done({ error: "timeout" }), 10_000);
 } else {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import { ValidationError, parseAddress, type Clock, type SessionSpec } from "@sessionoffload/offload-api";
-import { createNftablesSwitch, type NftablesSwitch } from "../src";
+import { createKernelSwitch, type KernelSwitch } from "../src";
+import { openConntrack } from "../src/netlink";
 import { createTopology, netnsUnavailableReasonSync, sh, type Topology } from "./netns/topology";
 import { sendUdp } from "./netns/packets";
 import { runTraffic } from "./netns/run-in";
@@ -8,7 +9,7 @@ import { runTraffic } from "./netns/run-in";
 const skipReason = netnsUnavailableReasonSync();
 // Where real packets cannot run, the suite is reported as skipped, with the reason.
 const describeLive = skipReason === undefined ? describe : describe.skip;
-if (skipReason !== undefined) console.log(`nftables switch tests skipped: ${skipReason}`);
+if (skipReason !== undefined) console.log(`kernel switch tests skipped: ${skipReason}`);
 
 function spec(
   over: Partial<SessionSpec> & Pick<SessionSpec, "sourcePort" | "destinationPort">,
@@ -34,10 +35,10 @@ function manualClock(): Clock & { advanceMs(ms: number): void } {
   return { now: () => now, advanceMs: (ms) => (now += BigInt(ms) * 1_000_000n) };
 }
 
-describeLive("nftables switch with real packets", () => {
+describeLive("kernel switch with real packets", () => {
   let topo: Topology | undefined;
   let reason: string | undefined;
-  const switches: NftablesSwitch[] = [];
+  const switches: KernelSwitch[] = [];
 
   beforeAll(async () => {
     reason = skipReason;
@@ -53,17 +54,16 @@ describeLive("nftables switch with real packets", () => {
     await topo?.destroy();
   });
 
-  async function make(
-    opts: { capacity?: number; clock?: Clock; idleTimeoutMs?: number; shards?: number } = {},
-  ): Promise<NftablesSwitch> {
-    const s = await createNftablesSwitch({
+  async function make(opts: { capacity?: number; clock?: Clock; idleTimeoutMs?: number } = {}): Promise<KernelSwitch> {
+    // The test drives the switch: no timers; it reads events (pollEvents) and reaps idle sessions (reap).
+    const s = await createKernelSwitch({
       capacity: opts.capacity ?? 100,
       netns: (topo as Topology).sw,
       tableName: `so_test_${switches.length}`,
-      pollIntervalMs: 0,
+      reapIntervalMs: 0,
+      eventPollMs: 0,
       clock: opts.clock,
       idleTimeoutMs: opts.idleTimeoutMs,
-      shards: opts.shards,
     });
     switches.push(s);
     return s;
@@ -170,7 +170,7 @@ describeLive("nftables switch with real packets", () => {
       expect(client).toEqual({ closed: how });
       const seen = (await server.result) as { bytes: number };
       expect(seen.bytes).toBe(3000);
-      await s.poll();
+      await s.pollEvents();
       const lease = await s.takeClosed(10);
       expect(lease.sessions.map((x) => [x.id, x.state, x.closeCode])).toEqual([[r.session.id, "closed", code]]);
       const ended = lease.sessions[0];
@@ -192,12 +192,12 @@ describeLive("nftables switch with real packets", () => {
     if (r.kind !== "accepted") throw new Error(r.kind);
     clock.advanceMs(8_000);
     await sendUdp(t, "v4", 43000, 7000, 1, 10);
-    await s.poll(); // traffic seen at t=8s
+    await s.reap(); // traffic seen at t=8s
     clock.advanceMs(8_000);
-    await s.poll(); // 8s idle: still live
+    await s.reap(); // 8s idle: still live
     expect(await s.get(r.session.id)).toMatchObject({ state: "established", closeCode: "notClosed", inPackets: 1n });
     clock.advanceMs(2_000);
-    await s.poll(); // 10s idle
+    await s.reap(); // 10s idle
     const lease = await s.takeClosed(5);
     expect(lease.sessions.map((x) => [x.closeCode, x.inPackets])).toEqual([["timeout", 1n]]);
     await lease.settle([]);
@@ -215,8 +215,22 @@ describeLive("nftables switch with real packets", () => {
     expect(a.kind).toBe("accepted");
     const dup = await s.add(spec({ sourcePort: 44000, destinationPort: 8000 }, t));
     expect(dup).toEqual({ kind: "alreadyExists", id: a.kind === "accepted" ? a.session.id : 0n });
-    const withLif = await s.add(spec({ sourcePort: 44000, destinationPort: 8000, inLif: "eth0" }, t));
-    expect(withLif.kind).toBe("accepted");
+    // Conntrack keys a flow by its 5-tuple: the same one with other interfaces cannot be held as well.
+    await expect(s.add(spec({ sourcePort: 44000, destinationPort: 8000, inLif: "eth0" }, t))).rejects.toThrow(/inLif/);
+    await expect(
+      s.add(
+        spec(
+          {
+            sourcePort: 8000,
+            destinationPort: 44000,
+            sourceIp: parseAddress(t.serverAddr.v4).bytes,
+            destinationIp: parseAddress(t.clientAddr.v4).bytes,
+          },
+          t,
+        ),
+      ),
+    ).rejects.toThrow(ValidationError);
+    expect((await s.add(spec({ sourcePort: 44002, destinationPort: 8000 }, t))).kind).toBe("accepted");
     expect(await s.add(spec({ sourcePort: 44001, destinationPort: 8000 }, t))).toEqual({ kind: "tableFull" });
     expect(await s.size()).toBe(2);
     await expect(
@@ -244,8 +258,8 @@ describeLive("nftables switch with real packets", () => {
     await s.close();
   });
 
-  live("sharded maps: every flow's packets find their own element in both directions", async (t) => {
-    const s = await make({ shards: 16 });
+  live("many flows, v4 and v6: each counts its own packets in each direction", async (t) => {
+    const s = await make();
     const added: { id: bigint; sport: number; v: "v4" | "v6" }[] = [];
     for (const v of ["v4", "v6"] as const) {
       for (let i = 0; i < 6; i++) {
@@ -255,10 +269,7 @@ describeLive("nftables switch with real packets", () => {
         added.push({ id: r.session.id, sport, v });
       }
     }
-    // The flows are spread over several shards, so the kernel's jhash and ours must agree for each.
-    const shards = new Set(added.flatMap((a) => [s.kernelKeys(a.id)?.in.shard, s.kernelKeys(a.id)?.out.shard]));
-    expect(shards.size).toBeGreaterThanOrEqual(6);
-    // DROP sessions: the packets go nowhere, and only the matching elements count them.
+    // DROP sessions: the packets go nowhere, and each entry counts its own.
     for (const a of added) {
       await runTraffic(t.client, "udp-send", [t.clientAddr[a.v], a.sport, t.serverAddr[a.v], 9100, 2, 10]).result;
       await runTraffic(t.server, "udp-send", [t.serverAddr[a.v], 9100, t.clientAddr[a.v], a.sport, 1, 10]).result;
@@ -266,44 +277,64 @@ describeLive("nftables switch with real packets", () => {
     for (const a of added) {
       expect(await s.get(a.id)).toMatchObject({ inPackets: 2n, outPackets: 1n });
     }
+    const listed = [];
+    for await (const x of s.sessions()) listed.push([x.id, x.inPackets, x.outPackets]);
+    expect(listed).toEqual(added.map((a) => [a.id, 2n, 1n]));
     await s.close();
   });
 
-  live("a FIN/RST mark left from an earlier session on the same 4-tuple does not end a new one", async (t) => {
+  live("a flow that passed before it was offloaded is taken over, with counters from zero", async (t) => {
     const s = await make();
-    const tcp = spec({ sourcePort: 47000, destinationPort: 9200, protocol: "tcp" }, t);
-    const first = await s.add(tcp);
-    if (first.kind !== "accepted") throw new Error(first.kind);
-    const keys = s.kernelKeys(first.session.id);
-    if (keys === undefined) throw new Error("no kernel keys");
-    await s.delete(first.session.id);
-    // A packet racing the removal could still set marks: put them there by hand.
-    for (const set of ["fin", "rst"]) {
-      for (const k of [keys.in, keys.out]) {
-        await sh("ip", [
-          "netns",
-          "exec",
-          t.sw,
-          "nft",
-          `add element ip ${s.tableName} ${set} { ${k.flagValues.join(" . ")} }`,
-        ]);
-      }
-    }
-    const second = await s.add(tcp);
-    if (second.kind !== "accepted") throw new Error(second.kind);
-    await s.poll();
-    expect(await s.get(second.session.id)).toMatchObject({ state: "established", closeCode: "notClosed" });
-    expect((await s.takeClosed(10)).sessions).toEqual([]);
+    // The default path forwards it, and conntrack tracks it (an entry the switch did not make).
+    expect(await sendUdp(t, "v4", 47000, 9200, 3, 10)).toEqual({ packets: 3, bytes: 30 });
+    const r = await s.add(spec({ sourcePort: 47000, destinationPort: 9200, action: "drop" }, t));
+    if (r.kind !== "accepted") throw new Error(r.kind);
+    expect(await sendUdp(t, "v4", 47000, 9200, 2, 10)).toEqual({ packets: 0, bytes: 0 });
+    expect(await s.get(r.session.id)).toMatchObject({ inPackets: 2n, outPackets: 0n });
+    // A delete gives the flow back at once: nothing stale keeps dropping it.
+    expect(await s.delete(r.session.id)).toMatchObject({ state: "closing1", inPackets: 2n });
+    expect(await sendUdp(t, "v4", 47000, 9200, 2, 10)).toEqual({ packets: 2, bytes: 20 });
     await s.close();
   });
+
+  live(
+    "a restart over a kernel that holds an earlier run's sessions removes them: the flows take the default path",
+    async (t) => {
+      const first = await make();
+      const r = await first.add(spec({ sourcePort: 47100, destinationPort: 9300, action: "drop" }, t));
+      if (r.kind !== "accepted") throw new Error(r.kind);
+      expect(await sendUdp(t, "v4", 47100, 9300, 1, 10)).toEqual({ packets: 0, bytes: 0 });
+      // The first run dies without closing (its sockets stay open here; the kernel state is what matters).
+      const second = await createKernelSwitch({
+        capacity: 10,
+        netns: t.sw,
+        tableName: first.tableName,
+        reapIntervalMs: 0,
+        eventPollMs: 0,
+      });
+      switches.push(second);
+      expect(second.cleanedAtStart).toBe(1);
+      expect(await second.size()).toBe(0);
+      expect(await sendUdp(t, "v4", 47100, 9300, 2, 10)).toEqual({ packets: 2, bytes: 20 });
+      const again = await second.add(spec({ sourcePort: 47100, destinationPort: 9300, action: "drop" }, t));
+      expect(again.kind).toBe("accepted");
+      expect(await sendUdp(t, "v4", 47100, 9300, 1, 10)).toEqual({ packets: 0, bytes: 0 });
+      await second.close();
+    },
+  );
 
   live("close removes the switch's tables and touches no other table", async (t) => {
     await sh("ip", ["netns", "exec", t.sw, "nft", "add", "table", "inet", "someone_else"]);
     const s = await make();
-    await expect(
-      createNftablesSwitch({ capacity: 1, netns: t.sw, tableName: s.tableName, pollIntervalMs: 0 }),
-    ).rejects.toThrow(/already exists/);
+    await s.add(spec({ sourcePort: 47200, destinationPort: 9400, action: "drop" }, t));
     await s.close();
+    // No conntrack entry with the switch's mark is left behind.
+    const kernel = openConntrack({ netns: `/run/netns/${t.sw}` });
+    try {
+      expect(kernel.dump({ mark: 0x5e00_0000, mask: 0xff00_0000 }, () => undefined)).toBe(0);
+    } finally {
+      kernel.close();
+    }
     const tables = await sh("ip", ["netns", "exec", t.sw, "nft", "list", "tables"]);
     expect(tables).toContain("table inet someone_else");
     expect(tables).not.toContain(s.tableName);

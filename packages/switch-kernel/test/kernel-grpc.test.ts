@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import type { OffloadClient, Session, SessionInput } from "@sessionoffload/offload-api";
 import { createFakeClock, type FakeClock } from "@sessionoffload/switch-backend";
-import type { NftablesSwitch } from "../src";
+import type { KernelSwitch } from "../src";
 import { UDP_OVERHEAD, captureOnMirror, sendUdp, sendUdpBack, type IpFamily } from "./netns/packets";
 import { runTraffic } from "./netns/run-in";
 import { createOffloadWorld, type OffloadWorld } from "./netns/offload-world";
@@ -15,11 +15,11 @@ const UDP_IDLE_MS = 10_000;
 const skipReason = netnsUnavailableReasonSync();
 // Where real packets cannot run (not root, no nft, no namespaces), the suite is reported as skipped.
 const describeLive = skipReason === undefined ? describe : describe.skip;
-if (skipReason !== undefined) console.log(`nftables gRPC end-to-end tests skipped: ${skipReason}`);
+if (skipReason !== undefined) console.log(`kernel switch gRPC end-to-end tests skipped: ${skipReason}`);
 
 interface World {
   readonly topo: Topology;
-  readonly backend: NftablesSwitch;
+  readonly backend: KernelSwitch;
   readonly clock: FakeClock;
   readonly client: OffloadClient;
 }
@@ -41,8 +41,9 @@ describeLive("sessions offloaded through the gRPC API change what the kernel doe
     const clock = createFakeClock();
     made = await createOffloadWorld({
       tableName: "so_grpc",
-      shards: 4, // several shards, as a large table has: every flow must find its own
-      pollIntervalMs: 0, // the test polls, after it moved the fake clock
+      // The test drives the switch: it reads events (pollEvents) and reaps (reap) after it moved the fake clock.
+      reapIntervalMs: 0,
+      eventPollMs: 0,
       clock,
       udpIdleTimeoutMs: UDP_IDLE_MS,
       tcpIdleTimeoutMs: 3_600_000,
@@ -120,7 +121,7 @@ describeLive("sessions offloaded through the gRPC API change what the kernel doe
         expect(deleted).toMatchObject({ kind: "found", session: { id, state: "closing1", inPackets: 5n } });
         expect(await sendUdp(w.topo, v, sport, dport, 3, 60)).toEqual({ packets: 3, bytes: 180 });
         expect(await w.client.getSession(id)).toEqual({ kind: "notFound" });
-        await w.backend.poll();
+        await w.backend.pollEvents();
         expect(await collect(w.client.getClosedSessions())).toEqual([]);
       },
     );
@@ -194,9 +195,8 @@ describeLive("sessions offloaded through the gRPC API change what the kernel doe
       expect(client).toEqual({ closed: how });
       expect(await server.result).toMatchObject({ bytes: 2000 });
 
-      // Not ended until the switch reads the kernel's marks.
-      expect(await found(w, id)).toMatchObject({ state: "established", closeCode: "notClosed" });
-      await w.backend.poll();
+      // getSession reads the kernel's pending events first: the session is ended by now.
+      await w.backend.pollEvents();
       expect(await found(w, id)).toMatchObject({ state: "closed", closeCode: code });
 
       // Two collectors at once: the session reaches exactly one of them, once.
@@ -208,7 +208,7 @@ describeLive("sessions offloaded through the gRPC API change what the kernel doe
       expect(ended[0]?.inBytes).toBeGreaterThan(2000n);
       expect(ended[0]?.endTime).toBeDefined();
 
-      await w.backend.poll();
+      await w.backend.pollEvents();
       expect(await collect(w.client.getClosedSessions())).toEqual([]);
       expect(await w.client.getSession(id)).toEqual({ kind: "notFound" });
       expect(await collect(w.client.getAllSessions())).toEqual([]);
@@ -222,33 +222,33 @@ describeLive("sessions offloaded through the gRPC API change what the kernel doe
       const id = await offload(w, { ...udp(w, "v4", sport, dport), action: "drop" });
       w.clock.advance(UDP_IDLE_MS - 2_000);
       expect(await sendUdp(w.topo, "v4", sport, dport, 1, 10)).toEqual({ packets: 0, bytes: 0 });
-      await w.backend.poll(); // traffic seen: the idle time starts again
+      await w.backend.reap(); // traffic seen: the idle time starts again
       w.clock.advance(UDP_IDLE_MS - 2_000);
-      await w.backend.poll();
+      await w.backend.reap();
       expect(await found(w, id)).toMatchObject({ state: "established", inPackets: 1n });
       expect(await collect(w.client.getClosedSessions())).toEqual([]);
 
       w.clock.advance(2_000);
-      await w.backend.poll();
+      await w.backend.reap();
       const ended = await collect(w.client.getClosedSessions());
       expect(ended.map((s) => [s.id, s.closeCode, s.inPackets])).toEqual([[id, "timeout", 1n]]);
       expect(await sendUdp(w.topo, "v4", sport, dport, 2, 10)).toEqual({ packets: 2, bytes: 20 });
-      await w.backend.poll();
+      await w.backend.reap();
       expect(await collect(w.client.getClosedSessions())).toEqual([]);
     },
   );
 });
 
-describeLive("the switch's own poller, on the real clock, ends sessions without anyone calling poll()", () => {
+describeLive("the switch's own timers, on the real clock, end sessions without anyone driving them", () => {
+  const IDLE_MS = 3_000;
   let made: OffloadWorld | undefined;
-  const pollErrors: unknown[] = [];
+  const backgroundErrors: unknown[] = [];
 
   beforeAll(async () => {
     made = await createOffloadWorld({
-      tableName: "so_grpc_poller",
-      pollIntervalMs: 100,
-      udpIdleTimeoutMs: 1_000,
-      onPollError: (err) => pollErrors.push(err),
+      tableName: "so_grpc_timers",
+      udpIdleTimeoutMs: IDLE_MS,
+      onBackgroundError: (err) => backgroundErrors.push(err),
     });
   }, 60_000);
 
@@ -256,9 +256,32 @@ describeLive("the switch's own poller, on the real clock, ends sessions without 
     await made?.close();
   }, 60_000);
 
-  it("a FIN-closed TCP session and an idle UDP session reach getClosedSessions once each", async () => {
+  async function closedWithin(client: OffloadClient, want: number, ms: number): Promise<Session[]> {
+    const ended: Session[] = [];
+    const until = Date.now() + ms;
+    while (ended.length < want && Date.now() < until) {
+      ended.push(...(await collect(client.getClosedSessions())));
+      if (ended.length < want) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return ended;
+  }
+
+  it("a FIN-closed TCP session and an idle UDP session reach getClosedSessions once each, with final counters", async () => {
     const { topo, client } = made as OffloadWorld;
     const [sport, dport] = [40600, 6600];
+    // The UDP sender starts (and binds) before the session exists, and sends when told: no race with its start-up.
+    const recv = runTraffic(topo.server, "udp-recv", [topo.serverAddr.v6, dport, 2_000]);
+    const sender = runTraffic(topo.client, "udp-send-on-go", [
+      topo.clientAddr.v6,
+      sport,
+      topo.serverAddr.v6,
+      dport,
+      2,
+      10,
+    ]);
+    const server = runTraffic(topo.server, "tcp-server", [topo.serverAddr.v4, dport, 10_000]);
+    await Promise.all([recv.ready, sender.ready, server.ready]);
+
     const tcp = await client.addSession({
       sourceIp: topo.clientAddr.v4,
       sourcePort: sport,
@@ -276,25 +299,31 @@ describeLive("the switch's own poller, on the real clock, ends sessions without 
       action: "forward",
     });
     if (tcp.kind !== "accepted" || udp.kind !== "accepted") throw new Error(`${tcp.kind} ${udp.kind}`);
-    const server = runTraffic(topo.server, "tcp-server", [topo.serverAddr.v4, dport, 5000]);
-    await server.ready;
+    sender.go();
+    const sent = (await sender.result) as { sent: number; at: number };
+    expect(sent.sent).toBe(2);
+    expect(await recv.result).toEqual({ packets: 2, bytes: 20 });
+
     const args = [topo.clientAddr.v4, sport, topo.serverAddr.v4, dport, 500, "fin"];
     expect(await runTraffic(topo.client, "tcp-client", args).result).toEqual({ closed: "fin" });
-    expect(await sendUdp(topo, "v6", sport, dport, 2, 10)).toEqual({ packets: 2, bytes: 20 });
+    const finDone = Date.now();
+    const [finEnded] = await closedWithin(client, 1, 10_000);
+    // The FIN is reported from its conntrack event (read every 20 ms): well within seconds even on a busy machine.
+    expect(finEnded).toMatchObject({ id: tcp.id, state: "closed", closeCode: "finAck" });
+    expect(Date.now() - finDone).toBeLessThan(5_000);
+    expect(finEnded?.inBytes).toBeGreaterThan(500n);
 
-    // Collect until both ended (bounded): the switch's timer does the polling.
-    const ended: Session[] = [];
-    for (let round = 0; round < 100 && ended.length < 2; round++) {
-      ended.push(...(await collect(client.getClosedSessions())));
-      if (ended.length < 2) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    const byId = (a: Session, b: Session): number => (a.id < b.id ? -1 : 1);
-    expect(ended.sort(byId).map((s) => [s.id, s.closeCode])).toEqual([
-      [tcp.id, "finAck"],
-      [udp.id, "timeout"],
-    ]);
-    expect(ended[1]).toMatchObject({ inPackets: 2n, inBytes: BigInt(2 * (10 + UDP_OVERHEAD.v6)) });
+    const [idleEnded] = await closedWithin(client, 1, IDLE_MS + 15_000);
+    expect(idleEnded).toMatchObject({
+      id: udp.id,
+      closeCode: "timeout",
+      inPackets: 2n,
+      inBytes: BigInt(2 * (10 + UDP_OVERHEAD.v6)),
+    });
+    // Never before its idle time after the last packet (the switch's clock and Date.now() are the same clock here).
+    const endMs = Number((idleEnded?.endTime ?? 0n) / 1_000_000n);
+    expect(endMs - sent.at).toBeGreaterThanOrEqual(IDLE_MS - 50);
     expect(await collect(client.getClosedSessions())).toEqual([]);
-    expect(pollErrors).toEqual([]);
+    expect(backgroundErrors).toEqual([]);
   }, 60_000);
 });

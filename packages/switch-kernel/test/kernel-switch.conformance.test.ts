@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, it } from "@jest/globals";
 import { describeSwitchBackendConformance } from "@sessionoffload/switch-backend/conformance";
-import { createNftablesSwitchHarness } from "../src";
+import { createKernelSwitchHarness } from "../src";
 
 function unavailable(): string | undefined {
   if (process.platform !== "linux") return "needs Linux";
@@ -17,15 +17,12 @@ function unavailable(): string | undefined {
 
 const reason = unavailable();
 if (reason === undefined) {
-  // Client-assigned ids and per-session idle timeouts arrive with the netlink rewrite of this switch;
-  // until then its add refuses both, and their cases are reported skipped.
-  describeSwitchBackendConformance("nftables switch", createNftablesSwitchHarness(), {
-    concurrentAdds: 2_000,
-    notYet: ["clientIds", "idleTimeouts"],
-  });
+  // Conntrack keys a flow by its 5-tuple: two live sessions that differ only in their interfaces cannot both
+  // be in the kernel, and the second add is refused with a ValidationError (see docs/KERNEL.md).
+  describeSwitchBackendConformance("kernel switch", createKernelSwitchHarness(), { notYet: ["lifOnlyVariants"] });
 } else {
-  describe("nftables switch conformance", () => {
+  describe("kernel switch conformance", () => {
     it.skip(`skipped: ${reason}`, () => undefined);
   });
-  console.log(`nftables switch conformance skipped: ${reason}`);
+  console.log(`kernel switch conformance skipped: ${reason}`);
 }
