@@ -3,11 +3,13 @@ import {
   connect as connectHttp2,
   constants as h2,
   type ClientHttp2Session,
+  type ClientHttp2Stream,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from "node:http2";
 import { ErrorCode } from "./frames";
 import type { NativeStream } from "./native-stream";
+import { ResetBudget } from "./reset-budget";
 
 /** Forwards whole streams to another HTTP/2 server (grpc-js, on a private socket). */
 export interface UpstreamProxy {
@@ -41,29 +43,50 @@ function requestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
 /**
  * Creates the proxy to the HTTP/2 server listening on the Unix socket
  * `socketPath`: one client connection, opened on first use and reopened after
- * it closes. Flow control holds end to end in the response direction (the
- * upstream stream pauses while the client's stream is full) and in the
- * request direction (the client's window is given back as the upstream
- * stream takes its data).
+ * it closes, is sent GOAWAY, or has reset so many streams that its server
+ * would soon end it (see `ResetBudget`). Flow control holds end to end in the
+ * response direction (the upstream stream pauses while the client's stream is
+ * full) and in the request direction (the client's window is given back as
+ * the upstream stream takes its data).
  */
 export function createUpstreamProxy(socketPath: string): UpstreamProxy {
+  const sessions = new Set<ClientHttp2Session>();
+  const budgets = new WeakMap<ClientHttp2Session, ResetBudget>();
   let session: ClientHttp2Session | undefined;
   const sessionNow = (): ClientHttp2Session => {
     if (session !== undefined && !session.closed && !session.destroyed) return session;
     const opened = connectHttp2("http://localhost", { createConnection: () => connectSocket(socketPath) });
     opened.on("error", () => undefined); // its streams report the failure
-    opened.on("close", () => {
+    const forget = (): void => {
       if (session === opened) session = undefined;
+    };
+    opened.on("close", () => {
+      forget();
+      sessions.delete(opened);
     });
+    // After a GOAWAY Node refuses new requests on the session; its streams in flight finish on it.
+    opened.on("goaway", forget);
+    sessions.add(opened);
+    budgets.set(opened, new ResetBudget(Date.now()));
     session = opened;
     return opened;
+  };
+  // Resets `upstream` (CANCEL); a connection near the end of its reset budget takes no new streams and closes
+  // once its open ones have ended, so that clients cancelling calls never get all forwarded calls failed.
+  const cancel = (upstream: ClientHttp2Stream, owner: ClientHttp2Session): void => {
+    upstream.close(h2.NGHTTP2_CANCEL);
+    if (budgets.get(owner)?.spend(Date.now()) !== false) return;
+    if (session === owner) session = undefined;
+    if (!owner.closed) owner.close();
   };
 
   return {
     forward(stream, headers) {
-      let upstream: ReturnType<ClientHttp2Session["request"]>;
+      let owner: ClientHttp2Session;
+      let upstream: ClientHttp2Stream;
       try {
-        upstream = sessionNow().request(requestHeaders(headers), { endStream: false });
+        owner = sessionNow();
+        upstream = owner.request(requestHeaders(headers), { endStream: false });
       } catch {
         stream.close(ErrorCode.INTERNAL_ERROR);
         return;
@@ -77,9 +100,16 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       stream.on("data", (chunk: Buffer) => upstream.write(chunk, () => stream.consumed(chunk.length)));
       stream.on("end", () => upstream.end());
       stream.on("close", () => {
-        // Whatever code the client reset with, grpc-js is told CANCEL: the one code Node's http2 does not turn
-        // into an 'error' on grpc-js's side of the stream.
-        if (!upstream.closed && !upstream.destroyed) upstream.close(h2.NGHTTP2_CANCEL);
+        if (upstream.closed || upstream.destroyed) return;
+        // A complete exchange (the request sent whole, the response received whole) is not reset: the upstream
+        // stream is closing by itself. Its 'end' comes while Node's http2 still handles the frame that ended it,
+        // before the stream counts as closed, so `upstream.closed` alone would send a RST_STREAM for every call,
+        // and grpc-js's HTTP/2 server (nghttp2) takes 1,000 resets plus 33 a second from a peer, then ends the
+        // connection with GOAWAY INTERNAL_ERROR and every call on it.
+        if ((ended || trailersOnly) && upstream.writableFinished) return;
+        // Otherwise, whatever code the client reset with, grpc-js is told CANCEL: the one code Node's http2 does
+        // not turn into an 'error' on grpc-js's side of the stream.
+        cancel(upstream, owner);
       });
       stream.on("drain", () => upstream.resume());
       upstream.on("error", () => undefined); // 'close' follows
@@ -107,7 +137,8 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       });
     },
     close() {
-      session?.destroy();
+      for (const open of sessions) open.destroy();
+      sessions.clear();
       session = undefined;
     },
   };
