@@ -83,6 +83,8 @@ const consumerAllowScripts = {
   // switch-sqlite's native module: a consumer who opens an SQLite switch sets true (a compile
   // of about a minute without a prebuilt binary); this project never opens one.
   "better-sqlite3": false,
+  // switch-kernel's FFI: its prebuilt binaries ship inside the package, the script is not needed.
+  koffi: false,
 };
 
 describe("the packed packages, installed into an empty project", () => {
