@@ -8,7 +8,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect as connectH2 } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { F, RawClient, rawFrame, requestBlock, startEchoServer, T, UNARY_PATH } from "./native-transport-support";
+import {
+  F,
+  grpcMessage,
+  postUnary,
+  RawClient,
+  rawFrame,
+  requestBlock,
+  startEchoServer,
+  T,
+  UNARY_PATH,
+} from "./native-transport-support";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -19,14 +29,6 @@ async function start(): ReturnType<typeof startEchoServer> {
   const started = await startEchoServer();
   cleanups.push(() => started.server.forceShutdown());
   return started;
-}
-
-function grpcMessage(text: string): Buffer {
-  const body = Buffer.from(text, "latin1");
-  const out = Buffer.alloc(5 + body.length);
-  out.writeUInt32BE(body.length, 1);
-  body.copy(out, 5);
-  return out;
 }
 
 function run(file: string, args: string[]): Promise<{ code: number; stdout: string }> {
@@ -74,20 +76,7 @@ describe("unusual but legal clients", () => {
     const session = connectH2(`http://127.0.0.1:${port}`);
     session.on("error", () => undefined);
     cleanups.push(() => session.destroy());
-    const call = (i: number): Promise<string> =>
-      new Promise((resolve, reject) => {
-        const req = session.request({
-          ":method": "POST",
-          ":path": UNARY_PATH,
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        const chunks: Buffer[] = [];
-        req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("error", reject);
-        req.on("close", () => resolve(Buffer.concat(chunks).subarray(5).toString()));
-        req.end(grpcMessage(`m${i}`));
-      });
+    const call = async (i: number): Promise<string> => (await postUnary(session, `m${i}`)).data.subarray(5).toString();
     const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => call(i)));
     expect(answers).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
   });

@@ -11,6 +11,8 @@ import type { TransportLimits } from "../src";
 import { createNativeServer, type NativeServer, type NativeStream } from "../src/h2";
 import {
   F,
+  grpcMessage,
+  postUnary,
   RawClient,
   rawFrame,
   requestBlock,
@@ -49,13 +51,6 @@ async function raw(port: number, options?: Parameters<typeof RawClient.connect>[
 }
 
 /** A gRPC message: flag byte, 4-byte length, body. */
-function grpcMessage(body: string | Buffer): Buffer {
-  const bytes = typeof body === "string" ? Buffer.from(body, "latin1") : body;
-  const out = Buffer.alloc(5 + bytes.length);
-  out.writeUInt32BE(bytes.length, 1);
-  bytes.copy(out, 5);
-  return out;
-}
 
 function u32(value: number): Buffer {
   const out = Buffer.alloc(4);
@@ -531,19 +526,7 @@ describe("request bytes held by unary calls", () => {
     const { port } = await start();
     const s = wellBehaved(port);
     const body = Buffer.alloc(3 * MiB, 0x61);
-    const answer = await new Promise<Buffer>((resolve, reject) => {
-      const req = s.request({
-        ":method": "POST",
-        ":path": UNARY_PATH,
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("error", reject);
-      req.on("close", () => resolve(Buffer.concat(chunks)));
-      req.end(grpcMessage(body));
-    });
+    const { data: answer } = await postUnary(s, body);
     expect(answer.length).toBe(5 + body.length);
     await echo(s); // and the connection window came back too
   });

@@ -3,6 +3,7 @@
 // writes frames by hand and collects every frame the server sends.
 import { createInsecureCredentials, type OffloadCredentials } from "../src";
 import { EventEmitter } from "node:events";
+import type { ClientHttp2Session } from "node:http2";
 import { connect as connectNet, type Socket } from "node:net";
 import { createRequire } from "node:module";
 import {
@@ -349,4 +350,35 @@ export class RawClient extends EventEmitter {
     }
     this.emit("change");
   }
+}
+
+/** A gRPC message: the 5-byte prefix (not compressed) and `body` (a string as latin1). */
+export function grpcMessage(body: string | Buffer): Buffer {
+  const bytes = typeof body === "string" ? Buffer.from(body, "latin1") : body;
+  const out = Buffer.alloc(5 + bytes.length);
+  out.writeUInt32BE(bytes.length, 1);
+  bytes.copy(out, 5);
+  return out;
+}
+
+/** One call of the echo server's unary method on `session`: the answer's bytes (prefix included) and its grpc-status. */
+export function postUnary(
+  session: ClientHttp2Session,
+  body: string | Buffer,
+): Promise<{ data: Buffer; status: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({
+      ":method": "POST",
+      ":path": UNARY_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const chunks: Buffer[] = [];
+    let status: string | undefined;
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("trailers", (t) => (status = String(t["grpc-status"])));
+    req.on("error", reject);
+    req.on("close", () => resolve({ data: Buffer.concat(chunks), status }));
+    req.end(grpcMessage(body));
+  });
 }

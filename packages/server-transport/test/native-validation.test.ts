@@ -4,7 +4,17 @@
 // the connection goes on serving.
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { connect as connectH2 } from "node:http2";
-import { F, RawClient, rawFrame, requestBlock, startEchoServer, T, UNARY_PATH } from "./native-transport-support";
+import {
+  F,
+  grpcMessage,
+  postUnary,
+  RawClient,
+  rawFrame,
+  requestBlock,
+  startEchoServer,
+  T,
+  UNARY_PATH,
+} from "./native-transport-support";
 
 const PROTOCOL_ERROR = 0x1;
 const STREAM_CLOSED = 0x5;
@@ -20,14 +30,6 @@ async function setup(): Promise<{ port: number; client: RawClient }> {
   const client = await RawClient.connect(started.port);
   cleanups.push(() => client.close());
   return { port: started.port, client };
-}
-
-function grpcMessage(text: string): Buffer {
-  const body = Buffer.from(text, "latin1");
-  const out = Buffer.alloc(5 + body.length);
-  out.writeUInt32BE(body.length, 1);
-  body.copy(out, 5);
-  return out;
 }
 
 // A header block of literals without indexing, exactly as given (order, case, bytes).
@@ -204,20 +206,9 @@ describe("dynamic table size update (RFC 7541 4.2)", () => {
     session.on("error", () => undefined);
     cleanups.push(() => session.destroy());
     for (let i = 0; i < 3; i++) {
-      const req = session.request({
-        ":method": "POST",
-        ":path": UNARY_PATH,
-        "content-type": "application/grpc",
-        te: "trailers",
-      });
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      const status = await new Promise<string>((resolve) => {
-        req.on("trailers", (t) => resolve(String(t["grpc-status"])));
-        req.end(grpcMessage(`n${i}`));
-      });
+      const { data, status } = await postUnary(session, `n${i}`);
       expect(status).toBe("0");
-      expect(Buffer.concat(chunks).subarray(5).toString()).toBe(`n${i}`);
+      expect(data.subarray(5).toString()).toBe(`n${i}`);
     }
   });
 });
