@@ -28,7 +28,7 @@ import {
   type ConformanceHarness,
   type HarnessFactory,
 } from "@sessionoffload/switch-backend/conformance";
-import { createKernelSwitchHarness } from "@sessionoffload/switch-kernel";
+import { createKernelSwitchHarness } from "@sessionoffload/switch-kernel/conformance";
 import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
 
 let dir = "";

@@ -2,6 +2,5 @@ export { createKernelSwitch } from "./kernel-switch";
 export type { KernelSwitch, KernelSwitchOptions } from "./kernel-switch";
 export { createNftRunner, NftError } from "./nft-runner";
 export type { NftRunner, NftRunnerOptions } from "./nft-runner";
-export { createKernelSwitchHarness } from "./conformance-harness";
 export { NetlinkError } from "./netlink";
 export type { ConntrackTuple } from "./netlink";

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, it } from "@jest/globals";
 import { describeSwitchBackendConformance } from "@sessionoffload/switch-backend/conformance";
-import { createKernelSwitchHarness } from "../src";
+import { createKernelSwitchHarness } from "../src/conformance";
 
 function unavailable(): string | undefined {
   if (process.platform !== "linux") return "needs Linux";

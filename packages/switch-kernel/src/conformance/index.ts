@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { createFakeClock } from "@sessionoffload/switch-backend";
 import type { HarnessFactory } from "@sessionoffload/switch-backend/conformance";
-import { createKernelSwitch } from "./kernel-switch";
-import { openConntrack } from "./netlink";
+import { createKernelSwitch } from "../kernel-switch";
+import { openConntrack } from "../netlink";
 
 const exec = promisify(execFile);
 
