@@ -13,7 +13,6 @@ import {
   type ClientReadableStream,
   type handleServerStreamingCall,
   type handleUnaryCall,
-  type MethodDefinition,
   type ServiceDefinition,
   type ServiceError,
 } from "@grpc/grpc-js";
@@ -29,21 +28,10 @@ import {
   type RpcType,
 } from "../src";
 import { frame, rawCall, until } from "./call-support";
+import { bytesMethod } from "./native-transport-support";
 
-const identity = (b: Buffer): Buffer => b;
-function method(path: string, responseStream: boolean): MethodDefinition<Buffer, Buffer> {
-  return {
-    path,
-    requestStream: false,
-    responseStream,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  };
-}
-const UNARY = method("/test.Observed/Unary", false);
-const STREAM = method("/test.Observed/Stream", true);
+const UNARY = bytesMethod("/test.Observed/Unary", false);
+const STREAM = bytesMethod("/test.Observed/Stream", true);
 const SERVICE: ServiceDefinition = { Unary: UNARY, Stream: STREAM };
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 

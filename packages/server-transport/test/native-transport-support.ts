@@ -29,7 +29,8 @@ export const UNARY_PATH = "/test.Echo/Unary";
 export const STREAM_PATH = "/test.Echo/Stream";
 
 const identity = (b: Buffer): Buffer => b;
-function method(path: string, responseStream: boolean): MethodDefinition<Buffer, Buffer> {
+/** A method of raw byte messages (no serialization): unary, or server-streaming when `responseStream`. */
+export function bytesMethod(path: string, responseStream: boolean): MethodDefinition<Buffer, Buffer> {
   return {
     path,
     requestStream: false,
@@ -40,8 +41,8 @@ function method(path: string, responseStream: boolean): MethodDefinition<Buffer,
     responseDeserialize: identity,
   };
 }
-export const unaryMethod = method(UNARY_PATH, false);
-export const streamMethod = method(STREAM_PATH, true);
+export const unaryMethod = bytesMethod(UNARY_PATH, false);
+export const streamMethod = bytesMethod(STREAM_PATH, true);
 export const echoService: ServiceDefinition = { unary: unaryMethod, stream: streamMethod };
 
 /** What the test handlers saw, and a gate that holds "hold" calls. */
