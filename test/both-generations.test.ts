@@ -7,7 +7,6 @@
  * never hold one id twice.
  */
 import { createInsecureCredentials } from "@sessionoffload/server-transport";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,7 +27,7 @@ import {
   type ConformanceHarness,
   type HarnessFactory,
 } from "@sessionoffload/switch-backend/conformance";
-import { createKernelSwitchHarness } from "@sessionoffload/switch-kernel/conformance";
+import { createKernelSwitchHarness, kernelSwitchUnavailable } from "@sessionoffload/switch-kernel/conformance";
 import { createSqliteSwitch } from "@sessionoffload/switch-sqlite";
 
 let dir = "";
@@ -55,18 +54,6 @@ const sqliteHarness: HarnessFactory = async (options) => {
   };
 };
 
-function kernelUnavailable(): string | undefined {
-  if (process.platform !== "linux") return "needs Linux";
-  if (process.getuid?.() !== 0) return "needs root (CAP_NET_ADMIN)";
-  try {
-    execFileSync("nft", ["--version"], { stdio: "ignore" });
-    execFileSync("ip", ["-V"], { stdio: "ignore" });
-  } catch {
-    return "needs the nft and ip tools";
-  }
-  return undefined;
-}
-
 interface Switch {
   readonly name: string;
   readonly factory: HarnessFactory;
@@ -79,7 +66,7 @@ const switches: readonly Switch[] = [
   {
     name: "kernel",
     factory: createKernelSwitchHarness(),
-    skip: kernelUnavailable(),
+    skip: kernelSwitchUnavailable(),
   },
 ];
 

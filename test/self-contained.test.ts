@@ -1,7 +1,7 @@
 /**
  * The repository stands on its own: no tracked file refers to the reference
- * folder that sat beside it while it was written (`../shared`, its
- * bench-peers, API.md and the other notes), and every relative link of its
+ * folder that sat beside it while it was written (the folder named by SHARED
+ * below, its bench-peers, API.md and the other notes), and every relative link of its
  * Markdown files points at a file inside the repository that exists.
  */
 import { describe, expect, it } from "@jest/globals";

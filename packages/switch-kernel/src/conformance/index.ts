@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { createFakeClock } from "@sessionoffload/switch-backend";
@@ -13,6 +13,22 @@ const TCP_TIME_WAIT = 7;
 const TCP_CLOSE = 8;
 
 const DEFAULT_IDLE_MS = { tcp: 3_600_000, udp: 30_000 };
+
+/**
+ * Why the kernel switch's harness cannot run here (Linux, root and the `nft` and `ip` tools are needed), or
+ * undefined when it can: for skipping its conformance tests with the reason.
+ */
+export function kernelSwitchUnavailable(): string | undefined {
+  if (process.platform !== "linux") return "needs Linux";
+  if (process.getuid?.() !== 0) return "needs root (CAP_NET_ADMIN)";
+  try {
+    execFileSync("nft", ["--version"], { stdio: "ignore" });
+    execFileSync("ip", ["-V"], { stdio: "ignore" });
+  } catch {
+    return "needs the nft and ip tools";
+  }
+  return undefined;
+}
 
 /**
  * A conformance harness factory for the kernel switch (root, nft and
