@@ -70,9 +70,9 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
     createNativeRoute(SessionTableService.getSession, handlers.getSession, sessionsV1.sessionResponse),
     createNativeRoute(SessionTableService.deleteSession, handlers.deleteSession, sessionsV1.sessionResponse),
   ];
-  // addSession is client streaming: the transport hands it to grpc-js.
   if (openoffload !== undefined) {
     nativeRoutes.push(
+      createNativeRoute(OpenOffloadService.addSession, openoffload.addSession, openoffloadV1.addSessionResponse),
       createNativeRoute(OpenOffloadService.getSession, openoffload.getSession, openoffloadV1.sessionResponse),
       createNativeRoute(OpenOffloadService.deleteSession, openoffload.deleteSession, openoffloadV1.sessionResponse),
       createNativeRoute(OpenOffloadService.getAllSessions, openoffload.getAllSessions, openoffloadV1.sessionResponses),
