@@ -380,7 +380,7 @@ async function closed(kind: ServerKind) {
  * The second generation (openoffload.v1) on the memory switch, driven by
  * offload-oo-loadgen (C++): batched adds (streams of 64 sessions, as the
  * reference client sends) and getAllSessions paged through a million
- * sessions. Client streaming is served by grpc-js behind either transport.
+ * sessions. The native transport serves client streaming itself.
  */
 async function openoffload(kind: ServerKind) {
   const oo = ooLoadgenPath(peersBuild);
