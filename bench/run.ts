@@ -512,6 +512,8 @@ async function main() {
     if (backend === "memory") {
       // The same server on grpc-js's transport: what the native HTTP/2 transport buys.
       await unary(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]), "add", [16], reps);
+      // The second generation on both transports, in one sitting (the native one serves addSession itself).
+      await openoffload(kind);
       await openoffload(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]));
     }
   }
