@@ -352,6 +352,83 @@ describe("PING and SETTINGS floods", () => {
   });
 });
 
+describe("floods of frames that do no work (CVE-2019-9518)", () => {
+  // Each flood opens stream 1 (held open: no END_STREAM) so its frames have a stream to name.
+  const open = (): Buffer => rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(STREAM_PATH));
+  it.each([
+    ["empty DATA frames", () => rawFrame(T.DATA, 0, 1)],
+    ["PRIORITY frames", () => rawFrame(T.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 0, 16]))],
+    ["PRIORITY frames on idle streams", () => rawFrame(T.PRIORITY, 0, 0x7ffffff, Buffer.from([0, 0, 0, 0, 16]))],
+    ["stream WINDOW_UPDATE frames", () => rawFrame(T.WINDOW_UPDATE, 0, 1, u32(1))],
+    ["connection WINDOW_UPDATE frames", () => rawFrame(T.WINDOW_UPDATE, 0, 0, u32(1))],
+    ["frames of an unknown type", () => rawFrame(0x42, 0, 0, Buffer.alloc(8))],
+  ] as const)("sends GOAWAY ENHANCE_YOUR_CALM to a flood of %s", async (_, flood) => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
+    const { grewBy } = await whileServing(port, async () => {
+      const client = await raw(port);
+      client.write(open(), ...Array.from({ length: 100_000 }, flood));
+      expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+      await client.waitClosed();
+    });
+    expect(grewBy).toBeLessThan(64 * MiB);
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
+  it("DATA frames on a closed stream count too", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 100 } });
+    const client = await raw(port);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("done")),
+    );
+    await client.response(1);
+    client.write(...Array.from({ length: 200 }, () => rawFrame(T.DATA, 0, 1, Buffer.from("late"))));
+    expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
+  it("a client returning window for every DATA frame it reads is not counted (16-byte window, 2,000 bytes)", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 10 } });
+    const client = await raw(port, { settings: [[4, 16]] });
+    client.autoWindow = false;
+    let read = 0;
+    client.on("change", () => {
+      for (const f of client.frames.splice(0)) {
+        if (f.type !== T.DATA || f.payload.length === 0) continue;
+        read += f.payload.length;
+        // Both windows back, in two frames, for each DATA frame read.
+        client.write(rawFrame(T.WINDOW_UPDATE, 0, 1, u32(f.payload.length)));
+        client.write(rawFrame(T.WINDOW_UPDATE, 0, 0, u32(f.payload.length)));
+      }
+    });
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("big:2000")),
+    );
+    while (read < 2005 && !client.closed) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(read).toBe(2005);
+    expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
+  });
+
+  it("a few empty frames are taken, and legal clients are served under a small budget", async () => {
+    const { server, port } = await start({ limits: { maxEmptyFramesPerWindow: 20 } });
+    const client = await raw(port);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      ...Array.from({ length: 5 }, () => rawFrame(T.DATA, 0, 1)),
+      rawFrame(T.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 0, 16])),
+      rawFrame(T.WINDOW_UPDATE, 0, 0, u32(1000)),
+      rawFrame(0x42, 0, 0),
+      rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("fine")),
+    );
+    expect((await client.response(1)).data.subarray(5).toString()).toBe("fine");
+    const s = wellBehaved(port);
+    for (let i = 0; i < 50; i++) await echo(s);
+    await postUnary(s, Buffer.alloc(3 * MiB, 0x61));
+    expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
+  });
+});
+
 describe("a client that does not read its socket", () => {
   it("stops sending to it, keeps serving the others, and cuts it off when keepalive goes unanswered", async () => {
     const { server, port } = await start({ limits: { keepaliveIntervalMs: 300, keepaliveTimeoutMs: 1000 } });

@@ -141,6 +141,9 @@ export class NativeConnection implements UnaryConnection {
   private resetCount = 0;
   private pingCount = 0;
   private settingsCount = 0;
+  private emptyFrameCount = 0;
+  // WINDOW_UPDATE frames the client may send for the DATA we sent (two per DATA frame) before they count as empty.
+  private windowUpdateCredit = 0;
   // Timers, driven by `checkTimers`.
   private acceptedAt: number;
   private idleSince: number;
@@ -257,6 +260,7 @@ export class NativeConnection implements UnaryConnection {
     if (bytes > stream.sendWindow || bytes > this.sendWindow) return false;
     stream.sendWindow -= bytes;
     this.sendWindow -= bytes;
+    this.windowUpdateCredit += 2;
     return true;
   }
 
@@ -316,6 +320,7 @@ export class NativeConnection implements UnaryConnection {
       this.queue(chunk.subarray(stream.pendingOffset, stream.pendingOffset + size));
       stream.sendWindow -= size;
       this.sendWindow -= size;
+      this.windowUpdateCredit += 2;
       stream.pendingBytes -= size;
       if (size === left) {
         stream.pending.shift();
@@ -548,7 +553,8 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
       default:
-        break; // unknown frame types are ignored (RFC 9113 5.5)
+        this.countEmptyFrame(); // unknown frame types are ignored (RFC 9113 5.5), but not without end
+        break;
     }
   }
 
@@ -562,11 +568,14 @@ export class NativeConnection implements UnaryConnection {
       throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
     }
     const data = flags & Flag.PADDED ? unpad(payload) : payload;
+    const endStream = (flags & Flag.END_STREAM) !== 0;
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.consumedByConnection(length); // a stream closed already: dropped
+      this.countEmptyFrame();
       return;
     }
+    if (data.length === 0 && !endStream) this.countEmptyFrame();
     if (stream.remoteEnded) {
       this.consumedByConnection(length);
       this.resetStream(stream, ErrorCode.STREAM_CLOSED); // half-closed (remote), RFC 9113 5.1
@@ -579,7 +588,6 @@ export class NativeConnection implements UnaryConnection {
       this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
-    const endStream = (flags & Flag.END_STREAM) !== 0;
     if (this.contentLengths.size > 0 && this.contentLengths.has(streamId)) {
       const left = (this.contentLengths.get(streamId) as number) - data.length;
       this.contentLengths.set(streamId, left);
@@ -758,6 +766,7 @@ export class NativeConnection implements UnaryConnection {
   // Priorities are not acted on (RFC 9113 5.3.2), but a malformed PRIORITY still ends its stream.
   private onPriority(streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+    this.countEmptyFrame();
     const stream = this.streams.get(streamId);
     if (payload.length !== 5) {
       if (stream !== undefined) this.resetStream(stream, ErrorCode.FRAME_SIZE_ERROR);
@@ -774,6 +783,8 @@ export class NativeConnection implements UnaryConnection {
   private onWindowUpdate(streamId: number, payload: Buffer): void {
     if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
     const increment = payload.readUInt32BE(0) & 0x7fffffff;
+    if (this.windowUpdateCredit > 0) this.windowUpdateCredit -= 1;
+    else this.countEmptyFrame(); // raises a window we did not use
     if (streamId === 0) {
       if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
       this.sendWindow += increment;
@@ -821,6 +832,15 @@ export class NativeConnection implements UnaryConnection {
     }
   }
 
+  // Counts one frame that did no work; over the limit: a connection error ENHANCE_YOUR_CALM (CVE-2019-9518).
+  private countEmptyFrame(): void {
+    this.rollRateWindow();
+    if (++this.emptyFrameCount > this.limits.maxEmptyFramesPerWindow) {
+      this.noteLimitHit("emptyFrames");
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many frames that do no work");
+    }
+  }
+
   // Starts a new window of the rate limits when the current one is over.
   private rollRateWindow(): void {
     const now = Date.now();
@@ -829,6 +849,7 @@ export class NativeConnection implements UnaryConnection {
     this.resetCount = 0;
     this.pingCount = 0;
     this.settingsCount = 0;
+    this.emptyFrameCount = 0;
   }
 
   // ---- ending ---------------------------------------------------------------
