@@ -649,8 +649,12 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (streamId <= this.lastStreamId) {
-      // Trailers still in flight for a stream we already ended are dropped; a new request on an old id is an error.
-      if (endStream) return;
+      // Trailers still in flight for a stream we already ended are dropped (and count as a frame that did no
+      // work); a request on an old id (RFC 9113 5.1.1), or headers that do not end it, are an error.
+      if (endStream && (fields === undefined || !fields.some((f, i) => i % 2 === 0 && f.startsWith(":")))) {
+        this.countEmptyFrame();
+        return;
+      }
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
     }
     this.lastStreamId = streamId;
