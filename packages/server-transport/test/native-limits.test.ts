@@ -3,6 +3,7 @@
 // or RST_STREAM code the limit promises, a second, well-behaved connection
 // keeps being answered while it runs, and the server's memory stays bounded.
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
 import { connect as connectH2, type ClientHttp2Session } from "node:http2";
 import { connect as connectNet } from "node:net";
 import { execFile, spawnSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import type { TransportLimits } from "../src";
 import { createNativeServer, type NativeServer, type NativeStream } from "../src/h2";
 import {
+  echoService,
   F,
   grpcMessage,
   postUnary,
@@ -408,6 +410,30 @@ describe("floods of frames that do no work (CVE-2019-9518)", () => {
     while (read < 2005 && !client.closed) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(read).toBe(2005);
     expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
+  });
+
+  it("grpc-js (Node's http2) is never counted: unary calls, 100 at once, and a 2 MB server stream", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 3 } });
+    const Echo = makeGenericClientConstructor(echoService, "Echo");
+    const client = new Echo(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client & {
+      unary(req: Buffer, cb: (err: ServiceError | null, res?: Buffer) => void): void;
+      stream(req: Buffer): NodeJS.ReadableStream;
+    };
+    cleanups.push(() => client.close());
+    const one = (): Promise<unknown> =>
+      new Promise((resolve, reject) => client.unary(Buffer.alloc(100), (e, r) => (e ? reject(e) : resolve(r))));
+    for (let i = 0; i < 100; i++) await one();
+    await Promise.all(Array.from({ length: 100 }, one));
+    let messages = 0;
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.stream(Buffer.from("2000:1000"));
+      stream.on("data", () => (messages += 1));
+      stream.on("end", resolve);
+      stream.on("error", reject);
+    });
+    expect(messages).toBe(2000);
+    expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
+    expect(server.transportStats().goaway).toEqual({});
   });
 
   it("a few empty frames are taken, and legal clients are served under a small budget", async () => {
