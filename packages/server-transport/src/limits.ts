@@ -32,11 +32,12 @@ export interface TransportLimits {
   readonly maxSettingsPerWindow: number;
   /**
    * Frames that do no work, per `rateWindowMs` (the empty-frames flood of
-   * CVE-2019-9518): DATA without data or END_STREAM, DATA on a closed stream,
-   * PRIORITY, frames of unknown type, and WINDOW_UPDATE frames beyond two for
-   * each DATA frame we sent (a client gives window back for what it read; one
-   * that keeps raising windows we did not use does nothing). One more: GOAWAY
-   * ENHANCE_YOUR_CALM.
+   * CVE-2019-9518): DATA without data or END_STREAM, DATA or trailers on a
+   * closed stream, PRIORITY, frames of unknown type, SETTINGS and PING ACKs of
+   * nothing we sent, GOAWAY after the first, and WINDOW_UPDATE frames beyond
+   * two for each DATA frame we sent (a client gives window back for what it
+   * read; one that keeps raising windows we did not use does nothing). One
+   * more: GOAWAY ENHANCE_YOUR_CALM.
    */
   readonly maxEmptyFramesPerWindow: number;
   /** The window of the four rates above, in ms. */

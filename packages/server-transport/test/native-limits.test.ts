@@ -364,6 +364,8 @@ describe("floods of frames that do no work (CVE-2019-9518)", () => {
     ["stream WINDOW_UPDATE frames", () => rawFrame(T.WINDOW_UPDATE, 0, 1, u32(1))],
     ["connection WINDOW_UPDATE frames", () => rawFrame(T.WINDOW_UPDATE, 0, 0, u32(1))],
     ["frames of an unknown type", () => rawFrame(0x42, 0, 0, Buffer.alloc(8))],
+    ["SETTINGS ACKs of nothing", () => rawFrame(T.SETTINGS, F.ACK, 0)],
+    ["PING ACKs of nothing", () => rawFrame(T.PING, F.ACK, 0, Buffer.alloc(8))],
   ] as const)("sends GOAWAY ENHANCE_YOUR_CALM to a flood of %s", async (_, flood) => {
     const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
     const { grewBy } = await whileServing(port, async () => {
@@ -373,6 +375,16 @@ describe("floods of frames that do no work (CVE-2019-9518)", () => {
       await client.waitClosed();
     });
     expect(grewBy).toBeLessThan(64 * MiB);
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
+  it("GOAWAY frames after the first count too: GOAWAY NO_ERROR, then ENHANCE_YOUR_CALM", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
+    const client = await raw(port);
+    client.write(open(), ...Array.from({ length: 100_000 }, () => rawFrame(T.GOAWAY, 0, 0, Buffer.alloc(8))));
+    const calm = await client.waitFor((f) => f.type === T.GOAWAY && f.payload.readUInt32BE(4) === ENHANCE_YOUR_CALM);
+    expect(calm).toBeDefined();
+    expect(await goawayCode(client)).toBe(NO_ERROR); // the answer to the first
     expect(server.transportStats().limitHits.emptyFrames).toBe(1);
   });
 

@@ -144,6 +144,8 @@ export class NativeConnection implements UnaryConnection {
   private emptyFrameCount = 0;
   // WINDOW_UPDATE frames the client may send for the DATA we sent (two per DATA frame) before they count as empty.
   private windowUpdateCredit = 0;
+  private settingsAcked = false;
+  private peerWentAway = false;
   // Timers, driven by `checkTimers`.
   private acceptedAt: number;
   private idleSince: number;
@@ -532,7 +534,8 @@ export class NativeConnection implements UnaryConnection {
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
         if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
         if (flags & ACK_FLAG) {
-          if (payload.equals(KEEPALIVE_PAYLOAD)) this.keepaliveSentAt = undefined;
+          if (this.keepaliveSentAt !== undefined && payload.equals(KEEPALIVE_PAYLOAD)) this.keepaliveSentAt = undefined;
+          else this.countEmptyFrame(); // an ACK of no PING of ours
           break;
         }
         this.rollRateWindow();
@@ -545,6 +548,8 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.GOAWAY:
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
         if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
+        if (this.peerWentAway) this.countEmptyFrame(); // the first one said it all
+        this.peerWentAway = true;
         this.goAway();
         break;
       case FrameType.WINDOW_UPDATE:
@@ -725,6 +730,8 @@ export class NativeConnection implements UnaryConnection {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
     if (flags & ACK_FLAG) {
       if (payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+      if (this.settingsAcked) this.countEmptyFrame(); // we send one SETTINGS frame: one ACK is owed
+      this.settingsAcked = true;
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
