@@ -102,6 +102,15 @@ describe("connection errors: GOAWAY with the RFC's code", () => {
       FLOW_CONTROL_ERROR,
     ],
     [
+      "SETTINGS_INITIAL_WINDOW_SIZE raising an open stream's window past 2^31-1",
+      () => [
+        open(1),
+        rawFrame(T.WINDOW_UPDATE, 0, 1, u32(0x7fffffff - 65535)),
+        rawFrame(T.SETTINGS, 0, 0, settingsPayload([[4, 65536]])),
+      ],
+      FLOW_CONTROL_ERROR,
+    ],
+    [
       "SETTINGS_MAX_FRAME_SIZE 16383",
       () => [rawFrame(T.SETTINGS, 0, 0, settingsPayload([[5, 16383]]))],
       PROTOCOL_ERROR,
@@ -155,6 +164,30 @@ describe("connection errors: GOAWAY with the RFC's code", () => {
     const client = await raw();
     client.write(...frames());
     expect(await goawayCode(client)).toBe(code);
+    await client.waitClosed();
+    await anotherConnectionServed();
+  });
+});
+
+describe("HPACK errors (RFC 7541): GOAWAY COMPRESSION_ERROR", () => {
+  const COMPRESSION_ERROR = 0x9;
+  const block = (...bytes: number[]): Buffer => Buffer.concat([requestBlock(UNARY_PATH), Buffer.from(bytes)]);
+  const cases: Array<[string, Buffer]> = [
+    ["an indexed field of index 0", block(0x80)],
+    ["an index past the dynamic table", block(0xbe)],
+    [
+      "a table size update above SETTINGS_HEADER_TABLE_SIZE",
+      Buffer.concat([Buffer.from([0x3f, 0xe2, 0x1f]), requestBlock(UNARY_PATH)]),
+    ],
+    ["a table size update after a field", block(0x20)],
+    ["an integer that overflows", block(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)],
+    ["a string longer than the block", block(0x00, 0x7f, 0x10)],
+    ["a Huffman string with EOS", block(0x00, 0x81, 0xff, 0x81, 0x00)],
+  ];
+  it.each(cases)("%s", async (_, headerBlock) => {
+    const client = await raw();
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, headerBlock));
+    expect(await goawayCode(client)).toBe(COMPRESSION_ERROR);
     await client.waitClosed();
     await anotherConnectionServed();
   });
