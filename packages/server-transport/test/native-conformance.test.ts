@@ -25,6 +25,7 @@ import type { OffloadServer } from "../src";
 const NO_ERROR = 0x0;
 const PROTOCOL_ERROR = 0x1;
 const FLOW_CONTROL_ERROR = 0x3;
+const STREAM_CLOSED = 0x5;
 const FRAME_SIZE_ERROR = 0x6;
 
 let server: OffloadServer;
@@ -215,22 +216,38 @@ describe("stream errors: RST_STREAM with the RFC's code, the connection served o
     await anotherConnectionServed();
   });
 
-  it("a client's RST_STREAM of an open stream ends it; frames after it on that stream are ignored", async () => {
+  it("DATA after the client's RST_STREAM: RST_STREAM STREAM_CLOSED, once", async () => {
     const client = await raw();
     client.write(open(1), rawFrame(T.RST_STREAM, 0, 1, u32(8)), rawFrame(T.DATA, 0, 1, grpcMessage("late")));
+    expect(await resetCode(client, 1)).toBe(STREAM_CLOSED);
+    client.write(rawFrame(T.DATA, 0, 1, grpcMessage("later")));
     await servedAfter(client, 3);
+    expect(client.frames.filter((f) => f.type === T.RST_STREAM).length).toBe(1);
     expect(client.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
   });
 
-  it("trailers still in flight for a stream the server already ended are dropped", async () => {
+  it("DATA on a stream closed cleanly (both sides ended): RST_STREAM STREAM_CLOSED", async () => {
+    const client = await raw();
+    client.write(open(1, UNARY_PATH), rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("done")));
+    await client.response(1);
+    client.write(rawFrame(T.DATA, 0, 1, grpcMessage("late")));
+    expect(await resetCode(client, 1)).toBe(STREAM_CLOSED);
+    await servedAfter(client, 3);
+  });
+
+  it("DATA and trailers still in flight for a stream the server already ended are dropped", async () => {
     const client = await raw();
     const tooLong = Buffer.alloc(5);
     tooLong.writeUInt32BE(100 * 1024 * 1024, 1); // answered RESOURCE_EXHAUSTED at once, the stream ended
     client.write(open(1, UNARY_PATH), rawFrame(T.DATA, 0, 1, tooLong));
     expect((await client.response(1)).blocks.at(-1)?.["grpc-status"]).toBe("8");
+    client.write(rawFrame(T.DATA, 0, 1, Buffer.alloc(100))); // still in flight: ignored
     client.write(rawFrame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 1, requestBlock(UNARY_PATH).subarray(0, 0)));
     await servedAfter(client, 3);
     expect(client.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
+    // Only the RST_STREAM NO_ERROR that asks the client to stop sending (RFC 9113 8.1), no STREAM_CLOSED.
+    const resets = client.frames.filter((f) => f.type === T.RST_STREAM).map((f) => f.payload.readUInt32BE(0));
+    expect(resets).toEqual([NO_ERROR]);
   });
 
   it("SETTINGS_INITIAL_WINDOW_SIZE changes apply to open streams (down to 0 and back up)", async () => {

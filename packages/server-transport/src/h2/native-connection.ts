@@ -85,6 +85,8 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_SETTINGS_ENTRIES = 32;
 // The PING payload of keepalive.
 const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
+// Streams remembered as closed by us (`endedByUs`); older ones are forgotten.
+const ENDED_BY_US_KEPT = 1024;
 // Flush gathered frames through writev above this many bytes instead of one copy.
 const CONCAT_LIMIT = 64 * 1024;
 
@@ -112,6 +114,9 @@ export class NativeConnection implements UnaryConnection {
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE);
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
+  // Streams we closed before the client ended its side (answered early, reset or refused), newest last: DATA
+  // still in flight on them is ignored (RFC 9113 5.1); on any other closed stream it is an error.
+  private readonly endedByUs = new Set<number>();
   // Bytes still expected on streams whose request declared a content-length.
   private readonly contentLengths = new Map<number, number>();
   private readonly limits: TransportLimits;
@@ -340,6 +345,7 @@ export class NativeConnection implements UnaryConnection {
 
   release(stream: StreamState): void {
     this.streams.delete(stream.id);
+    if (!stream.remoteEnded) this.noteEndedByUs(stream.id);
     if (this.contentLengths.size > 0) this.contentLengths.delete(stream.id);
     this.blocked.delete(stream);
     this.draining.delete(stream);
@@ -526,6 +532,8 @@ export class NativeConnection implements UnaryConnection {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
         this.countReset();
         this.streams.get(streamId)?.receiveReset(payload.readUInt32BE(0));
+        this.endedByUs.delete(streamId); // the client's own reset: nothing of it should follow
+
         break;
       case FrameType.SETTINGS:
         this.onSettings(flags, streamId, payload);
@@ -578,6 +586,8 @@ export class NativeConnection implements UnaryConnection {
     if (stream === undefined) {
       this.consumedByConnection(length); // a stream closed already: dropped
       this.countEmptyFrame();
+      // In flight when we closed it: ignored; after the client ended or reset it: STREAM_CLOSED (RFC 9113 6.1).
+      if (!this.endedByUs.has(streamId)) this.refuse(streamId, ErrorCode.STREAM_CLOSED);
       return;
     }
     if (data.length === 0 && !endStream) this.countEmptyFrame();
@@ -825,13 +835,22 @@ export class NativeConnection implements UnaryConnection {
   private resetStream(stream: StreamState, code: ErrorCode): void {
     this.sendReset(stream.id, code);
     stream.receiveReset(code);
+    this.noteEndedByUs(stream.id);
     this.countReset();
   }
 
   // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted.
   private refuse(streamId: number, code: ErrorCode): void {
     this.sendReset(streamId, code);
+    this.noteEndedByUs(streamId);
     this.countReset();
+  }
+
+  // Remembers a stream we closed before the client ended it (the oldest remembered is forgotten).
+  private noteEndedByUs(streamId: number): void {
+    const ended = this.endedByUs;
+    ended.add(streamId);
+    if (ended.size > ENDED_BY_US_KEPT) ended.delete(ended.values().next().value as number);
   }
 
   // Counts one stream reset; over the limit: a connection error ENHANCE_YOUR_CALM, and nothing more is dispatched.
