@@ -237,6 +237,49 @@ describe("HpackDecoder: malformed blocks are HpackErrors", () => {
   });
 });
 
+describe("HpackDecoder: repeated string literals", () => {
+  // A literal without indexing of :path (static name 4) with a raw or Huffman-coded value.
+  const pathBlock = (value: Buffer, huffman: boolean): Buffer =>
+    Buffer.concat([Buffer.from([0x04, (huffman ? 0x80 : 0) | value.length]), value]);
+
+  it("decodes the same literal the same on every block", () => {
+    const decoder = new HpackDecoder(4096);
+    const block = hpackJsEncode([["x-path", "/sessions.v1.SessionTable/getSession"]]);
+    for (let i = 0; i < 3; i++) {
+      expect(decoder.decode(block)).toEqual(["x-path", "/sessions.v1.SessionTable/getSession"]);
+    }
+  });
+
+  it("tells apart literals of one length, first and last byte (one cache slot)", () => {
+    const decoder = new HpackDecoder(4096);
+    for (const value of ["/a1c", "/a2c", "/a1c", "/a3c"]) {
+      expect(decoder.decode(pathBlock(Buffer.from(value, "latin1"), false))).toEqual([":path", value]);
+    }
+  });
+
+  it("tells a Huffman literal from a raw one with the same bytes", () => {
+    const decoder = new HpackDecoder(4096);
+    const coded = hex("a8eb 1064 9cbf"); // "no-cache"
+    expect(decoder.decode(pathBlock(coded, true))).toEqual([":path", "no-cache"]);
+    expect(decoder.decode(pathBlock(coded, false))).toEqual([":path", coded.toString("latin1")]);
+    expect(decoder.decode(pathBlock(coded, true))).toEqual([":path", "no-cache"]);
+  });
+
+  it("still refuses a bad Huffman literal after good ones", () => {
+    const decoder = new HpackDecoder(4096);
+    expect(decoder.decode(pathBlock(hex("1f"), true))).toEqual([":path", "a"]);
+    expect(() => decoder.decode(pathBlock(hex("18"), true))).toThrow(HpackError);
+  });
+
+  it("decodes long literals (not cached) every time", () => {
+    const decoder = new HpackDecoder(4096);
+    const long = "/".padEnd(300, "x");
+    const block = hpackJsEncode([["x-long", long]]);
+    expect(decoder.decode(block)).toEqual(["x-long", long]);
+    expect(decoder.decode(block)).toEqual(["x-long", long]);
+  });
+});
+
 describe("decodeHuffman", () => {
   const decode = (text: string): string => {
     const bytes = hex(text);
