@@ -149,6 +149,33 @@ describe("malformed requests (RFC 9113 8.1-8.3): RST_STREAM PROTOCOL_ERROR, the 
     await servedAfter(client, 3);
   });
 
+  it("each request on a connection is judged on its own, whatever the one before it was", async () => {
+    // The connection remembers the last request it checked: a malformed request right after a valid one that
+    // differs from it in one value, and the other way round, must each get their own answer.
+    const { client } = await setup();
+    const body = grpcMessage("ok");
+    const sequence: Array<[ReadonlyArray<readonly [string, string]>, boolean]> = [
+      [[...GOOD, ["x-v", "ab"]], true],
+      [[...GOOD, ["x-v", "a\0b"]], false],
+      [[...GOOD, ["x-v", "a\0b"]], false],
+      [[...GOOD, ["x-v", "ab"]], true],
+      [[...GOOD, ["x-v", "ab"]], true],
+      [[...GOOD, ["content-length", `${body.length}`]], true],
+      [[...GOOD, ["content-length", `${body.length + 1}`]], false],
+      [[...GOOD, ["content-length", `${body.length}`]], true],
+      [[...without("te"), ["te", "gzip"]], false],
+      [GOOD, true],
+    ];
+    let stream = 1;
+    for (const [fields, valid] of sequence) {
+      client.write(rawFrame(T.HEADERS, F.END_HEADERS, stream, literalBlock(fields)));
+      client.write(rawFrame(T.DATA, F.END_STREAM, stream, body));
+      if (valid) expect((await client.response(stream)).data.subarray(5).toString()).toBe("ok");
+      else expect(await resetCode(client, stream)).toBe(PROTOCOL_ERROR);
+      stream += 2;
+    }
+  });
+
   it("a PRIORITY frame on an idle stream that depends on itself", async () => {
     const { client } = await setup();
     client.write(rawFrame(T.PRIORITY, 0, 5, Buffer.from([0, 0, 0, 5, 16])));

@@ -22,7 +22,7 @@ import { HpackDecoder, HpackError, type HeaderFields } from "./hpack-decoder";
 export type { HeaderFields } from "./hpack-decoder";
 import { tableSizeUpdate } from "./hpack-encoder";
 import { NativeStream, STREAM_HIGH_WATER_MARK, type StreamConnection, type StreamState } from "./native-stream";
-import { checkRequestFields, checkTrailerFields } from "./request-validation";
+import { checkTrailerFields, RequestFieldsChecker } from "./request-validation";
 import type { TransportLimitName, TransportLimits } from "../limits";
 import type { TransportCounters } from "../transport-stats";
 
@@ -110,6 +110,7 @@ class ConnectionError extends Error {
 export class NativeConnection implements UnaryConnection {
   private readonly streams = new Map<number, StreamState>();
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE);
+  private readonly requestChecker = new RequestFieldsChecker();
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
   // Bytes still expected on streams whose request declared a content-length.
@@ -662,7 +663,7 @@ export class NativeConnection implements UnaryConnection {
       this.refuse(streamId, ErrorCode.REFUSED_STREAM);
       return;
     }
-    const check = checkRequestFields(fields);
+    const check = this.requestChecker.check(fields);
     if (check.error !== undefined || (endStream && check.contentLength > 0)) {
       this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
       return;
