@@ -46,6 +46,8 @@ export interface NativeConnectionOptions {
 /** A native unary call opened by a `UnaryRouter`: the connection starts it once it is registered. */
 export interface UnaryCallState extends StreamState {
   start(): void;
+  /** Arms the call's deadline timer if it has a deadline and is still open (see `deferDeadline`). */
+  armDeadline(): void;
 }
 
 /** What a native unary call needs of its connection. */
@@ -58,6 +60,8 @@ export interface UnaryConnection extends StreamConnection {
   readonly maxFrameSize: number;
   /** True while the next header block must open with a dynamic table size update: send it with `sendHeaders`. */
   readonly tableSizeUpdatePending: boolean;
+  /** Calls `call.armDeadline()` once the bytes being read now are handled (before any timer can fire). */
+  deferDeadline(call: UnaryCallState): void;
   /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
   noteLimitHit(limit: TransportLimitName): void;
   /** `bytes` of the call's request were taken: its stream window gets them back (the connection's does not yet). */
@@ -149,6 +153,8 @@ export class NativeConnection implements UnaryConnection {
   private readSinceCheck = false;
   private openedSinceCheck = false;
   private keepaliveSentAt: number | undefined;
+  // Calls started in this read whose deadline timers are armed at its end, if they are still open.
+  private deadlineCalls: UnaryCallState[] = [];
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -271,6 +277,18 @@ export class NativeConnection implements UnaryConnection {
 
   noteLimitHit(limit: TransportLimitName): void {
     this.counters.limitHit(limit);
+  }
+
+  deferDeadline(call: UnaryCallState): void {
+    this.deadlineCalls.push(call);
+  }
+
+  // Arms the deadline timers of the calls started in this read that are still open.
+  private armDeadlines(): void {
+    const calls = this.deadlineCalls;
+    if (calls.length === 0) return;
+    this.deadlineCalls = [];
+    for (const call of calls) call.armDeadline();
   }
 
   // ---- StreamConnection -------------------------------------------------
@@ -478,6 +496,8 @@ export class NativeConnection implements UnaryConnection {
       else if (err instanceof HpackError) this.fail(ErrorCode.COMPRESSION_ERROR, err.message);
       else if (err instanceof Error && err.message === "bad preface") this.destroy();
       else throw err;
+    } finally {
+      this.armDeadlines();
     }
   }
 

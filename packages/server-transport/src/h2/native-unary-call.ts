@@ -23,8 +23,13 @@ import { encodeHeaderBlock } from "./hpack-encoder";
 import { toHeaders, type UnaryCallState, type UnaryConnection, type UnaryRouter } from "./native-connection";
 import type { WriteCallback } from "./native-stream";
 
-const OK_TRAILERS = Object.freeze(statusTrailers(OK_STATUS));
+// The header blocks of a plain successful answer, encoded once.
+const OK_HEADER_BLOCK = encodeHeaderBlock(RESPONSE_HEADERS);
+const OK_TRAILER_BLOCK = encodeHeaderBlock(Object.freeze(statusTrailers(OK_STATUS)));
 const PREFIX = 5;
+// The response data queue of a call that has none (most: the answer goes out at once); never added to.
+const NO_DATA: Buffer[] = [];
+const NO_CALLBACKS: (WriteCallback | undefined)[] = [];
 
 /** The header fields a native unary call is chosen by. */
 interface RequestLine {
@@ -33,7 +38,8 @@ interface RequestLine {
 }
 
 // The request's :path and grpc-timeout when it may be served natively
-// (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined.
+// (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined. The connection has
+// checked the fields (RFC 9113 8.2.1: names are lower-case tokens) before it asks.
 function requestLine(fields: HeaderFields): RequestLine | undefined {
   let path: string | undefined;
   let timeout: string | undefined;
@@ -42,7 +48,6 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
     const value = fields[i + 1] as string;
-    if (name.length === 0 || name !== name.toLowerCase()) return undefined; // toHeaders resets it
     switch (name) {
       case ":path":
         path = value;
@@ -82,8 +87,8 @@ export class NativeUnaryCall implements UnaryCallState {
   // all the calls of a connection hold is bounded by the connection's receive window.
   readonly defersConsumption = true;
   private held = 0;
-  readonly pending: Buffer[] = [];
-  readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
+  pending: Buffer[] = NO_DATA;
+  pendingCallbacks: (WriteCallback | undefined)[] = NO_CALLBACKS;
   pendingOffset = 0;
   pendingBytes = 0;
   remoteEnded = false;
@@ -123,17 +128,22 @@ export class NativeUnaryCall implements UnaryCallState {
       this.fail({ code: status.INTERNAL, details: `Invalid grpc-timeout value "${this.timeout}"` });
       return;
     }
-    const now = Date.now();
-    this.deadlineAt = now + ms;
-    // Counted from HEADERS: a request body that is slow to come (or never ends) cannot hold the call past it.
-    this.armDeadline(now);
+    // Counted from HEADERS: a request body that is slow to come (or never ends) cannot hold the call past it. The
+    // timer itself is armed only if the call is still open once the connection has read what it was given
+    // (`armDeadline`): most calls are answered by then and never cost a timer.
+    this.deadlineAt = Date.now() + ms;
+    this.connection.deferDeadline(this);
   }
 
-  private armDeadline(now: number): void {
-    this.timer = setTimeout(() => {
-      this.fail(DEADLINE_EXCEEDED);
-      this.cancelled = true;
-    }, this.deadlineAt - now);
+  armDeadline(): void {
+    if (this.answered || this.closed || this.timer !== undefined || this.deadlineAt === Infinity) return;
+    this.timer = setTimeout(
+      () => {
+        this.fail(DEADLINE_EXCEEDED);
+        this.cancelled = true;
+      },
+      Math.max(0, this.deadlineAt - Date.now()),
+    );
   }
 
   // ---- what handlers use ----
@@ -326,8 +336,10 @@ export class NativeUnaryCall implements UnaryCallState {
     }
     if (!this.settle(status.OK)) return;
     this.tracker?.messageSent();
-    const headerBlock = encodeHeaderBlock(this.custom ? responseHeaders(this.custom) : RESPONSE_HEADERS);
-    const trailerBlock = encodeHeaderBlock(trailer ? statusTrailers({ ...OK_STATUS, metadata: trailer }) : OK_TRAILERS);
+    const headerBlock = this.custom ? encodeHeaderBlock(responseHeaders(this.custom)) : OK_HEADER_BLOCK;
+    const trailerBlock = trailer
+      ? encodeHeaderBlock(statusTrailers({ ...OK_STATUS, metadata: trailer }))
+      : OK_TRAILER_BLOCK;
     const connection = this.connection;
     const dataLength = PREFIX + bytes.length;
     const maxFrame = connection.maxFrameSize;
@@ -364,8 +376,8 @@ export class NativeUnaryCall implements UnaryCallState {
     message[0] = 0;
     message.writeUInt32BE(bytes.length, 1);
     message.set(bytes, PREFIX);
-    this.pending.push(message);
-    this.pendingCallbacks.push(undefined);
+    this.pending = [message];
+    this.pendingCallbacks = [undefined];
     this.pendingBytes = dataLength;
     this.trailersAfterData = headerFrames(this.id, trailerBlock, true, maxFrame);
     connection.pump(this);
@@ -406,7 +418,8 @@ export class NativeUnaryCall implements UnaryCallState {
     this.letGo();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending.length = 0;
+    this.pending = NO_DATA;
+    this.pendingCallbacks = NO_CALLBACKS;
     this.pendingBytes = 0;
     this.connection.release(this);
   }
