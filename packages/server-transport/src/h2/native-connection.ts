@@ -20,7 +20,7 @@ import {
 } from "./frames";
 import { HpackDecoder, HpackError, type HeaderFields } from "./hpack-decoder";
 export type { HeaderFields } from "./hpack-decoder";
-import { tableSizeUpdate } from "./hpack-encoder";
+import { tableSizeUpdate, type AnswerBlocks } from "./hpack-encoder";
 import { NativeStream, STREAM_HIGH_WATER_MARK, type StreamConnection, type StreamState } from "./native-stream";
 import { checkTrailerFields, RequestFieldsChecker } from "./request-validation";
 import type { TransportLimitName, TransportLimits } from "../limits";
@@ -60,6 +60,12 @@ export interface UnaryConnection extends StreamConnection {
   readonly maxFrameSize: number;
   /** True while the next header block must open with a dynamic table size update: send it with `sendHeaders`. */
   readonly tableSizeUpdatePending: boolean;
+  /**
+   * The blocks of an answer of `blocks`' kind for this connection's peer: inserting (first time), indexed
+   * (its entries are in the peer's table) or plain. Only while no table size update is pending, for blocks
+   * queued at once, in this order.
+   */
+  answerBlocks(blocks: AnswerBlocks): readonly [Buffer, Buffer];
   /** Calls `call.armDeadline()` once the bytes being read now are handled (before any timer can fire). */
   deferDeadline(call: UnaryCallState): void;
   /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
@@ -81,7 +87,8 @@ export interface UnaryRouter {
   ): UnaryCallState | undefined;
 }
 
-// The HPACK dynamic table size we decode with, and the most we encode with (we insert nothing).
+// The HPACK dynamic table size we decode with, and the most we encode with (we only add the fields of the
+// constant OK answer, `AnswerBlocks`).
 const HEADER_TABLE_SIZE = 4096;
 // A connection that has sent GOAWAY and ended its side is destroyed if the peer has not closed by then.
 const CLOSE_GRACE_MS = 1000;
@@ -141,6 +148,8 @@ export class NativeConnection implements UnaryConnection {
   // RFC 7541 4.2: table size updates owed to the peer's decoder (smallest, then last), and the size it last heard.
   private encoderTableSize = HEADER_TABLE_SIZE;
   private tableSizeLeast: number | undefined;
+  // The answer kind whose entries are the newest in the peer's dynamic table (the only entries we add).
+  private tableHolds: AnswerBlocks | undefined;
   // Rate limits: the start of the current window and the counts in it.
   private rateWindowStart = 0;
   private resetCount = 0;
@@ -275,6 +284,14 @@ export class NativeConnection implements UnaryConnection {
     return this.tableSizeLeast !== undefined;
   }
 
+  answerBlocks(blocks: AnswerBlocks): readonly [Buffer, Buffer] {
+    if (this.tableHolds === blocks) return blocks.indexed;
+    if (this.tableSizeLeast !== undefined || this.encoderTableSize < blocks.tableBytes) return blocks.plain;
+    // Added after anything already there: the peer evicts oldest first, and the table holds all of them.
+    this.tableHolds = blocks;
+    return blocks.inserting;
+  }
+
   noteLimitHit(limit: TransportLimitName): void {
     this.counters.limitHit(limit);
   }
@@ -298,6 +315,8 @@ export class NativeConnection implements UnaryConnection {
     if (least !== undefined) {
       // RFC 7541 4.2: the first block after a change of the peer's SETTINGS_HEADER_TABLE_SIZE says so.
       this.tableSizeLeast = undefined;
+      // A table that shrank below our entries may have lost some: they are added again by a later answer.
+      if (this.tableHolds !== undefined && least < this.tableHolds.tableBytes) this.tableHolds = undefined;
       const updates = [tableSizeUpdate(least)];
       if (least !== this.encoderTableSize) updates.push(tableSizeUpdate(this.encoderTableSize));
       block = Buffer.concat([...updates, block]);

@@ -19,13 +19,12 @@ import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/gr
 import { parseGrpcTimeout } from "../grpc/grpc-timeout";
 import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
 import type { HeaderFields } from "./hpack-decoder";
-import { encodeHeaderBlock } from "./hpack-encoder";
+import { AnswerBlocks, encodeHeaderBlock } from "./hpack-encoder";
 import { toHeaders, type UnaryCallState, type UnaryConnection, type UnaryRouter } from "./native-connection";
 import type { WriteCallback } from "./native-stream";
 
 // The header blocks of a plain successful answer, encoded once.
-const OK_HEADER_BLOCK = encodeHeaderBlock(RESPONSE_HEADERS);
-const OK_TRAILER_BLOCK = encodeHeaderBlock(Object.freeze(statusTrailers(OK_STATUS)));
+const OK_ANSWER = new AnswerBlocks(RESPONSE_HEADERS, statusTrailers(OK_STATUS));
 const PREFIX = 5;
 // The response data queue of a call that has none (most: the answer goes out at once); never added to.
 const NO_DATA: Buffer[] = [];
@@ -336,40 +335,46 @@ export class NativeUnaryCall implements UnaryCallState {
     }
     if (!this.settle(status.OK)) return;
     this.tracker?.messageSent();
-    const headerBlock = this.custom ? encodeHeaderBlock(responseHeaders(this.custom)) : OK_HEADER_BLOCK;
-    const trailerBlock = trailer
-      ? encodeHeaderBlock(statusTrailers({ ...OK_STATUS, metadata: trailer }))
-      : OK_TRAILER_BLOCK;
+    // A handler's own metadata makes blocks of their own; the rest share the OK answer's.
+    const own: readonly [Buffer, Buffer] | undefined =
+      this.custom || trailer
+        ? [
+            this.custom ? encodeHeaderBlock(responseHeaders(this.custom)) : OK_ANSWER.plain[0],
+            trailer ? encodeHeaderBlock(statusTrailers({ ...OK_STATUS, metadata: trailer })) : OK_ANSWER.plain[1],
+          ]
+        : undefined;
     const connection = this.connection;
     const dataLength = PREFIX + bytes.length;
     const maxFrame = connection.maxFrameSize;
     if (
-      headerBlock.length <= maxFrame &&
-      trailerBlock.length <= maxFrame &&
+      (own === undefined || (own[0].length <= maxFrame && own[1].length <= maxFrame)) &&
       dataLength <= maxFrame &&
-      !connection.tableSizeUpdatePending
+      !connection.tableSizeUpdatePending &&
+      connection.takeWindow(this, dataLength)
     ) {
-      if (connection.takeWindow(this, dataLength)) {
-        // The usual case: one buffer, three frames.
-        const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
-        const out = Buffer.allocUnsafe(total);
-        let at = 0;
-        writeFrameHeader(out, at, headerBlock.length, FrameType.HEADERS, Flag.END_HEADERS, this.id);
-        at += FRAME_HEADER_BYTES;
-        at += headerBlock.copy(out, at);
-        writeFrameHeader(out, at, dataLength, FrameType.DATA, 0, this.id);
-        at += FRAME_HEADER_BYTES;
-        out[at] = 0;
-        out.writeUInt32BE(bytes.length, at + 1);
-        out.set(bytes, at + PREFIX);
-        at += dataLength;
-        writeFrameHeader(out, at, trailerBlock.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, this.id);
-        trailerBlock.copy(out, at + FRAME_HEADER_BYTES);
-        connection.send(out);
-        this.ended();
-        return;
-      }
+      // The usual case: one buffer, three frames, queued at once (so the OK answer may use the peer's table).
+      const [headerBlock, trailerBlock] = own ?? connection.answerBlocks(OK_ANSWER);
+      const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
+      const out = Buffer.allocUnsafe(total);
+      let at = 0;
+      writeFrameHeader(out, at, headerBlock.length, FrameType.HEADERS, Flag.END_HEADERS, this.id);
+      at += FRAME_HEADER_BYTES;
+      at += headerBlock.copy(out, at);
+      writeFrameHeader(out, at, dataLength, FrameType.DATA, 0, this.id);
+      at += FRAME_HEADER_BYTES;
+      out[at] = 0;
+      out.writeUInt32BE(bytes.length, at + 1);
+      out.set(bytes, at + PREFIX);
+      at += dataLength;
+      writeFrameHeader(out, at, trailerBlock.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, this.id);
+      trailerBlock.copy(out, at + FRAME_HEADER_BYTES);
+      connection.send(out);
+      this.ended();
+      return;
     }
+    // A window too small or frames too big: the connection's general path, with literal blocks (the trailers may
+    // go out much later, after a change of the peer's table).
+    const [headerBlock, trailerBlock] = own ?? OK_ANSWER.plain;
     // A window too small or frames too big: the connection's general path.
     connection.sendHeaders(this.id, headerBlock, false);
     const message = Buffer.allocUnsafe(dataLength);
