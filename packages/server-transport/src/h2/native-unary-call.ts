@@ -281,7 +281,13 @@ export class NativeUnaryCall implements UnaryCallState {
       return;
     }
     if (body.length > PREFIX + length) {
-      this.fail({ code: status.UNIMPLEMENTED, details: `Received a second request message for method ${path}` });
+      // A second message, or bytes of one that never ended (as the streaming path's reader tells them apart).
+      const rest = body.length - PREFIX - length;
+      if (rest < PREFIX || rest < PREFIX + body.readUInt32BE(PREFIX + length + 1)) {
+        this.fail({ code: status.INTERNAL, details: `Request ended inside a message (${rest} bytes held)` });
+      } else {
+        this.fail({ code: status.UNIMPLEMENTED, details: `Received a second request message for method ${path}` });
+      }
       return;
     }
     if (((body[0] as number) & 1) === 1) {
