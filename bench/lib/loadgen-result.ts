@@ -15,6 +15,8 @@ export interface LoadResult {
   ok: boolean;
   /** Which driver produced it: the C++ offload-loadgen or the Node fallback. */
   driver?: string;
+  /** The server's CPU time (user + system, all threads) per call of the timed run, µs, where measured. */
+  server_cpu_us_per_call?: number;
 }
 
 /** Percentile (0..100) of sorted values. */

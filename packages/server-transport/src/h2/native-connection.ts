@@ -20,9 +20,9 @@ import {
 } from "./frames";
 import { HpackDecoder, HpackError, type HeaderFields } from "./hpack-decoder";
 export type { HeaderFields } from "./hpack-decoder";
-import { tableSizeUpdate } from "./hpack-encoder";
+import { tableSizeUpdate, type AnswerBlocks } from "./hpack-encoder";
 import { NativeStream, STREAM_HIGH_WATER_MARK, type StreamConnection, type StreamState } from "./native-stream";
-import { checkRequestFields, checkTrailerFields } from "./request-validation";
+import { checkTrailerFields, RequestFieldsChecker } from "./request-validation";
 import type { TransportLimitName, TransportLimits } from "../limits";
 import type { TransportCounters } from "../transport-stats";
 
@@ -46,6 +46,8 @@ export interface NativeConnectionOptions {
 /** A native unary call opened by a `UnaryRouter`: the connection starts it once it is registered. */
 export interface UnaryCallState extends StreamState {
   start(): void;
+  /** Arms the call's deadline timer if it has a deadline and is still open (see `deferDeadline`). */
+  armDeadline(): void;
 }
 
 /** What a native unary call needs of its connection. */
@@ -58,6 +60,14 @@ export interface UnaryConnection extends StreamConnection {
   readonly maxFrameSize: number;
   /** True while the next header block must open with a dynamic table size update: send it with `sendHeaders`. */
   readonly tableSizeUpdatePending: boolean;
+  /**
+   * The blocks of an answer of `blocks`' kind for this connection's peer: inserting (first time), indexed
+   * (its entries are in the peer's table) or plain. Only while no table size update is pending, for blocks
+   * queued at once, in this order.
+   */
+  answerBlocks(blocks: AnswerBlocks): readonly [Buffer, Buffer];
+  /** Calls `call.armDeadline()` once the bytes being read now are handled (before any timer can fire). */
+  deferDeadline(call: UnaryCallState): void;
   /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
   noteLimitHit(limit: TransportLimitName): void;
   /** `bytes` of the call's request were taken: its stream window gets them back (the connection's does not yet). */
@@ -77,7 +87,8 @@ export interface UnaryRouter {
   ): UnaryCallState | undefined;
 }
 
-// The HPACK dynamic table size we decode with, and the most we encode with (we insert nothing).
+// The HPACK dynamic table size we decode with, and the most we encode with (we only add the fields of the
+// constant OK answer, `AnswerBlocks`).
 const HEADER_TABLE_SIZE = 4096;
 // A connection that has sent GOAWAY and ended its side is destroyed if the peer has not closed by then.
 const CLOSE_GRACE_MS = 1000;
@@ -112,6 +123,7 @@ class ConnectionError extends Error {
 export class NativeConnection implements UnaryConnection {
   private readonly streams = new Map<number, StreamState>();
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE);
+  private readonly requestChecker = new RequestFieldsChecker();
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
   // Streams we closed before the client ended its side (answered early, reset or refused), newest last: DATA
@@ -141,6 +153,8 @@ export class NativeConnection implements UnaryConnection {
   // RFC 7541 4.2: table size updates owed to the peer's decoder (smallest, then last), and the size it last heard.
   private encoderTableSize = HEADER_TABLE_SIZE;
   private tableSizeLeast: number | undefined;
+  // The answer kind whose entries are the newest in the peer's dynamic table (the only entries we add).
+  private tableHolds: AnswerBlocks | undefined;
   // Rate limits: the start of the current window and the counts in it.
   private rateWindowStart = 0;
   private resetCount = 0;
@@ -158,6 +172,8 @@ export class NativeConnection implements UnaryConnection {
   private readSinceCheck = false;
   private openedSinceCheck = false;
   private keepaliveSentAt: number | undefined;
+  // Calls started in this read whose deadline timers are armed at its end, if they are still open.
+  private deadlineCalls: UnaryCallState[] = [];
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -279,8 +295,28 @@ export class NativeConnection implements UnaryConnection {
     return this.tableSizeLeast !== undefined;
   }
 
+  answerBlocks(blocks: AnswerBlocks): readonly [Buffer, Buffer] {
+    if (this.tableHolds === blocks) return blocks.indexed;
+    if (this.tableSizeLeast !== undefined || this.encoderTableSize < blocks.tableBytes) return blocks.plain;
+    // Added after anything already there: the peer evicts oldest first, and the table holds all of them.
+    this.tableHolds = blocks;
+    return blocks.inserting;
+  }
+
   noteLimitHit(limit: TransportLimitName): void {
     this.counters.limitHit(limit);
+  }
+
+  deferDeadline(call: UnaryCallState): void {
+    this.deadlineCalls.push(call);
+  }
+
+  // Arms the deadline timers of the calls started in this read that are still open.
+  private armDeadlines(): void {
+    const calls = this.deadlineCalls;
+    if (calls.length === 0) return;
+    this.deadlineCalls = [];
+    for (const call of calls) call.armDeadline();
   }
 
   // ---- StreamConnection -------------------------------------------------
@@ -290,6 +326,8 @@ export class NativeConnection implements UnaryConnection {
     if (least !== undefined) {
       // RFC 7541 4.2: the first block after a change of the peer's SETTINGS_HEADER_TABLE_SIZE says so.
       this.tableSizeLeast = undefined;
+      // A table that shrank below our entries may have lost some: they are added again by a later answer.
+      if (this.tableHolds !== undefined && least < this.tableHolds.tableBytes) this.tableHolds = undefined;
       const updates = [tableSizeUpdate(least)];
       if (least !== this.encoderTableSize) updates.push(tableSizeUpdate(this.encoderTableSize));
       block = Buffer.concat([...updates, block]);
@@ -490,6 +528,8 @@ export class NativeConnection implements UnaryConnection {
       else if (err instanceof HpackError) this.fail(ErrorCode.COMPRESSION_ERROR, err.message);
       else if (err instanceof Error && err.message === "bad preface") this.destroy();
       else throw err;
+    } finally {
+      this.armDeadlines();
     }
   }
 
@@ -689,7 +729,7 @@ export class NativeConnection implements UnaryConnection {
       this.refuse(streamId, ErrorCode.REFUSED_STREAM);
       return;
     }
-    const check = checkRequestFields(fields);
+    const check = this.requestChecker.check(fields);
     if (check.error !== undefined || (endStream && check.contentLength > 0)) {
       this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
       return;
