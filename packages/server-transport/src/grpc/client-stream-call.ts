@@ -163,7 +163,6 @@ export function serveClientStreamCall(
   options: CallOptions,
   tracker?: CallTracker,
 ): void {
-  stream.defersConsumption = true;
   let over = false; // status sent or the call cut off: nothing more goes out or in
   let headersSent = false;
   let received = 0; // request bytes taken from the stream
@@ -221,6 +220,8 @@ export function serveClientStreamCall(
     return;
   }
   started.deadline = deadline;
+  // From here request bytes are given back only through `giveBack`.
+  stream.defersConsumption = true;
 
   const respond: sendUnaryData<unknown> = (err, value, trailer) => {
     if (over) return;
