@@ -14,7 +14,8 @@
  * transport's speed is judged by, in one sitting: those, and addSession
  * c=16 from the C++ loadgen against ours and the C++ peer.
  *
- *   npx tsx bench/run.ts [--quick] [--speed] [--backends memory,sqlite,nftables] [--no-peers] [--reps N] [--out DIR]
+ *   npx tsx bench/run.ts [--quick] [--speed] [--backends memory,sqlite,nftables] [--no-peers] [--no-peer-servers]
+ *                        [--reps N] [--out DIR]
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -39,6 +40,7 @@ const opts = parseCliOrExit(
                          and addSession c=16 (ours, C++ peer)
   --backends LIST        comma-separated: memory, sqlite, nftables (default: all this machine can run)
   --no-peers             skip the C++ load generator and the peer servers (a Node driver runs instead)
+  --no-peer-servers      keep the C++ load generator, skip the C++ and Python peer servers (e.g. the kernel rows alone)
   --reps N               repetitions of each measurement (default 3, --quick 1)
   --out DIR              where results/latest.* go (default bench/results)
   --peers-build DIR      build folder of bench/peers (default $PEERS_BUILD or bench/.peers-build)`,
@@ -48,6 +50,7 @@ const opts = parseCliOrExit(
       backends: { type: "string" },
       peers: { type: "boolean", default: true },
       "no-peers": { type: "boolean", default: false },
+      "no-peer-servers": { type: "boolean", default: false },
       reps: { type: "string" },
       out: { type: "string", default: join(__dirname, "results") },
       "peers-build": { type: "string", default: process.env.PEERS_BUILD ?? join(__dirname, ".peers-build") },
@@ -481,7 +484,7 @@ async function h2loadRows(kinds: readonly ServerKind[]) {
 async function main() {
   mkdirSync(outDir, { recursive: true });
   const started = new Date();
-  const peers: ServerKind[] = loadgen ? [peerServer("cpp"), peerServer("py")] : [];
+  const peers: ServerKind[] = loadgen && !opts["no-peer-servers"] ? [peerServer("cpp"), peerServer("py")] : [];
   const dumpSizes = [SIZES.dumpSmall, SIZES.dumpLarge];
   if (opts.speed) {
     const ts = ourServer("memory");

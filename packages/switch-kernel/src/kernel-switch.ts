@@ -111,6 +111,10 @@ interface Entry {
   removed: ((c: Counters) => void)[] | undefined;
   /** The switch's serial number of this kernel entry (in its labels, after the id). */
   readonly serial: number;
+  /** Index in `slots` while the kernel may hold the entry (in its labels, after the serial). */
+  slot: number;
+  /** The reap round that last saw the entry in the kernel. */
+  reapRound: number;
   /** Waiters of the add. */
   added: Promise<void> | undefined;
 }
@@ -247,6 +251,10 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
   // Work for the kernel, coalesced per event-loop turn.
   let creates: { e: Entry; tuple: ConntrackTuple; resolve: () => void; reject: (err: Error) => void }[] = [];
   let serial = 0;
+  /** Entries the kernel may hold by slot: a dumped entry's labels name its slot (and serial, to check it). */
+  const slots: (Entry | undefined)[] = [];
+  const freeSlots: number[] = [];
+  let reapRound = 0;
   /** The spec fields and mark of the last verdict looked up: adds mostly repeat one. */
   let lastVerdict: { action: string; nextHop: string; inLif: string; outLif: string; ipVersion: string; mark: number } =
     { action: "", nextHop: "", inLif: "", outLif: "", ipVersion: "", mark: 0 };
@@ -286,6 +294,10 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
 
   function forgetKernel(e: Entry): void {
     if (byKey.get(e.key) === e) byKey.delete(e.key);
+    if (slots[e.slot] === e) {
+      slots[e.slot] = undefined;
+      freeSlots.push(e.slot);
+    }
   }
 
   /** The kernel entry of `e` is gone, with these final counters: the session ends (or its delete answers). */
@@ -364,7 +376,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
             orig: tuple,
             timeoutS: kernelTimeoutS,
             mark: e.mark,
-            labels: sessionLabels(e.id, e.serial),
+            labels: sessionLabels(e.id, e.serial, e.slot),
             ...(tuple.protocol === TCP ? { tcpState: 3 } : {}),
           })),
           "create",
@@ -442,12 +454,11 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     if (at > e.lastActivity) e.lastActivity = at;
   }
 
-  /** The live session a dumped entry belongs to (its labels hold the id and the serial of the session's entry). */
+  /** The live session a dumped entry belongs to (its labels hold the slot and serial of the session's entry). */
   function liveEntryOf(k: Readonly<ConntrackBrief>): Entry | undefined {
-    if (k.labelId === 0n) return undefined;
-    const e = entries.get(k.labelId);
-    // The serial tells this entry from an earlier one of a deleted id used again (still listed while going).
-    if (e === undefined || e.phase !== "live" || e.serial !== k.labelSerial) return undefined;
+    const e = slots[k.labelWord3];
+    // The serial tells this entry from an earlier one of the slot (a deleted session's, still listed while going).
+    if (e === undefined || e.serial !== k.labelWord2 || e.phase !== "live") return undefined;
     return e;
   }
 
@@ -457,14 +468,14 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
    */
   async function reapOnce(): Promise<void> {
     let due: EpochNanos | undefined;
-    const seen = new Set<Entry>();
+    const round = ++reapRound;
     const lost = ct.eventsLost;
     await ct.dumpBriefInTurns(
       filter,
       (k) => {
         const e = liveEntryOf(k);
         if (e === undefined) return;
-        seen.add(e);
+        e.reapRound = round;
         const now = clock.now();
         observeBrief(e, k);
         const ended = tcpEnd(k.tcpState);
@@ -491,7 +502,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     );
     for (const e of entries.values()) {
       // Live sessions the dump did not show: the kernel dropped them; their DESTROY event ends them.
-      if (e.phase === "live" && !seen.has(e)) {
+      if (e.phase === "live" && e.reapRound !== round) {
         const deadline = e.lastActivity + e.idleNs;
         if (due === undefined || deadline < due) due = deadline;
       }
@@ -702,8 +713,12 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
         endCode: undefined,
         removed: undefined,
         added: undefined,
-        serial: (serial = (serial + 1) >>> 0),
+        serial: (serial = (serial + 1) >>> 0 || 1),
+        slot: 0,
+        reapRound: 0,
       };
+      e.slot = freeSlots.pop() ?? slots.length;
+      slots[e.slot] = e;
       entries.set(id, e);
       order.add(id);
       byKey.set(key, e);

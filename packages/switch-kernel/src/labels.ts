@@ -1,11 +1,12 @@
 /**
  * The conntrack labels (128 bits) of a session's entry: its id, big-endian, in
  * the first 8 bytes (for diagnostics with `conntrack -L -o labels` and for a
- * future recovery of sessions after a restart), then the switch's serial number
- * of the entry (u32, big-endian: tells a listed entry from an earlier one of an
- * id that was deleted and used again); the rest zero.
+ * future recovery of sessions after a restart), then two u32 (big-endian) of the
+ * running switch: the entry's serial number (tells a listed entry from an
+ * earlier one whose session was deleted) and its slot (where the switch finds
+ * the session of a listed entry without a lookup by id).
  */
-export function sessionLabels(id: bigint, serial = 0): Uint8Array {
+export function sessionLabels(id: bigint, serial = 0, slot = 0): Uint8Array {
   const labels = new Uint8Array(16);
   const hi = Number(id >> 32n);
   const lo = Number(id & 0xffff_ffffn);
@@ -21,6 +22,10 @@ export function sessionLabels(id: bigint, serial = 0): Uint8Array {
   labels[9] = (serial >>> 16) & 0xff;
   labels[10] = (serial >>> 8) & 0xff;
   labels[11] = serial & 0xff;
+  labels[12] = slot >>> 24;
+  labels[13] = (slot >>> 16) & 0xff;
+  labels[14] = (slot >>> 8) & 0xff;
+  labels[15] = slot & 0xff;
   return labels;
 }
 
@@ -31,8 +36,9 @@ export function idOfLabels(labels: Uint8Array | undefined): bigint | undefined {
   return id === 0n ? undefined : id;
 }
 
-/** The entry serial number in an entry's labels (0 when the labels hold none). */
-export function serialOfLabels(labels: Uint8Array | undefined): number {
-  if (labels === undefined || labels.length < 12) return 0;
-  return Buffer.from(labels.buffer, labels.byteOffset, 12).readUInt32BE(8);
+/** The entry serial number and slot in an entry's labels (0 when the labels hold none). */
+export function serialAndSlotOfLabels(labels: Uint8Array | undefined): { serial: number; slot: number } {
+  if (labels === undefined || labels.length < 16) return { serial: 0, slot: 0 };
+  const b = Buffer.from(labels.buffer, labels.byteOffset, 16);
+  return { serial: b.readUInt32BE(8), slot: b.readUInt32BE(12) };
 }

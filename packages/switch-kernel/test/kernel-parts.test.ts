@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { ValidationError, type SessionSpec } from "@sessionoffload/offload-api";
 import { createIdOrder } from "../src/id-order";
-import { idOfLabels, serialOfLabels, sessionLabels } from "../src/labels";
+import { idOfLabels, serialAndSlotOfLabels, sessionLabels } from "../src/labels";
 import { sessionMark, tableScript, verdictScript } from "../src/ruleset";
 import { checkKernelSpec, reverseKey, sessionTuple, tupleKey, tupleOfKey, verdictOf } from "../src/session-tuple";
 import { kernelTimeoutFor } from "../src/sysctls";
@@ -124,11 +124,11 @@ describe("labels, kernel timeout, id order", () => {
     expect(Array.from(labels.subarray(0, 9))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 0]);
     expect(idOfLabels(labels)).toBe(0x0102_0304_0506_0708n);
     expect(idOfLabels(new Uint8Array(16))).toBeUndefined();
-    const withSerial = sessionLabels(0xffff_ffff_ffff_fffen, 0x0a0b0c0d);
-    expect(Array.from(withSerial)).toEqual([255, 255, 255, 255, 255, 255, 255, 254, 10, 11, 12, 13, 0, 0, 0, 0]);
+    const withSerial = sessionLabels(0xffff_ffff_ffff_fffen, 0x0a0b0c0d, 0x01020304);
+    expect(Array.from(withSerial)).toEqual([255, 255, 255, 255, 255, 255, 255, 254, 10, 11, 12, 13, 1, 2, 3, 4]);
     expect(idOfLabels(withSerial)).toBe(0xffff_ffff_ffff_fffen);
-    expect(serialOfLabels(withSerial)).toBe(0x0a0b0c0d);
-    expect(serialOfLabels(undefined)).toBe(0);
+    expect(serialAndSlotOfLabels(withSerial)).toEqual({ serial: 0x0a0b0c0d, slot: 0x01020304 });
+    expect(serialAndSlotOfLabels(undefined)).toEqual({ serial: 0, slot: 0 });
   });
 
   it("the kernel's timeout outlasts the longest default idle timeout", () => {

@@ -406,7 +406,7 @@ function be64(b: Buffer, at: number): bigint {
 }
 
 /**
- * What a switch polls of an entry, decoded in place into one reused object (no tuple, address or label copies):
+ * What a switch polls of an entry (the labels' first 8 bytes are not decoded), decoded in place into one reused object (no tuple, address or label copies):
  * `decodeBrief` overwrites it for every message.
  */
 export class ConntrackBrief {
@@ -418,10 +418,10 @@ export class ConntrackBrief {
   timeoutS = -1;
   /** TCP_CONNTRACK_* state; -1 when absent (not TCP). */
   tcpState = -1;
-  /** The first 8 bytes of the labels as a big-endian u64; 0n when absent. */
-  labelId = 0n;
   /** Bytes 8..11 of the labels as a big-endian u32; 0 when absent. */
-  labelSerial = 0;
+  labelWord2 = 0;
+  /** Bytes 12..15 of the labels as a big-endian u32; 0 when absent. */
+  labelWord3 = 0;
   /** False when accounting is off (no counter attributes). */
   hasCounters = false;
   origPackets = 0n;
@@ -452,8 +452,8 @@ export function decodeBrief(brief: ConntrackBrief, b: Buffer, msgStart: number, 
   brief.mark = 0;
   brief.timeoutS = -1;
   brief.tcpState = -1;
-  brief.labelId = ZERO;
-  brief.labelSerial = 0;
+  brief.labelWord2 = 0;
+  brief.labelWord3 = 0;
   brief.hasCounters = false;
   brief.origPackets = ZERO;
   brief.origBytes = ZERO;
@@ -473,8 +473,8 @@ export function decodeBrief(brief: ConntrackBrief, b: Buffer, msgStart: number, 
         break;
       case CTA_LABELS:
         if (len >= 16) {
-          brief.labelId = be64(b, p);
-          brief.labelSerial = b.readUInt32BE(p + 8);
+          brief.labelWord2 = b.readUInt32BE(p + 8);
+          brief.labelWord3 = b.readUInt32BE(p + 12);
         }
         break;
       case CTA_COUNTERS_ORIG:

@@ -236,7 +236,7 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
       (b) => {
         briefs.add(b);
         marks.add(b.mark);
-        expect(b.hasCounters && b.origPackets === 0n && b.timeoutS > 0 && b.labelId === 0n).toBe(true);
+        expect(b.hasCounters && b.origPackets === 0n && b.timeoutS > 0 && b.labelWord2 === 0).toBe(true);
       },
       100,
     );
