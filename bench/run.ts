@@ -26,7 +26,7 @@ import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
 import { median, type LoadResult } from "./lib/loadgen-result";
 import { runNodeLoadgen } from "./lib/node-loadgen";
 import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
-import { memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
+import { cpuTimeUsOf, memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
 import { h2loadArgs, h2loadFiles, runH2load, startNghttpd, which } from "./lib/h2load";
 import { numberFlag, parseCliOrExit, UsageError } from "../examples/support/cli";
@@ -161,6 +161,24 @@ async function measure(
   concurrency: number,
   extra: { prefill?: number; warmup?: number; seed?: number } = {},
 ): Promise<LoadResult> {
+  const pid = server.child.pid;
+  const before = pid === undefined ? undefined : cpuTimeUsOf(pid);
+  const result = await runLoad(server, scenario, n, concurrency, extra);
+  if (pid !== undefined && before !== undefined) {
+    const streamed = scenario === "dump" || scenario === "closed";
+    const calls = streamed ? (result.sessions ?? result.ops) : result.ops + (extra.warmup ?? 0) + (extra.prefill ?? 0);
+    result.server_cpu = { us: cpuTimeUsOf(pid) - before, calls };
+  }
+  return result;
+}
+
+function runLoad(
+  server: RunningServer,
+  scenario: Scenario,
+  n: number,
+  concurrency: number,
+  extra: { prefill?: number; warmup?: number; seed?: number },
+): Promise<LoadResult> {
   const target = scenario === "dump" || scenario === "closed" ? server.statsTarget : server.sessionsTarget;
   if (loadgen) {
     return runCppLoadgen(loadgen, {
@@ -275,6 +293,17 @@ function errorNote(results: readonly LoadResult[]): string {
   return [...counts].map(([code, n]) => ` ${n} ${code}${code === "INVALID_ARGUMENT" ? " (port 0)" : ""}`).join(",");
 }
 
+/**
+ * The server's CPU time per call (median of the runs; streams: per session sent), prefill and warmup calls
+ * included: what the other work on a shared machine disturbs far less than calls/s.
+ */
+function cpuNote(results: readonly LoadResult[]): string {
+  const per = results.flatMap((r) =>
+    r.server_cpu && r.server_cpu.calls > 0 ? [r.server_cpu.us / r.server_cpu.calls] : [],
+  );
+  return per.length === 0 ? "" : `server CPU ${median(per).toFixed(1)} µs/call`;
+}
+
 function record(
   kind: ServerKind,
   scenario: string,
@@ -295,7 +324,7 @@ function record(
     p99us: median(results.map((r) => r.latency_us.p99)),
     runs: results.length,
     driver: results[0]?.driver ?? driverName,
-    notes: notes + errorNote(results),
+    notes: [notes, errorNote(results).trim(), cpuNote(results)].filter((part) => part !== "").join("; "),
     raw: results,
   };
   rows.push(row);

@@ -15,6 +15,8 @@ export interface LoadResult {
   ok: boolean;
   /** Which driver produced it: the C++ offload-loadgen or the Node fallback. */
   driver?: string;
+  /** CPU time (user + system) of the server during the run, µs, and the calls it served (prefill and warmup included). */
+  server_cpu?: { us: number; calls: number };
 }
 
 /** Percentile (0..100) of sorted values. */

@@ -269,11 +269,19 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     if (closed) throw new Error("the kernel switch is closed");
   }
 
+  /** Highest id a client chose, and whether assigned ids wrapped: until then an id above it is free for sure. */
+  let highestClientId = 0n;
+  let wrapped = false;
   function allocateId(): bigint {
     for (;;) {
       const id = nextId;
-      nextId = nextId === UINT64_MAX ? 1n : nextId + 1n;
-      if (!entries.has(id)) return id;
+      if (nextId === UINT64_MAX) {
+        nextId = 1n;
+        wrapped = true;
+      } else {
+        nextId = nextId + 1n;
+      }
+      if ((!wrapped && id > highestClientId) || !entries.has(id)) return id;
     }
   }
 
@@ -692,6 +700,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
           `session ${holder.id} holds this 5-tuple (or its reverse) with other interfaces: the kernel switch keeps one session per 5-tuple`,
         );
       }
+      if (wanted !== undefined && wanted > highestClientId) highestClientId = wanted;
       const id = wanted ?? allocateId();
       const now = clock.now();
       const e: Entry = {

@@ -6,8 +6,12 @@ const MAX_IFNAME = 15;
 
 const PROTOCOL_NUMBER = { tcp: 6, udp: 17 } as const;
 
+/** Interface names found good already (adds mostly repeat a few): checked once each. */
+const goodLifs = new Set<string>();
+const MAX_GOOD_LIFS = 1024;
+
 function checkLif(field: string, lif: string): void {
-  if (lif === "") return;
+  if (lif === "" || goodLifs.has(lif)) return;
   if (Buffer.byteLength(lif, "utf8") > MAX_IFNAME) {
     throw new ValidationError(field, `"${lif}" is longer than ${MAX_IFNAME} bytes, so it names no Linux interface`);
   }
@@ -17,6 +21,7 @@ function checkLif(field: string, lif: string): void {
       `"${lif}" is not a Linux interface name (no "/", ":", "*", quotes, NUL or white space)`,
     );
   }
+  if (goodLifs.size < MAX_GOOD_LIFS) goodLifs.add(lif);
 }
 
 /**
