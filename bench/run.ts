@@ -26,7 +26,7 @@ import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
 import { median, type LoadResult } from "./lib/loadgen-result";
 import { runNodeLoadgen } from "./lib/node-loadgen";
 import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
-import { cpuTimeUsOf, memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
+import { cpuMicrosOf, memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
 import { h2loadArgs, h2loadFiles, runH2load, startNghttpd, which } from "./lib/h2load";
 import { numberFlag, parseCliOrExit, UsageError } from "../examples/support/cli";
@@ -162,12 +162,12 @@ async function measure(
   extra: { prefill?: number; warmup?: number; seed?: number } = {},
 ): Promise<LoadResult> {
   const pid = server.child.pid;
-  const before = pid === undefined ? undefined : cpuTimeUsOf(pid);
+  const before = pid === undefined ? undefined : cpuMicrosOf(pid);
   const result = await runLoad(server, scenario, n, concurrency, extra);
   if (pid !== undefined && before !== undefined) {
     const streamed = scenario === "dump" || scenario === "closed";
     const calls = streamed ? (result.sessions ?? result.ops) : result.ops + (extra.warmup ?? 0) + (extra.prefill ?? 0);
-    result.server_cpu = { us: cpuTimeUsOf(pid) - before, calls };
+    result.server_cpu_us_per_call = (cpuMicrosOf(pid) - before) / Math.max(1, calls);
   }
   return result;
 }
@@ -298,9 +298,7 @@ function errorNote(results: readonly LoadResult[]): string {
  * included: what the other work on a shared machine disturbs far less than calls/s.
  */
 function cpuNote(results: readonly LoadResult[]): string {
-  const per = results.flatMap((r) =>
-    r.server_cpu && r.server_cpu.calls > 0 ? [r.server_cpu.us / r.server_cpu.calls] : [],
-  );
+  const per = results.flatMap((r) => (r.server_cpu_us_per_call === undefined ? [] : [r.server_cpu_us_per_call]));
   return per.length === 0 ? "" : `server CPU ${median(per).toFixed(1)} µs/call`;
 }
 
@@ -324,7 +322,9 @@ function record(
     p99us: median(results.map((r) => r.latency_us.p99)),
     runs: results.length,
     driver: results[0]?.driver ?? driverName,
-    notes: [notes, errorNote(results).trim(), cpuNote(results)].filter((part) => part !== "").join("; "),
+    notes: [notes, errorNote(results).trim(), notes.includes("server CPU") ? "" : cpuNote(results)]
+      .filter((part) => part !== "")
+      .join("; "),
     raw: results,
   };
   rows.push(row);
@@ -489,7 +489,9 @@ async function h2loadRows(kinds: readonly ServerKind[]) {
           await withServer(kind, async (s) => {
             await fill(s, 1000, 700 + r);
             await runH2load({ target: s.sessionsTarget, n: warm, streams: 16, body: files.body });
-            return runH2load({ target: s.sessionsTarget, n, streams: 16, body: files.body });
+            return withServerCpu(s.child.pid, () =>
+              runH2load({ target: s.sessionsTarget, n, streams: 16, body: files.body }),
+            );
           }),
         );
       }
@@ -497,7 +499,12 @@ async function h2loadRows(kinds: readonly ServerKind[]) {
       const nghttpd = await startNghttpd(files.docroot);
       try {
         await runH2load({ target: nghttpd.target, n: warm, streams: 16, body: files.body });
-        push(NGHTTPD, await runH2load({ target: nghttpd.target, n, streams: 16, body: files.body }));
+        push(
+          NGHTTPD,
+          await withServerCpu(nghttpd.child.pid, () =>
+            runH2load({ target: nghttpd.target, n, streams: 16, body: files.body }),
+          ),
+        );
       } finally {
         await nghttpd.stop();
       }
@@ -506,8 +513,28 @@ async function h2loadRows(kinds: readonly ServerKind[]) {
     files.remove();
   }
   for (const [kind, runs] of results) {
-    record(kind, "h2load getSession", 16, n, runs, "h2load -c 1 -m 16, p50 column = mean");
+    const cpu = median(runs.map((r) => r.server_cpu_us_per_call ?? 0));
+    record(
+      kind,
+      "h2load getSession",
+      16,
+      n,
+      runs,
+      `h2load -c 1 -m 16, p50 column = mean; server CPU ${cpu.toFixed(1)} µs/call`,
+    );
   }
+}
+
+/**
+ * Runs `run` and adds the server's CPU time per call during it (user +
+ * system of all its threads, from /proc): a measure that the machine's other
+ * load disturbs far less than calls per second.
+ */
+async function withServerCpu(pid: number | undefined, run: () => Promise<LoadResult>): Promise<LoadResult> {
+  if (pid === undefined) return run();
+  const before = cpuMicrosOf(pid);
+  const result = await run();
+  return { ...result, server_cpu_us_per_call: (cpuMicrosOf(pid) - before) / Math.max(1, result.ops) };
 }
 
 async function main() {
@@ -612,6 +639,12 @@ function renderReport(started: Date): string {
     lines.push(`## h2load getSession, 16 streams on one connection (same sitting)`, ``, `    ${h2loadCommand()}`, ``);
     if (h2cpp) lines.push(`- ts/cpp: ${(h2ts.opsPerS / h2cpp.opsPerS).toFixed(2)}x (goal >= 1.5x)`);
     if (h2ng) lines.push(`- ts/nghttpd: ${(h2ts.opsPerS / h2ng.opsPerS).toFixed(2)}x (goal >= 0.6x)`);
+    const cpu = (r: Row) => median(r.raw.map((x) => x.server_cpu_us_per_call ?? 0)).toFixed(1);
+    lines.push(
+      `- server CPU per call (user + system, all threads, median of runs): ts ${cpu(h2ts)} µs` +
+        (h2cpp ? `, cpp ${cpu(h2cpp)} µs` : "") +
+        (h2ng ? `, nghttpd ${cpu(h2ng)} µs` : ""),
+    );
     lines.push(``);
   }
   const ts16 = find("ts", "memory", "add", 16);

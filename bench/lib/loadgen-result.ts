@@ -15,8 +15,11 @@ export interface LoadResult {
   ok: boolean;
   /** Which driver produced it: the C++ offload-loadgen or the Node fallback. */
   driver?: string;
-  /** CPU time (user + system) of the server during the run, µs, and the calls it served (prefill and warmup included). */
-  server_cpu?: { us: number; calls: number };
+  /**
+   * The server's CPU time (user + system, all threads) per call, µs, where measured: h2load rows per call of the
+   * timed run; loadgen rows per call of the whole run (prefill and warmup included), streams per session sent.
+   */
+  server_cpu_us_per_call?: number;
 }
 
 /** Percentile (0..100) of sorted values. */

@@ -25,14 +25,17 @@ export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
   return { rssMiB: kb("VmRSS") / 1024, hwmMiB: kb("VmHWM") / 1024 };
 }
 
-/** CPU time (user + system) a process has used so far, in microseconds (from /proc; clock ticks of 10 ms). */
-export function cpuTimeUsOf(pid: number): number {
+/** CPU time a process has used so far, user + system, in microseconds (from /proc; all its threads). */
+export function cpuMicrosOf(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 14th and 15th of the line.
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1_000_000) / 100;
+  return (ticks * 1_000_000) / CLOCK_TICKS;
 }
+
+// USER_HZ, the unit of /proc/PID/stat times: 100 on Linux everywhere but a few exotic ports.
+const CLOCK_TICKS = Number(process.env.CLK_TCK ?? 100);
 
 /** A started server process and the port(s) it listens on. */
 export interface RunningServer {

@@ -273,6 +273,13 @@ export function createProgram(): Command {
     )
     .addOption(
       new Option(
+        "--max-empty-frames-per-second <n>",
+        "native transport: frames that do no work (empty DATA, PRIORITY, unasked WINDOW_UPDATE, unknown types) " +
+          "per second before GOAWAY ENHANCE_YOUR_CALM (default 1000)",
+      ).argParser(integerIn(1, 0x7fffffff)),
+    )
+    .addOption(
+      new Option(
         "--max-queued-bytes <bytes>",
         "native transport: bytes a connection that does not read may hold queued (default 4194304)",
       ).argParser(integerIn(64 * 1024, 2 ** 40)),
@@ -329,6 +336,7 @@ interface RawOptions {
   maxConcurrentStreams?: number;
   maxHeaderListSize?: number;
   maxResetsPerSecond?: number;
+  maxEmptyFramesPerSecond?: number;
   maxQueuedBytes?: number;
   connectionIdleTimeout?: number;
   keepaliveInterval?: number;
@@ -342,6 +350,7 @@ function transportLimits(o: RawOptions): Partial<TransportLimits> {
     maxConcurrentStreams: o.maxConcurrentStreams,
     maxHeaderListBytes: o.maxHeaderListSize,
     maxResetsPerWindow: o.maxResetsPerSecond,
+    maxEmptyFramesPerWindow: o.maxEmptyFramesPerSecond,
     maxQueuedBytes: o.maxQueuedBytes,
     idleTimeoutMs: o.connectionIdleTimeout,
     keepaliveIntervalMs: o.keepaliveInterval,

@@ -30,7 +30,17 @@ export interface TransportLimits {
   readonly maxPingsPerWindow: number;
   /** SETTINGS frames (not ACKs) per `rateWindowMs`; one more: GOAWAY ENHANCE_YOUR_CALM. */
   readonly maxSettingsPerWindow: number;
-  /** The window of the three rates above, in ms. */
+  /**
+   * Frames that do no work, per `rateWindowMs` (the empty-frames flood of
+   * CVE-2019-9518): DATA without data or END_STREAM, DATA or trailers on a
+   * closed stream, PRIORITY, frames of unknown type, SETTINGS and PING ACKs of
+   * nothing we sent, GOAWAY after the first, and WINDOW_UPDATE frames beyond
+   * two for each DATA frame we sent (a client gives window back for what it
+   * read; one that keeps raising windows we did not use does nothing). One
+   * more: GOAWAY ENHANCE_YOUR_CALM.
+   */
+  readonly maxEmptyFramesPerWindow: number;
+  /** The window of the four rates above, in ms. */
   readonly rateWindowMs: number;
   /**
    * Bytes the socket of a connection may hold unwritten (a client that does
@@ -66,6 +76,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   maxResetsPerWindow: 500,
   maxPingsPerWindow: 100,
   maxSettingsPerWindow: 100,
+  maxEmptyFramesPerWindow: 1000,
   rateWindowMs: 1000,
   maxQueuedBytes: 4 * 1024 * 1024,
   streamWindowBytes: 1024 * 1024,
@@ -85,6 +96,7 @@ const RANGES: Readonly<Record<keyof TransportLimits, readonly [number, number]>>
   maxResetsPerWindow: [1, 0x7fffffff],
   maxPingsPerWindow: [1, 0x7fffffff],
   maxSettingsPerWindow: [1, 0x7fffffff],
+  maxEmptyFramesPerWindow: [1, 0x7fffffff],
   rateWindowMs: [1, 3_600_000],
   maxQueuedBytes: [64 * 1024, 2 ** 40],
   streamWindowBytes: [65535, 0x7fffffff],
@@ -122,6 +134,7 @@ export type TransportLimitName =
   | "resets"
   | "pings"
   | "settings"
+  | "emptyFrames"
   | "queuedBytes"
   | "flowControl"
   | "messageSize"

@@ -75,11 +75,27 @@ describe("grpc-timeout", () => {
     ["1500u", 1],
     ["999999n", 0],
     ["99999999m", 99_999_999],
+    ["00000001m", 1],
   ])("%s is %d ms", (value, ms) => {
     expect(parseGrpcTimeout(value)).toBe(ms);
   });
 
-  it.each(["", "10", "m", "-1S", "1.5S", "123456789S", "10s", " 1S"])("refuses %j", (value) => {
+  it.each([
+    "",
+    "10",
+    "m",
+    "-1S",
+    "+1S",
+    "1.5S",
+    "123456789S",
+    "10s",
+    " 1S",
+    "1S ",
+    "1SS",
+    "\uff11S",
+    "\u0663S",
+    "1\0S",
+  ])("refuses %j", (value) => {
     expect(parseGrpcTimeout(value)).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { createRequire } from "node:module";
 import { HpackDecoder, HpackError } from "../src/h2/hpack-decoder";
-import { encodeHeaderBlock } from "../src/h2/hpack-encoder";
+import { AnswerBlocks, encodeHeaderBlock } from "../src/h2/hpack-encoder";
 import { decodeHuffman, HuffmanError } from "../src/h2/huffman";
 
 // The part of hpack.js (no type declarations) these tests use.
@@ -237,6 +237,49 @@ describe("HpackDecoder: malformed blocks are HpackErrors", () => {
   });
 });
 
+describe("HpackDecoder: repeated string literals", () => {
+  // A literal without indexing of :path (static name 4) with a raw or Huffman-coded value.
+  const pathBlock = (value: Buffer, huffman: boolean): Buffer =>
+    Buffer.concat([Buffer.from([0x04, (huffman ? 0x80 : 0) | value.length]), value]);
+
+  it("decodes the same literal the same on every block", () => {
+    const decoder = new HpackDecoder(4096);
+    const block = hpackJsEncode([["x-path", "/sessions.v1.SessionTable/getSession"]]);
+    for (let i = 0; i < 3; i++) {
+      expect(decoder.decode(block)).toEqual(["x-path", "/sessions.v1.SessionTable/getSession"]);
+    }
+  });
+
+  it("tells apart literals of one length, first and last byte (one cache slot)", () => {
+    const decoder = new HpackDecoder(4096);
+    for (const value of ["/a1c", "/a2c", "/a1c", "/a3c"]) {
+      expect(decoder.decode(pathBlock(Buffer.from(value, "latin1"), false))).toEqual([":path", value]);
+    }
+  });
+
+  it("tells a Huffman literal from a raw one with the same bytes", () => {
+    const decoder = new HpackDecoder(4096);
+    const coded = hex("a8eb 1064 9cbf"); // "no-cache"
+    expect(decoder.decode(pathBlock(coded, true))).toEqual([":path", "no-cache"]);
+    expect(decoder.decode(pathBlock(coded, false))).toEqual([":path", coded.toString("latin1")]);
+    expect(decoder.decode(pathBlock(coded, true))).toEqual([":path", "no-cache"]);
+  });
+
+  it("still refuses a bad Huffman literal after good ones", () => {
+    const decoder = new HpackDecoder(4096);
+    expect(decoder.decode(pathBlock(hex("1f"), true))).toEqual([":path", "a"]);
+    expect(() => decoder.decode(pathBlock(hex("18"), true))).toThrow(HpackError);
+  });
+
+  it("decodes long literals (not cached) every time", () => {
+    const decoder = new HpackDecoder(4096);
+    const long = "/".padEnd(300, "x");
+    const block = hpackJsEncode([["x-long", long]]);
+    expect(decoder.decode(block)).toEqual(["x-long", long]);
+    expect(decoder.decode(block)).toEqual(["x-long", long]);
+  });
+});
+
 describe("decodeHuffman", () => {
   const decode = (text: string): string => {
     const bytes = hex(text);
@@ -324,5 +367,39 @@ describe("encodeHeaderBlock", () => {
     const block = encodeHeaderBlock(frozen);
     expect(encodeHeaderBlock(frozen)).toBe(block);
     expect(new HpackDecoder(4096).decode(block)).toEqual([":status", "200", "grpc-status", "0"]);
+  });
+});
+
+describe("AnswerBlocks", () => {
+  const headers = { ":status": 200, "content-type": "application/grpc+proto", "grpc-encoding": "identity" };
+  const trailers = { "grpc-status": "0", "grpc-message": "OK" };
+  const expected = [
+    [":status", "200", "content-type", "application/grpc+proto", "grpc-encoding", "identity"],
+    ["grpc-status", "0", "grpc-message", "OK"],
+  ];
+  const answer = new AnswerBlocks(headers, trailers);
+
+  it("counts the table bytes of its entries (:status 200 is static)", () => {
+    expect(answer.tableBytes).toBe(12 + 22 + 32 + (13 + 8 + 32) + (11 + 1 + 32) + (12 + 2 + 32));
+  });
+
+  it("inserting, then indexed blocks decode to the same fields, by our decoder and by hpack.js", () => {
+    const sequence = [...answer.plain, ...answer.inserting, ...answer.indexed, ...answer.indexed];
+    const ours = new HpackDecoder(4096);
+    const decoded = sequence.map((block) => ours.decode(block));
+    expect(decoded).toEqual([...expected, ...expected, ...expected, ...expected]);
+    expect(hpackJsDecode(sequence)).toEqual([...expected, ...expected, ...expected, ...expected]);
+  });
+
+  it("indexed blocks take one byte a field", () => {
+    expect(answer.indexed[0]).toEqual(Buffer.from([0x88, 0x80 | 65, 0x80 | 64]));
+    expect(answer.indexed[1]).toEqual(Buffer.from([0x80 | 63, 0x80 | 62]));
+  });
+
+  it("plain blocks leave the table empty", () => {
+    const decoder = new HpackDecoder(4096);
+    decoder.decode(answer.plain[0]);
+    decoder.decode(answer.plain[1]);
+    expect(() => decoder.decode(answer.indexed[1])).toThrow(HpackError);
   });
 });

@@ -3,6 +3,7 @@
 // or RST_STREAM code the limit promises, a second, well-behaved connection
 // keeps being answered while it runs, and the server's memory stays bounded.
 import { afterEach, describe, expect, it } from "@jest/globals";
+import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
 import { connect as connectH2, type ClientHttp2Session } from "node:http2";
 import { connect as connectNet } from "node:net";
 import { execFile, spawnSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import type { TransportLimits } from "../src";
 import { createNativeServer, type NativeServer, type NativeStream } from "../src/h2";
 import {
+  echoService,
   F,
   grpcMessage,
   postUnary,
@@ -349,6 +351,119 @@ describe("PING and SETTINGS floods", () => {
     });
     expect(grewBy).toBeLessThan(64 * MiB);
     expect(server.transportStats().limitHits[limit]).toBe(1);
+  });
+});
+
+describe("floods of frames that do no work (CVE-2019-9518)", () => {
+  // Each flood opens stream 1 (held open: no END_STREAM) so its frames have a stream to name.
+  const open = (): Buffer => rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(STREAM_PATH));
+  it.each([
+    ["empty DATA frames", () => rawFrame(T.DATA, 0, 1)],
+    ["PRIORITY frames", () => rawFrame(T.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 0, 16]))],
+    ["PRIORITY frames on idle streams", () => rawFrame(T.PRIORITY, 0, 0x7ffffff, Buffer.from([0, 0, 0, 0, 16]))],
+    ["stream WINDOW_UPDATE frames", () => rawFrame(T.WINDOW_UPDATE, 0, 1, u32(1))],
+    ["connection WINDOW_UPDATE frames", () => rawFrame(T.WINDOW_UPDATE, 0, 0, u32(1))],
+    ["frames of an unknown type", () => rawFrame(0x42, 0, 0, Buffer.alloc(8))],
+    ["SETTINGS ACKs of nothing", () => rawFrame(T.SETTINGS, F.ACK, 0)],
+    ["PING ACKs of nothing", () => rawFrame(T.PING, F.ACK, 0, Buffer.alloc(8))],
+  ] as const)("sends GOAWAY ENHANCE_YOUR_CALM to a flood of %s", async (_, flood) => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
+    const { grewBy } = await whileServing(port, async () => {
+      const client = await raw(port);
+      client.write(open(), ...Array.from({ length: 100_000 }, flood));
+      expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+      await client.waitClosed();
+    });
+    expect(grewBy).toBeLessThan(64 * MiB);
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
+  it("GOAWAY frames after the first count too: GOAWAY NO_ERROR, then ENHANCE_YOUR_CALM", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000 } });
+    const client = await raw(port);
+    client.write(open(), ...Array.from({ length: 100_000 }, () => rawFrame(T.GOAWAY, 0, 0, Buffer.alloc(8))));
+    const calm = await client.waitFor((f) => f.type === T.GOAWAY && f.payload.readUInt32BE(4) === ENHANCE_YOUR_CALM);
+    expect(calm).toBeDefined();
+    expect(await goawayCode(client)).toBe(NO_ERROR); // the answer to the first
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
+  it("DATA frames on a closed stream count too", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 100 } });
+    const client = await raw(port);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("done")),
+    );
+    await client.response(1);
+    client.write(...Array.from({ length: 200 }, () => rawFrame(T.DATA, 0, 1, Buffer.from("late"))));
+    expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
+  it("a client returning window for every DATA frame it reads is not counted (16-byte window, 2,000 bytes)", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 10 } });
+    const client = await raw(port, { settings: [[4, 16]] });
+    client.autoWindow = false;
+    let read = 0;
+    client.on("change", () => {
+      for (const f of client.frames.splice(0)) {
+        if (f.type !== T.DATA || f.payload.length === 0) continue;
+        read += f.payload.length;
+        // Both windows back, in two frames, for each DATA frame read.
+        client.write(rawFrame(T.WINDOW_UPDATE, 0, 1, u32(f.payload.length)));
+        client.write(rawFrame(T.WINDOW_UPDATE, 0, 0, u32(f.payload.length)));
+      }
+    });
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("big:2000")),
+    );
+    while (read < 2005 && !client.closed) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(read).toBe(2005);
+    expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
+  });
+
+  it("grpc-js (Node's http2) is never counted: unary calls, 100 at once, and a 2 MB server stream", async () => {
+    const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 3 } });
+    const Echo = makeGenericClientConstructor(echoService, "Echo");
+    const client = new Echo(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as Client & {
+      unary(req: Buffer, cb: (err: ServiceError | null, res?: Buffer) => void): void;
+      stream(req: Buffer): NodeJS.ReadableStream;
+    };
+    cleanups.push(() => client.close());
+    const one = (): Promise<unknown> =>
+      new Promise((resolve, reject) => client.unary(Buffer.alloc(100), (e, r) => (e ? reject(e) : resolve(r))));
+    for (let i = 0; i < 100; i++) await one();
+    await Promise.all(Array.from({ length: 100 }, one));
+    let messages = 0;
+    await new Promise<void>((resolve, reject) => {
+      const stream = client.stream(Buffer.from("2000:1000"));
+      stream.on("data", () => (messages += 1));
+      stream.on("end", resolve);
+      stream.on("error", reject);
+    });
+    expect(messages).toBe(2000);
+    expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
+    expect(server.transportStats().goaway).toEqual({});
+  });
+
+  it("a few empty frames are taken, and legal clients are served under a small budget", async () => {
+    const { server, port } = await start({ limits: { maxEmptyFramesPerWindow: 20 } });
+    const client = await raw(port);
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)),
+      ...Array.from({ length: 5 }, () => rawFrame(T.DATA, 0, 1)),
+      rawFrame(T.PRIORITY, 0, 1, Buffer.from([0, 0, 0, 0, 16])),
+      rawFrame(T.WINDOW_UPDATE, 0, 0, u32(1000)),
+      rawFrame(0x42, 0, 0),
+      rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("fine")),
+    );
+    expect((await client.response(1)).data.subarray(5).toString()).toBe("fine");
+    const s = wellBehaved(port);
+    for (let i = 0; i < 50; i++) await echo(s);
+    await postUnary(s, Buffer.alloc(3 * MiB, 0x61));
+    expect(server.transportStats().limitHits.emptyFrames).toBeUndefined();
   });
 });
 

@@ -214,7 +214,7 @@ interface HpackJsDecompressor {
   read(): { name: string; value: string } | null;
 }
 const hpackJs = createRequire(__filename)("hpack.js") as {
-  decompressor: { create(options: { table: { size: number } }): HpackJsDecompressor };
+  decompressor: { create(options: { table: { maxSize: number } }): HpackJsDecompressor };
 };
 
 /** A raw HTTP/2 client: frames in and out by hand; header blocks decoded with hpack.js. */
@@ -224,7 +224,11 @@ export class RawClient extends EventEmitter {
   /** Send WINDOW_UPDATEs for the DATA received (default); false to let the server's windows run out. */
   autoWindow = true;
   private input = Buffer.alloc(0);
-  private readonly decompressor = hpackJs.decompressor.create({ table: { size: 4096 } });
+  private readonly decompressor = hpackJs.decompressor.create({ table: { maxSize: 4096 } });
+  // Header blocks are decoded as they come, in connection order (the server's blocks may use the dynamic table):
+  // the decoded fields by the frame that ended each block, and the parts of a block still open.
+  private readonly decoded = new Map<RawFrame, Record<string, string>>();
+  private openBlock: Buffer[] | undefined;
 
   private constructor(readonly socket: Socket) {
     super();
@@ -271,8 +275,8 @@ export class RawClient extends EventEmitter {
     while (!this.closed) await new Promise((resolve) => this.once("change", resolve));
   }
 
-  /** Decodes a header block with hpack.js (the client's one decoder, so call it in frame order). */
-  decodeHeaders(block: Buffer): Record<string, string> {
+  // Decodes a header block with hpack.js (the client's one decoder: called in frame order, on receipt).
+  private decodeHeaders(block: Buffer): Record<string, string> {
     this.decompressor.write(block);
     this.decompressor.execute();
     const out: Record<string, string> = {};
@@ -299,7 +303,7 @@ export class RawClient extends EventEmitter {
       if (f.type === T.HEADERS) pending = [f.payload];
       if (f.type === T.CONTINUATION) pending?.push(f.payload);
       if ((f.type === T.HEADERS || f.type === T.CONTINUATION) && f.flags & F.END_HEADERS && pending) {
-        blocks.push(this.decodeHeaders(Buffer.concat(pending)));
+        blocks.push(this.decodedBlock(f));
         pending = undefined;
       }
       if (f === end) break;
@@ -310,11 +314,18 @@ export class RawClient extends EventEmitter {
       if (f.stream !== stream || f.type !== T.CONTINUATION) continue;
       pending.push(f.payload);
       if (f.flags & F.END_HEADERS) {
-        blocks.push(this.decodeHeaders(Buffer.concat(pending)));
+        blocks.push(this.decodedBlock(f));
         pending = undefined;
       }
     }
     return { blocks, data: Buffer.concat(data), reset };
+  }
+
+  // The fields of the header block that `last` ended.
+  private decodedBlock(last: RawFrame): Record<string, string> {
+    const fields = this.decoded.get(last);
+    if (fields === undefined) throw new Error(`no decoded header block ends with this frame (stream ${last.stream})`);
+    return fields;
   }
 
   // Whether the header block a HEADERS frame starts has ended (by it or a later CONTINUATION).
@@ -341,6 +352,12 @@ export class RawClient extends EventEmitter {
       };
       this.input = this.input.subarray(9 + length);
       this.frames.push(f);
+      if (f.type === T.HEADERS) this.openBlock = [f.payload];
+      else if (f.type === T.CONTINUATION) this.openBlock?.push(f.payload);
+      if ((f.type === T.HEADERS || f.type === T.CONTINUATION) && f.flags & F.END_HEADERS && this.openBlock) {
+        this.decoded.set(f, this.decodeHeaders(Buffer.concat(this.openBlock)));
+        this.openBlock = undefined;
+      }
       if (f.type === T.SETTINGS && (f.flags & F.ACK) === 0) this.write(rawFrame(T.SETTINGS, F.ACK, 0));
       // Data read is data consumed: give the window back, for the stream and the connection.
       if (f.type === T.DATA && length > 0 && this.autoWindow) {

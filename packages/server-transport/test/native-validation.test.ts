@@ -10,8 +10,10 @@ import {
   postUnary,
   RawClient,
   rawFrame,
+  type RawFrame,
   requestBlock,
   startEchoServer,
+  settingsPayload,
   T,
   UNARY_PATH,
 } from "./native-transport-support";
@@ -149,6 +151,33 @@ describe("malformed requests (RFC 9113 8.1-8.3): RST_STREAM PROTOCOL_ERROR, the 
     await servedAfter(client, 3);
   });
 
+  it("each request on a connection is judged on its own, whatever the one before it was", async () => {
+    // The connection remembers the last request it checked: a malformed request right after a valid one that
+    // differs from it in one value, and the other way round, must each get their own answer.
+    const { client } = await setup();
+    const body = grpcMessage("ok");
+    const sequence: Array<[ReadonlyArray<readonly [string, string]>, boolean]> = [
+      [[...GOOD, ["x-v", "ab"]], true],
+      [[...GOOD, ["x-v", "a\0b"]], false],
+      [[...GOOD, ["x-v", "a\0b"]], false],
+      [[...GOOD, ["x-v", "ab"]], true],
+      [[...GOOD, ["x-v", "ab"]], true],
+      [[...GOOD, ["content-length", `${body.length}`]], true],
+      [[...GOOD, ["content-length", `${body.length + 1}`]], false],
+      [[...GOOD, ["content-length", `${body.length}`]], true],
+      [[...without("te"), ["te", "gzip"]], false],
+      [GOOD, true],
+    ];
+    let stream = 1;
+    for (const [fields, valid] of sequence) {
+      client.write(rawFrame(T.HEADERS, F.END_HEADERS, stream, literalBlock(fields)));
+      client.write(rawFrame(T.DATA, F.END_STREAM, stream, body));
+      if (valid) expect((await client.response(stream)).data.subarray(5).toString()).toBe("ok");
+      else expect(await resetCode(client, stream)).toBe(PROTOCOL_ERROR);
+      stream += 2;
+    }
+  });
+
   it("a PRIORITY frame on an idle stream that depends on itself", async () => {
     const { client } = await setup();
     client.write(rawFrame(T.PRIORITY, 0, 5, Buffer.from([0, 0, 0, 5, 16])));
@@ -197,6 +226,61 @@ describe("dynamic table size update (RFC 7541 4.2)", () => {
     );
     const second = await client.waitFor((f) => f.type === T.HEADERS && f.stream === 3);
     expect(second?.payload[0]).not.toBe(0x20); // once is enough
+  });
+
+  // One unary call on `stream`, answered: the HEADERS payloads of its answer and its decoded header blocks.
+  async function call(client: RawClient, stream: number, text: string) {
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, stream, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, stream, grpcMessage(text)),
+    );
+    const answer = await client.response(stream);
+    expect(answer.data.subarray(5).toString()).toBe(text);
+    expect(answer.blocks).toHaveLength(2);
+    expect(answer.blocks[0]).toMatchObject({ ":status": "200", "content-type": "application/grpc+proto" });
+    expect(answer.blocks[1]).toMatchObject({ "grpc-status": "0", "grpc-message": "OK" });
+    const headers = client.frames.filter((f) => f.type === T.HEADERS && f.stream === stream).map((f) => f.payload);
+    return { header: headers[0] as Buffer, trailer: headers[1] as Buffer };
+  }
+
+  async function settings(client: RawClient, tableSize: number): Promise<void> {
+    const isAck = (f: RawFrame) => f.type === T.SETTINGS && (f.flags & F.ACK) !== 0;
+    const before = new Set(client.frames.filter(isAck));
+    client.write(rawFrame(T.SETTINGS, 0, 0, settingsPayload([[1, tableSize]])));
+    await client.waitFor((f) => isAck(f) && !before.has(f));
+  }
+
+  it("the first answer adds its fields to the client's table, later answers refer to them (RFC 7541 6.1, 6.2.1)", async () => {
+    const { client } = await setup();
+    const first = await call(client, 1, "one");
+    expect(first.header[1]).toBe(0x40); // after :status 200 (0x88): a literal with incremental indexing
+    for (const stream of [3, 5]) {
+      const later = await call(client, stream, `call ${stream}`);
+      expect(later.header).toHaveLength(4); // :status and three indexed fields
+      expect(later.trailer).toHaveLength(2); // grpc-status, grpc-message
+      expect(later.header.every((b) => (b & 0x80) !== 0)).toBe(true);
+    }
+  });
+
+  it("after SETTINGS_HEADER_TABLE_SIZE shrinks and grows, answers open with the updates and decode right", async () => {
+    // The client's decoder (hpack.js) checks every index against its own table: an answer that referred to an
+    // entry the size update evicted would not decode.
+    const { client } = await setup();
+    await call(client, 1, "inserts");
+    await call(client, 3, "indexed");
+    await settings(client, 100);
+    const shrunk = await call(client, 5, "after 100");
+    expect(shrunk.header.subarray(0, 2)).toEqual(Buffer.from([0x3f, 100 - 31])); // size update to 100
+    const small = await call(client, 7, "table too small");
+    expect(small.header[1]).toBe(0x00); // literals without indexing: 282 bytes of entries do not fit in 100
+    await settings(client, 4096);
+    const grown = await call(client, 9, "after 4096");
+    expect(grown.header[0]).toBe(0x3f); // size update to 4096
+    expect((await call(client, 11, "inserts again")).header[1]).toBe(0x40);
+    expect((await call(client, 13, "indexed again")).header).toHaveLength(4);
+    await settings(client, 0);
+    expect((await call(client, 15, "after 0")).header[0]).toBe(0x20); // size update to 0
+    expect((await call(client, 17, "no table")).header[1]).toBe(0x00);
   });
 
   it("serves Node's http2 client with a header table size of 0", async () => {

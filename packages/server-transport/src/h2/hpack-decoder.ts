@@ -11,6 +11,48 @@ export type HeaderFields = string[];
 
 // Per-entry overhead of the dynamic table's size (RFC 7541 4.1).
 const ENTRY_OVERHEAD = 32;
+const NO_BLOCK = new Uint8Array(0);
+// The literal cache: slots (a power of two) and the longest encoded literal it keeps.
+const LITERAL_SLOTS = 8;
+const LITERAL_MAX_BYTES = 128;
+
+/**
+ * String literals decoded lately, by their encoded bytes: a client that does
+ * not index a field sends the same literal with every request (nghttp2, so
+ * grpc-js, Go and h2load, never index `:path` or `content-length`), and it is
+ * then decoded once and the same string given out again. Direct-mapped, at
+ * most LITERAL_SLOTS literals of LITERAL_MAX_BYTES each per connection; a
+ * literal is only served from it when its Huffman flag and every byte match.
+ */
+class LiteralCache {
+  private readonly encoded: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(LITERAL_SLOTS);
+  private readonly huffman: boolean[] = new Array<boolean>(LITERAL_SLOTS).fill(false);
+  private readonly decoded: string[] = new Array<string>(LITERAL_SLOTS).fill("");
+
+  /** The slot of `block[start, end)`. */
+  slot(block: Uint8Array, start: number, end: number): number {
+    const length = end - start;
+    if (length === 0) return 0;
+    const mixed = length * 31 + (block[start] as number) * 7 + (block[end - 1] as number);
+    return mixed & (LITERAL_SLOTS - 1);
+  }
+
+  /** The cached string of `block[start, end)` in `slot`, or undefined. */
+  get(slot: number, block: Uint8Array, start: number, end: number, huffman: boolean): string | undefined {
+    const bytes = this.encoded[slot];
+    if (bytes === undefined || bytes.length !== end - start || this.huffman[slot] !== huffman) return undefined;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== block[start + i]) return undefined;
+    return this.decoded[slot];
+  }
+
+  /** Keeps `text`, decoded from `block[start, end)`, in `slot` (nothing for a long literal). */
+  set(slot: number, block: Uint8Array, start: number, end: number, huffman: boolean, text: string): void {
+    if (end - start > LITERAL_MAX_BYTES) return;
+    this.encoded[slot] = block.slice(start, end);
+    this.huffman[slot] = huffman;
+    this.decoded[slot] = text;
+  }
+}
 
 /**
  * The HPACK decoder of one HTTP/2 connection (RFC 7541): the static table, a
@@ -25,7 +67,8 @@ export class HpackDecoder {
   private size = 0;
   private limit: number;
   private pos = 0;
-  private block: Uint8Array = new Uint8Array(0);
+  private block: Uint8Array = NO_BLOCK;
+  private readonly literals = new LiteralCache();
 
   constructor(private readonly maxTableSize: number) {
     this.limit = maxTableSize;
@@ -84,7 +127,7 @@ export class HpackDecoder {
       if (listBytes > maxListBytes) fields = undefined;
       else fields.push(name, value);
     }
-    this.block = new Uint8Array(0);
+    this.block = NO_BLOCK; // the connection's read buffer is not held on to
     return fields;
   }
 
@@ -113,13 +156,24 @@ export class HpackDecoder {
     const end = start + length;
     if (end > this.block.length) throw new HpackError("string literal runs past the block");
     this.pos = end;
-    if (!huffman) return Buffer.from(this.block.buffer, this.block.byteOffset + start, length).toString("latin1");
-    try {
-      return decodeHuffman(this.block, start, end);
-    } catch (err) {
-      if (err instanceof HuffmanError) throw new HpackError(err.message);
-      throw err;
+    const block = this.block;
+    const cache = this.literals;
+    const slot = cache.slot(block, start, end);
+    const cached = cache.get(slot, block, start, end, huffman);
+    if (cached !== undefined) return cached;
+    let text: string;
+    if (!huffman) {
+      text = Buffer.from(block.buffer, block.byteOffset + start, length).toString("latin1");
+    } else {
+      try {
+        text = decodeHuffman(block, start, end);
+      } catch (err) {
+        if (err instanceof HuffmanError) throw new HpackError(err.message);
+        throw err;
+      }
     }
+    cache.set(slot, block, start, end, huffman, text);
+    return text;
   }
 
   // Steps over a string literal without decoding it.

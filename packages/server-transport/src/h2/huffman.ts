@@ -12,6 +12,9 @@ const EOS = 256;
 // node, a child < 0 is the leaf of symbol -child - 1; 0 is "no child" (the
 // root is never a child).
 const TREE = buildTree();
+// Where decoded symbols are gathered before they become a string (grown as needed, never shrunk: a header
+// list is bounded by the connection's limit).
+let scratch = Buffer.allocUnsafe(256);
 
 function buildTree(): Int32Array {
   const tree = new Int32Array(2 * 512);
@@ -37,7 +40,11 @@ function buildTree(): Int32Array {
  * not all ones.
  */
 export function decodeHuffman(source: Uint8Array, start: number, end: number): string {
-  let out = "";
+  // At most 8/5 of a symbol per bit of input (the shortest code has 5 bits).
+  const most = Math.ceil(((end - start) * 8) / 5);
+  if (scratch.length < most) scratch = Buffer.allocUnsafe(Math.max(most, 2 * scratch.length));
+  const out = scratch;
+  let length = 0;
   let node = 0;
   let depth = 0; // bits read since the last symbol
   let ones = true; // and all of them were 1
@@ -49,7 +56,7 @@ export function decodeHuffman(source: Uint8Array, start: number, end: number): s
       if (next < 0) {
         const symbol = -next - 1;
         if (symbol === EOS) throw new HuffmanError("Huffman string contains EOS");
-        out += String.fromCharCode(symbol);
+        out[length++] = symbol;
         node = 0;
         depth = 0;
         ones = true;
@@ -61,5 +68,5 @@ export function decodeHuffman(source: Uint8Array, start: number, end: number): s
     }
   }
   if (depth > 7 || !ones) throw new HuffmanError("Huffman string has invalid padding");
-  return out;
+  return out.toString("latin1", 0, length);
 }

@@ -20,9 +20,9 @@ import {
 } from "./frames";
 import { HpackDecoder, HpackError, type HeaderFields } from "./hpack-decoder";
 export type { HeaderFields } from "./hpack-decoder";
-import { tableSizeUpdate } from "./hpack-encoder";
+import { tableSizeUpdate, type AnswerBlocks } from "./hpack-encoder";
 import { NativeStream, STREAM_HIGH_WATER_MARK, type StreamConnection, type StreamState } from "./native-stream";
-import { checkRequestFields, checkTrailerFields } from "./request-validation";
+import { checkTrailerFields, RequestFieldsChecker } from "./request-validation";
 import type { TransportLimitName, TransportLimits } from "../limits";
 import type { TransportCounters } from "../transport-stats";
 
@@ -46,6 +46,8 @@ export interface NativeConnectionOptions {
 /** A native unary call opened by a `UnaryRouter`: the connection starts it once it is registered. */
 export interface UnaryCallState extends StreamState {
   start(): void;
+  /** Arms the call's deadline timer if it has a deadline and is still open (see `deferDeadline`). */
+  armDeadline(): void;
 }
 
 /** What a native unary call needs of its connection. */
@@ -58,6 +60,14 @@ export interface UnaryConnection extends StreamConnection {
   readonly maxFrameSize: number;
   /** True while the next header block must open with a dynamic table size update: send it with `sendHeaders`. */
   readonly tableSizeUpdatePending: boolean;
+  /**
+   * The blocks of an answer of `blocks`' kind for this connection's peer: inserting (first time), indexed
+   * (its entries are in the peer's table) or plain. Only while no table size update is pending, for blocks
+   * queued at once, in this order.
+   */
+  answerBlocks(blocks: AnswerBlocks): readonly [Buffer, Buffer];
+  /** Calls `call.armDeadline()` once the bytes being read now are handled (before any timer can fire). */
+  deferDeadline(call: UnaryCallState): void;
   /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
   noteLimitHit(limit: TransportLimitName): void;
   /** `bytes` of the call's request were taken: its stream window gets them back (the connection's does not yet). */
@@ -77,7 +87,8 @@ export interface UnaryRouter {
   ): UnaryCallState | undefined;
 }
 
-// The HPACK dynamic table size we decode with, and the most we encode with (we insert nothing).
+// The HPACK dynamic table size we decode with, and the most we encode with (we only add the fields of the
+// constant OK answer, `AnswerBlocks`).
 const HEADER_TABLE_SIZE = 4096;
 // A connection that has sent GOAWAY and ended its side is destroyed if the peer has not closed by then.
 const CLOSE_GRACE_MS = 1000;
@@ -85,6 +96,8 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_SETTINGS_ENTRIES = 32;
 // The PING payload of keepalive.
 const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
+// Streams remembered as closed by us (`endedByUs`); older ones are forgotten.
+const ENDED_BY_US_KEPT = 1024;
 // Flush gathered frames through writev above this many bytes instead of one copy.
 const CONCAT_LIMIT = 64 * 1024;
 
@@ -110,8 +123,12 @@ class ConnectionError extends Error {
 export class NativeConnection implements UnaryConnection {
   private readonly streams = new Map<number, StreamState>();
   private readonly decoder = new HpackDecoder(HEADER_TABLE_SIZE);
+  private readonly requestChecker = new RequestFieldsChecker();
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
+  // Streams we closed before the client ended its side (answered early, reset or refused), newest last: DATA
+  // still in flight on them is ignored (RFC 9113 5.1); on any other closed stream it is an error.
+  private readonly endedByUs = new Set<number>();
   // Bytes still expected on streams whose request declared a content-length.
   private readonly contentLengths = new Map<number, number>();
   private readonly limits: TransportLimits;
@@ -136,11 +153,18 @@ export class NativeConnection implements UnaryConnection {
   // RFC 7541 4.2: table size updates owed to the peer's decoder (smallest, then last), and the size it last heard.
   private encoderTableSize = HEADER_TABLE_SIZE;
   private tableSizeLeast: number | undefined;
+  // The answer kind whose entries are the newest in the peer's dynamic table (the only entries we add).
+  private tableHolds: AnswerBlocks | undefined;
   // Rate limits: the start of the current window and the counts in it.
   private rateWindowStart = 0;
   private resetCount = 0;
   private pingCount = 0;
   private settingsCount = 0;
+  private emptyFrameCount = 0;
+  // WINDOW_UPDATE frames the client may send for the DATA we sent (two per DATA frame) before they count as empty.
+  private windowUpdateCredit = 0;
+  private settingsAcked = false;
+  private peerWentAway = false;
   // Timers, driven by `checkTimers`.
   private acceptedAt: number;
   private idleSince: number;
@@ -148,6 +172,8 @@ export class NativeConnection implements UnaryConnection {
   private readSinceCheck = false;
   private openedSinceCheck = false;
   private keepaliveSentAt: number | undefined;
+  // Calls started in this read whose deadline timers are armed at its end, if they are still open.
+  private deadlineCalls: UnaryCallState[] = [];
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -257,6 +283,7 @@ export class NativeConnection implements UnaryConnection {
     if (bytes > stream.sendWindow || bytes > this.sendWindow) return false;
     stream.sendWindow -= bytes;
     this.sendWindow -= bytes;
+    this.windowUpdateCredit += 2;
     return true;
   }
 
@@ -268,8 +295,28 @@ export class NativeConnection implements UnaryConnection {
     return this.tableSizeLeast !== undefined;
   }
 
+  answerBlocks(blocks: AnswerBlocks): readonly [Buffer, Buffer] {
+    if (this.tableHolds === blocks) return blocks.indexed;
+    if (this.tableSizeLeast !== undefined || this.encoderTableSize < blocks.tableBytes) return blocks.plain;
+    // Added after anything already there: the peer evicts oldest first, and the table holds all of them.
+    this.tableHolds = blocks;
+    return blocks.inserting;
+  }
+
   noteLimitHit(limit: TransportLimitName): void {
     this.counters.limitHit(limit);
+  }
+
+  deferDeadline(call: UnaryCallState): void {
+    this.deadlineCalls.push(call);
+  }
+
+  // Arms the deadline timers of the calls started in this read that are still open.
+  private armDeadlines(): void {
+    const calls = this.deadlineCalls;
+    if (calls.length === 0) return;
+    this.deadlineCalls = [];
+    for (const call of calls) call.armDeadline();
   }
 
   // ---- StreamConnection -------------------------------------------------
@@ -279,6 +326,8 @@ export class NativeConnection implements UnaryConnection {
     if (least !== undefined) {
       // RFC 7541 4.2: the first block after a change of the peer's SETTINGS_HEADER_TABLE_SIZE says so.
       this.tableSizeLeast = undefined;
+      // A table that shrank below our entries may have lost some: they are added again by a later answer.
+      if (this.tableHolds !== undefined && least < this.tableHolds.tableBytes) this.tableHolds = undefined;
       const updates = [tableSizeUpdate(least)];
       if (least !== this.encoderTableSize) updates.push(tableSizeUpdate(this.encoderTableSize));
       block = Buffer.concat([...updates, block]);
@@ -316,6 +365,7 @@ export class NativeConnection implements UnaryConnection {
       this.queue(chunk.subarray(stream.pendingOffset, stream.pendingOffset + size));
       stream.sendWindow -= size;
       this.sendWindow -= size;
+      this.windowUpdateCredit += 2;
       stream.pendingBytes -= size;
       if (size === left) {
         stream.pending.shift();
@@ -333,6 +383,7 @@ export class NativeConnection implements UnaryConnection {
 
   release(stream: StreamState): void {
     this.streams.delete(stream.id);
+    if (!stream.remoteEnded) this.noteEndedByUs(stream.id);
     if (this.contentLengths.size > 0) this.contentLengths.delete(stream.id);
     this.blocked.delete(stream);
     this.draining.delete(stream);
@@ -477,6 +528,8 @@ export class NativeConnection implements UnaryConnection {
       else if (err instanceof HpackError) this.fail(ErrorCode.COMPRESSION_ERROR, err.message);
       else if (err instanceof Error && err.message === "bad preface") this.destroy();
       else throw err;
+    } finally {
+      this.armDeadlines();
     }
   }
 
@@ -519,6 +572,8 @@ export class NativeConnection implements UnaryConnection {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
         this.countReset();
         this.streams.get(streamId)?.receiveReset(payload.readUInt32BE(0));
+        this.endedByUs.delete(streamId); // the client's own reset: nothing of it should follow
+
         break;
       case FrameType.SETTINGS:
         this.onSettings(flags, streamId, payload);
@@ -527,7 +582,8 @@ export class NativeConnection implements UnaryConnection {
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PING on a stream");
         if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "PING length");
         if (flags & ACK_FLAG) {
-          if (payload.equals(KEEPALIVE_PAYLOAD)) this.keepaliveSentAt = undefined;
+          if (this.keepaliveSentAt !== undefined && payload.equals(KEEPALIVE_PAYLOAD)) this.keepaliveSentAt = undefined;
+          else this.countEmptyFrame(); // an ACK of no PING of ours
           break;
         }
         this.rollRateWindow();
@@ -540,6 +596,8 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.GOAWAY:
         if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "GOAWAY on a stream");
         if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "GOAWAY length");
+        if (this.peerWentAway) this.countEmptyFrame(); // the first one said it all
+        this.peerWentAway = true;
         this.goAway();
         break;
       case FrameType.WINDOW_UPDATE:
@@ -548,7 +606,8 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
       default:
-        break; // unknown frame types are ignored (RFC 9113 5.5)
+        this.countEmptyFrame(); // unknown frame types are ignored (RFC 9113 5.5), but not without end
+        break;
     }
   }
 
@@ -562,11 +621,16 @@ export class NativeConnection implements UnaryConnection {
       throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
     }
     const data = flags & Flag.PADDED ? unpad(payload) : payload;
+    const endStream = (flags & Flag.END_STREAM) !== 0;
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.consumedByConnection(length); // a stream closed already: dropped
+      this.countEmptyFrame();
+      // In flight when we closed it: ignored; after the client ended or reset it: STREAM_CLOSED (RFC 9113 6.1).
+      if (!this.endedByUs.has(streamId)) this.refuse(streamId, ErrorCode.STREAM_CLOSED);
       return;
     }
+    if (data.length === 0 && !endStream) this.countEmptyFrame();
     if (stream.remoteEnded) {
       this.consumedByConnection(length);
       this.resetStream(stream, ErrorCode.STREAM_CLOSED); // half-closed (remote), RFC 9113 5.1
@@ -579,7 +643,6 @@ export class NativeConnection implements UnaryConnection {
       this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR);
       return;
     }
-    const endStream = (flags & Flag.END_STREAM) !== 0;
     if (this.contentLengths.size > 0 && this.contentLengths.has(streamId)) {
       const left = (this.contentLengths.get(streamId) as number) - data.length;
       this.contentLengths.set(streamId, left);
@@ -641,8 +704,12 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (streamId <= this.lastStreamId) {
-      // Trailers still in flight for a stream we already ended are dropped; a new request on an old id is an error.
-      if (endStream) return;
+      // Trailers still in flight for a stream we already ended are dropped (and count as a frame that did no
+      // work); a request on an old id (RFC 9113 5.1.1), or headers that do not end it, are an error.
+      if (endStream && (fields === undefined || !fields.some((f, i) => i % 2 === 0 && f.startsWith(":")))) {
+        this.countEmptyFrame();
+        return;
+      }
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
     }
     this.lastStreamId = streamId;
@@ -662,7 +729,7 @@ export class NativeConnection implements UnaryConnection {
       this.refuse(streamId, ErrorCode.REFUSED_STREAM);
       return;
     }
-    const check = checkRequestFields(fields);
+    const check = this.requestChecker.check(fields);
     if (check.error !== undefined || (endStream && check.contentLength > 0)) {
       this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
       return;
@@ -713,6 +780,8 @@ export class NativeConnection implements UnaryConnection {
     if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
     if (flags & ACK_FLAG) {
       if (payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+      if (this.settingsAcked) this.countEmptyFrame(); // we send one SETTINGS frame: one ACK is owed
+      this.settingsAcked = true;
       return;
     }
     if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS length");
@@ -758,6 +827,7 @@ export class NativeConnection implements UnaryConnection {
   // Priorities are not acted on (RFC 9113 5.3.2), but a malformed PRIORITY still ends its stream.
   private onPriority(streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
+    this.countEmptyFrame();
     const stream = this.streams.get(streamId);
     if (payload.length !== 5) {
       if (stream !== undefined) this.resetStream(stream, ErrorCode.FRAME_SIZE_ERROR);
@@ -774,6 +844,8 @@ export class NativeConnection implements UnaryConnection {
   private onWindowUpdate(streamId: number, payload: Buffer): void {
     if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "WINDOW_UPDATE length");
     const increment = payload.readUInt32BE(0) & 0x7fffffff;
+    if (this.windowUpdateCredit > 0) this.windowUpdateCredit -= 1;
+    else this.countEmptyFrame(); // raises a window we did not use
     if (streamId === 0) {
       if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
       this.sendWindow += increment;
@@ -803,13 +875,22 @@ export class NativeConnection implements UnaryConnection {
   private resetStream(stream: StreamState, code: ErrorCode): void {
     this.sendReset(stream.id, code);
     stream.receiveReset(code);
+    this.noteEndedByUs(stream.id);
     this.countReset();
   }
 
   // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted.
   private refuse(streamId: number, code: ErrorCode): void {
     this.sendReset(streamId, code);
+    this.noteEndedByUs(streamId);
     this.countReset();
+  }
+
+  // Remembers a stream we closed before the client ended it (the oldest remembered is forgotten).
+  private noteEndedByUs(streamId: number): void {
+    const ended = this.endedByUs;
+    ended.add(streamId);
+    if (ended.size > ENDED_BY_US_KEPT) ended.delete(ended.values().next().value as number);
   }
 
   // Counts one stream reset; over the limit: a connection error ENHANCE_YOUR_CALM, and nothing more is dispatched.
@@ -821,6 +902,15 @@ export class NativeConnection implements UnaryConnection {
     }
   }
 
+  // Counts one frame that did no work; over the limit: a connection error ENHANCE_YOUR_CALM (CVE-2019-9518).
+  private countEmptyFrame(): void {
+    this.rollRateWindow();
+    if (++this.emptyFrameCount > this.limits.maxEmptyFramesPerWindow) {
+      this.noteLimitHit("emptyFrames");
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many frames that do no work");
+    }
+  }
+
   // Starts a new window of the rate limits when the current one is over.
   private rollRateWindow(): void {
     const now = Date.now();
@@ -829,6 +919,7 @@ export class NativeConnection implements UnaryConnection {
     this.resetCount = 0;
     this.pingCount = 0;
     this.settingsCount = 0;
+    this.emptyFrameCount = 0;
   }
 
   // ---- ending ---------------------------------------------------------------

@@ -19,12 +19,16 @@ import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/gr
 import { parseGrpcTimeout } from "../grpc/grpc-timeout";
 import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
 import type { HeaderFields } from "./hpack-decoder";
-import { encodeHeaderBlock } from "./hpack-encoder";
+import { AnswerBlocks, encodeHeaderBlock } from "./hpack-encoder";
 import { toHeaders, type UnaryCallState, type UnaryConnection, type UnaryRouter } from "./native-connection";
 import type { WriteCallback } from "./native-stream";
 
-const OK_TRAILERS = Object.freeze(statusTrailers(OK_STATUS));
+// The header blocks of a plain successful answer, encoded once.
+const OK_ANSWER = new AnswerBlocks(RESPONSE_HEADERS, statusTrailers(OK_STATUS));
 const PREFIX = 5;
+// The response data queue of a call that has none (most: the answer goes out at once); never added to.
+const NO_DATA: Buffer[] = [];
+const NO_CALLBACKS: (WriteCallback | undefined)[] = [];
 
 /** The header fields a native unary call is chosen by. */
 interface RequestLine {
@@ -33,7 +37,8 @@ interface RequestLine {
 }
 
 // The request's :path and grpc-timeout when it may be served natively
-// (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined.
+// (POST, application/grpc[+proto], identity or no grpc-encoding); else undefined. The connection has
+// checked the fields (RFC 9113 8.2.1: names are lower-case tokens) before it asks.
 function requestLine(fields: HeaderFields): RequestLine | undefined {
   let path: string | undefined;
   let timeout: string | undefined;
@@ -42,7 +47,6 @@ function requestLine(fields: HeaderFields): RequestLine | undefined {
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
     const value = fields[i + 1] as string;
-    if (name.length === 0 || name !== name.toLowerCase()) return undefined; // toHeaders resets it
     switch (name) {
       case ":path":
         path = value;
@@ -82,8 +86,8 @@ export class NativeUnaryCall implements UnaryCallState {
   // all the calls of a connection hold is bounded by the connection's receive window.
   readonly defersConsumption = true;
   private held = 0;
-  readonly pending: Buffer[] = [];
-  readonly pendingCallbacks: (WriteCallback | undefined)[] = [];
+  pending: Buffer[] = NO_DATA;
+  pendingCallbacks: (WriteCallback | undefined)[] = NO_CALLBACKS;
   pendingOffset = 0;
   pendingBytes = 0;
   remoteEnded = false;
@@ -123,17 +127,22 @@ export class NativeUnaryCall implements UnaryCallState {
       this.fail({ code: status.INTERNAL, details: `Invalid grpc-timeout value "${this.timeout}"` });
       return;
     }
-    const now = Date.now();
-    this.deadlineAt = now + ms;
-    // Counted from HEADERS: a request body that is slow to come (or never ends) cannot hold the call past it.
-    this.armDeadline(now);
+    // Counted from HEADERS: a request body that is slow to come (or never ends) cannot hold the call past it. The
+    // timer itself is armed only if the call is still open once the connection has read what it was given
+    // (`armDeadline`): most calls are answered by then and never cost a timer.
+    this.deadlineAt = Date.now() + ms;
+    this.connection.deferDeadline(this);
   }
 
-  private armDeadline(now: number): void {
-    this.timer = setTimeout(() => {
-      this.fail(DEADLINE_EXCEEDED);
-      this.cancelled = true;
-    }, this.deadlineAt - now);
+  armDeadline(): void {
+    if (this.answered || this.closed || this.timer !== undefined || this.deadlineAt === Infinity) return;
+    this.timer = setTimeout(
+      () => {
+        this.fail(DEADLINE_EXCEEDED);
+        this.cancelled = true;
+      },
+      Math.max(0, this.deadlineAt - Date.now()),
+    );
   }
 
   // ---- what handlers use ----
@@ -272,7 +281,13 @@ export class NativeUnaryCall implements UnaryCallState {
       return;
     }
     if (body.length > PREFIX + length) {
-      this.fail({ code: status.UNIMPLEMENTED, details: `Received a second request message for method ${path}` });
+      // A second message, or bytes of one that never ended (as the streaming path's reader tells them apart).
+      const rest = body.length - PREFIX - length;
+      if (rest < PREFIX || rest < PREFIX + body.readUInt32BE(PREFIX + length + 1)) {
+        this.fail({ code: status.INTERNAL, details: `Request ended inside a message (${rest} bytes held)` });
+      } else {
+        this.fail({ code: status.UNIMPLEMENTED, details: `Received a second request message for method ${path}` });
+      }
       return;
     }
     if (((body[0] as number) & 1) === 1) {
@@ -326,46 +341,54 @@ export class NativeUnaryCall implements UnaryCallState {
     }
     if (!this.settle(status.OK)) return;
     this.tracker?.messageSent();
-    const headerBlock = encodeHeaderBlock(this.custom ? responseHeaders(this.custom) : RESPONSE_HEADERS);
-    const trailerBlock = encodeHeaderBlock(trailer ? statusTrailers({ ...OK_STATUS, metadata: trailer }) : OK_TRAILERS);
+    // A handler's own metadata makes blocks of their own; the rest share the OK answer's.
+    const own: readonly [Buffer, Buffer] | undefined =
+      this.custom || trailer
+        ? [
+            this.custom ? encodeHeaderBlock(responseHeaders(this.custom)) : OK_ANSWER.plain[0],
+            trailer ? encodeHeaderBlock(statusTrailers({ ...OK_STATUS, metadata: trailer })) : OK_ANSWER.plain[1],
+          ]
+        : undefined;
     const connection = this.connection;
     const dataLength = PREFIX + bytes.length;
     const maxFrame = connection.maxFrameSize;
     if (
-      headerBlock.length <= maxFrame &&
-      trailerBlock.length <= maxFrame &&
+      (own === undefined || (own[0].length <= maxFrame && own[1].length <= maxFrame)) &&
       dataLength <= maxFrame &&
-      !connection.tableSizeUpdatePending
+      !connection.tableSizeUpdatePending &&
+      connection.takeWindow(this, dataLength)
     ) {
-      if (connection.takeWindow(this, dataLength)) {
-        // The usual case: one buffer, three frames.
-        const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
-        const out = Buffer.allocUnsafe(total);
-        let at = 0;
-        writeFrameHeader(out, at, headerBlock.length, FrameType.HEADERS, Flag.END_HEADERS, this.id);
-        at += FRAME_HEADER_BYTES;
-        at += headerBlock.copy(out, at);
-        writeFrameHeader(out, at, dataLength, FrameType.DATA, 0, this.id);
-        at += FRAME_HEADER_BYTES;
-        out[at] = 0;
-        out.writeUInt32BE(bytes.length, at + 1);
-        out.set(bytes, at + PREFIX);
-        at += dataLength;
-        writeFrameHeader(out, at, trailerBlock.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, this.id);
-        trailerBlock.copy(out, at + FRAME_HEADER_BYTES);
-        connection.send(out);
-        this.ended();
-        return;
-      }
+      // The usual case: one buffer, three frames, queued at once (so the OK answer may use the peer's table).
+      const [headerBlock, trailerBlock] = own ?? connection.answerBlocks(OK_ANSWER);
+      const total = 3 * FRAME_HEADER_BYTES + headerBlock.length + dataLength + trailerBlock.length;
+      const out = Buffer.allocUnsafe(total);
+      let at = 0;
+      writeFrameHeader(out, at, headerBlock.length, FrameType.HEADERS, Flag.END_HEADERS, this.id);
+      at += FRAME_HEADER_BYTES;
+      at += headerBlock.copy(out, at);
+      writeFrameHeader(out, at, dataLength, FrameType.DATA, 0, this.id);
+      at += FRAME_HEADER_BYTES;
+      out[at] = 0;
+      out.writeUInt32BE(bytes.length, at + 1);
+      out.set(bytes, at + PREFIX);
+      at += dataLength;
+      writeFrameHeader(out, at, trailerBlock.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, this.id);
+      trailerBlock.copy(out, at + FRAME_HEADER_BYTES);
+      connection.send(out);
+      this.ended();
+      return;
     }
+    // A window too small or frames too big: the connection's general path, with literal blocks (the trailers may
+    // go out much later, after a change of the peer's table).
+    const [headerBlock, trailerBlock] = own ?? OK_ANSWER.plain;
     // A window too small or frames too big: the connection's general path.
     connection.sendHeaders(this.id, headerBlock, false);
     const message = Buffer.allocUnsafe(dataLength);
     message[0] = 0;
     message.writeUInt32BE(bytes.length, 1);
     message.set(bytes, PREFIX);
-    this.pending.push(message);
-    this.pendingCallbacks.push(undefined);
+    this.pending = [message];
+    this.pendingCallbacks = [undefined];
     this.pendingBytes = dataLength;
     this.trailersAfterData = headerFrames(this.id, trailerBlock, true, maxFrame);
     connection.pump(this);
@@ -406,7 +429,8 @@ export class NativeUnaryCall implements UnaryCallState {
     this.letGo();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.pending.length = 0;
+    this.pending = NO_DATA;
+    this.pendingCallbacks = NO_CALLBACKS;
     this.pendingBytes = 0;
     this.connection.release(this);
   }
