@@ -93,13 +93,14 @@ async function main(): Promise<void> {
       const over: number[] = [];
       for (let r = 0; r < rounds; r++) {
         const sport = port++;
-        const recv = runTraffic(t.server, "udp-recv", [t.serverAddr.v4, 7000, 1_000]);
+        const recv = runTraffic(t.server, "udp-recv", [t.serverAddr.v4, 7000, 300]);
         const sender = runTraffic(t.client, "udp-send-on-go", [t.clientAddr.v4, sport, t.serverAddr.v4, 7000, 3, 20]);
         await Promise.all([recv.ready, sender.ready]);
         const added = await sw.add(spec(t, "udp", sport, idleMs));
         if (added.kind !== "accepted") throw new Error(added.kind);
         sender.go();
         const { at } = (await sender.result) as { at: number };
+        recv.go();
         await recv.result;
         const s = await ended(sw, added.session.id, idleMs + 10_000);
         if (s.closeCode !== "timeout" || s.inPackets !== 3n)

@@ -14,7 +14,8 @@
  * transport's speed is judged by, in one sitting: those, and addSession
  * c=16 from the C++ loadgen against ours and the C++ peer.
  *
- *   npx tsx bench/run.ts [--quick] [--speed] [--backends memory,sqlite,nftables] [--no-peers] [--reps N] [--out DIR]
+ *   npx tsx bench/run.ts [--quick] [--speed] [--backends memory,sqlite,nftables] [--no-peers] [--no-peer-servers]
+ *                        [--reps N] [--out DIR]
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -39,6 +40,7 @@ const opts = parseCliOrExit(
                          and addSession c=16 (ours, C++ peer)
   --backends LIST        comma-separated: memory, sqlite, nftables (default: all this machine can run)
   --no-peers             skip the C++ load generator and the peer servers (a Node driver runs instead)
+  --no-peer-servers      keep the C++ load generator, skip the C++ and Python peer servers (e.g. the kernel rows alone)
   --reps N               repetitions of each measurement (default 3, --quick 1)
   --out DIR              where results/latest.* go (default bench/results)
   --peers-build DIR      build folder of bench/peers (default $PEERS_BUILD or bench/.peers-build)`,
@@ -48,6 +50,7 @@ const opts = parseCliOrExit(
       backends: { type: "string" },
       peers: { type: "boolean", default: true },
       "no-peers": { type: "boolean", default: false },
+      "no-peer-servers": { type: "boolean", default: false },
       reps: { type: "string" },
       out: { type: "string", default: join(__dirname, "results") },
       "peers-build": { type: "string", default: process.env.PEERS_BUILD ?? join(__dirname, ".peers-build") },
@@ -157,6 +160,24 @@ async function measure(
   n: number,
   concurrency: number,
   extra: { prefill?: number; warmup?: number; seed?: number } = {},
+): Promise<LoadResult> {
+  const pid = server.child.pid;
+  const before = pid === undefined ? undefined : cpuMicrosOf(pid);
+  const result = await runLoad(server, scenario, n, concurrency, extra);
+  if (pid !== undefined && before !== undefined) {
+    const streamed = scenario === "dump" || scenario === "closed";
+    const calls = streamed ? (result.sessions ?? result.ops) : result.ops + (extra.warmup ?? 0) + (extra.prefill ?? 0);
+    result.server_cpu_us_per_call = (cpuMicrosOf(pid) - before) / Math.max(1, calls);
+  }
+  return result;
+}
+
+function runLoad(
+  server: RunningServer,
+  scenario: Scenario,
+  n: number,
+  concurrency: number,
+  extra: { prefill?: number; warmup?: number; seed?: number },
 ): Promise<LoadResult> {
   const target = scenario === "dump" || scenario === "closed" ? server.statsTarget : server.sessionsTarget;
   if (loadgen) {
@@ -272,6 +293,15 @@ function errorNote(results: readonly LoadResult[]): string {
   return [...counts].map(([code, n]) => ` ${n} ${code}${code === "INVALID_ARGUMENT" ? " (port 0)" : ""}`).join(",");
 }
 
+/**
+ * The server's CPU time per call (median of the runs; streams: per session sent), prefill and warmup calls
+ * included: what the other work on a shared machine disturbs far less than calls/s.
+ */
+function cpuNote(results: readonly LoadResult[]): string {
+  const per = results.flatMap((r) => (r.server_cpu_us_per_call === undefined ? [] : [r.server_cpu_us_per_call]));
+  return per.length === 0 ? "" : `server CPU ${median(per).toFixed(1)} µs/call`;
+}
+
 function record(
   kind: ServerKind,
   scenario: string,
@@ -292,7 +322,9 @@ function record(
     p99us: median(results.map((r) => r.latency_us.p99)),
     runs: results.length,
     driver: results[0]?.driver ?? driverName,
-    notes: notes + errorNote(results),
+    notes: [notes, errorNote(results).trim(), notes.includes("server CPU") ? "" : cpuNote(results)]
+      .filter((part) => part !== "")
+      .join("; "),
     raw: results,
   };
   rows.push(row);
@@ -508,7 +540,7 @@ async function withServerCpu(pid: number | undefined, run: () => Promise<LoadRes
 async function main() {
   mkdirSync(outDir, { recursive: true });
   const started = new Date();
-  const peers: ServerKind[] = loadgen ? [peerServer("cpp"), peerServer("py")] : [];
+  const peers: ServerKind[] = loadgen && !opts["no-peer-servers"] ? [peerServer("cpp"), peerServer("py")] : [];
   const dumpSizes = [SIZES.dumpSmall, SIZES.dumpLarge];
   if (opts.speed) {
     const ts = ourServer("memory");

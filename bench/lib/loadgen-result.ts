@@ -15,7 +15,10 @@ export interface LoadResult {
   ok: boolean;
   /** Which driver produced it: the C++ offload-loadgen or the Node fallback. */
   driver?: string;
-  /** The server's CPU time (user + system, all threads) per call of the timed run, µs, where measured. */
+  /**
+   * The server's CPU time (user + system, all threads) per call, µs, where measured: h2load rows per call of the
+   * timed run; loadgen rows per call of the whole run (prefill and warmup included), streams per session sent.
+   */
   server_cpu_us_per_call?: number;
 }
 

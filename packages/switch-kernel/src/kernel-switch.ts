@@ -16,13 +16,14 @@ import { sessionLabels } from "./labels";
 import {
   openConntrack,
   type Conntrack,
+  type ConntrackBrief,
   type ConntrackEntry,
   type ConntrackEvent,
   type ConntrackTuple,
 } from "./netlink";
 import { createNftRunner, type NftRunner } from "./nft-runner";
 import { NFT_FAMILIES, MARK_TAG_MASK, tableScript, teardownScript } from "./ruleset";
-import { checkKernelSpec, reverseKey, sessionTuple, sevenTupleKey, tupleKey, verdictOf } from "./session-tuple";
+import { checkKernelSpec, reverseKey, sessionTuple, tupleKey, tupleOfKey, verdictOf } from "./session-tuple";
 import { applyConntrackSysctls, kernelTimeoutFor } from "./sysctls";
 import { createVerdictRegistry } from "./verdicts";
 
@@ -88,10 +89,12 @@ type Phase = "adding" | "live" | "removing" | "closed";
 
 interface Entry {
   readonly id: bigint;
-  readonly seven: string;
+  /** The tuple key of the session's first direction (the conntrack entry's original tuple; `tupleOfKey`). */
   readonly key: string;
-  readonly reverse: string;
-  readonly tuple: ConntrackTuple;
+  readonly inLif: string;
+  readonly outLif: string;
+  /** True while the session counts for duplicates (adding, live, removing to end; not once deleted or ended). */
+  inSeven: boolean;
   readonly idleNs: bigint;
   readonly mark: number;
   readonly startTime: EpochNanos;
@@ -104,8 +107,14 @@ interface Entry {
   leased: boolean;
   /** Set while removing: the code the session ends with, or undefined for a user delete. */
   endCode: EndCode | undefined;
-  /** Waiters of the removal (user deletes): answered the final counters. */
-  removed: ((c: Counters) => void)[];
+  /** Waiters of the removal (user deletes): answered the final counters; undefined when none. */
+  removed: ((c: Counters) => void)[] | undefined;
+  /** The switch's serial number of this kernel entry (in its labels, after the id). */
+  readonly serial: number;
+  /** Index in `slots` while the kernel may hold the entry (in its labels, after the serial). */
+  slot: number;
+  /** The reap round that last saw the entry in the kernel. */
+  reapRound: number;
   /** Waiters of the add. */
   added: Promise<void> | undefined;
 }
@@ -139,15 +148,21 @@ function sameCounters(a: Counters, b: Counters): boolean {
 }
 
 function snapshotOf(e: Entry): Session {
+  const c = e.counters;
   return {
     id: e.id,
     state: e.state,
     closeCode: e.closeCode,
-    ...e.counters,
+    inPackets: c.inPackets,
+    outPackets: c.outPackets,
+    inBytes: c.inBytes,
+    outBytes: c.outBytes,
     startTime: e.startTime,
     endTime: e.endTime,
   };
 }
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 
 /** The close code a TCP state ends a session with, or undefined while it is open or half-closed. */
 function tcpEnd(state: number | undefined): EndCode | undefined {
@@ -224,16 +239,25 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
 
   const entries = new Map<bigint, Entry>();
   const order = createIdOrder();
-  /** Live (adding, live, removing-for-end) sessions by 7-tuple. */
-  const bySeven = new Map<string, Entry>();
-  /** Entries the kernel may hold, by both directions' tuple keys. */
+  /**
+   * Entries the kernel may hold, by their first direction's tuple key (at most one per 5-tuple and its reverse:
+   * an add is refused when either is held). The 7-tuple of a duplicate is this key plus the interfaces.
+   */
   const byKey = new Map<string, Entry>();
   const closedEntries = new Set<Entry>();
   let nextId = options.firstId ?? 1n;
   let closed = false;
 
   // Work for the kernel, coalesced per event-loop turn.
-  let creates: { e: Entry; done: (err?: Error) => void }[] = [];
+  let creates: { e: Entry; tuple: ConntrackTuple; resolve: () => void; reject: (err: Error) => void }[] = [];
+  let serial = 0;
+  /** Entries the kernel may hold by slot: a dumped entry's labels name its slot (and serial, to check it). */
+  const slots: (Entry | undefined)[] = [];
+  const freeSlots: number[] = [];
+  let reapRound = 0;
+  /** The spec fields and mark of the last verdict looked up: adds mostly repeat one. */
+  let lastVerdict: { action: string; nextHop: string; inLif: string; outLif: string; ipVersion: string; mark: number } =
+    { action: "", nextHop: "", inLif: "", outLif: "", ipVersion: "", mark: 0 };
   let removes: Entry[] = [];
   let gets: { e: Entry; done: () => void }[] = [];
   let refreshes: Entry[] = [];
@@ -245,11 +269,19 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     if (closed) throw new Error("the kernel switch is closed");
   }
 
+  /** Highest id a client chose, and whether assigned ids wrapped: until then an id above it is free for sure. */
+  let highestClientId = 0n;
+  let wrapped = false;
   function allocateId(): bigint {
     for (;;) {
       const id = nextId;
-      nextId = nextId === UINT64_MAX ? 1n : nextId + 1n;
-      if (!entries.has(id)) return id;
+      if (nextId === UINT64_MAX) {
+        nextId = 1n;
+        wrapped = true;
+      } else {
+        nextId = nextId + 1n;
+      }
+      if ((!wrapped && id > highestClientId) || !entries.has(id)) return id;
     }
   }
 
@@ -270,7 +302,10 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
 
   function forgetKernel(e: Entry): void {
     if (byKey.get(e.key) === e) byKey.delete(e.key);
-    if (byKey.get(e.reverse) === e) byKey.delete(e.reverse);
+    if (slots[e.slot] === e) {
+      slots[e.slot] = undefined;
+      freeSlots.push(e.slot);
+    }
   }
 
   /** The kernel entry of `e` is gone, with these final counters: the session ends (or its delete answers). */
@@ -278,7 +313,8 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     if (e.phase === "closed" || e.phase === "adding") return;
     forgetKernel(e);
     if (final !== undefined) e.counters = final;
-    const waiters = e.removed.splice(0);
+    const waiters = e.removed ?? [];
+    e.removed = undefined;
     if (waiters.length > 0 && e.endCode === undefined) {
       // A user delete: the entry already left the table.
       e.phase = "closed";
@@ -289,7 +325,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     e.state = "closed";
     e.closeCode = e.endCode ?? code;
     e.endTime = clock.now();
-    if (bySeven.get(e.seven) === e) bySeven.delete(e.seven);
+    e.inSeven = false;
     if (entries.get(e.id) === e) closedEntries.add(e);
     for (const w of waiters) w(e.counters);
   }
@@ -330,7 +366,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     const removing = removes;
     removes = [];
     if (removing.length > 0) {
-      const results = ct.deleteMany(removing.map((e) => ({ tuple: e.tuple })));
+      const results = ct.deleteMany(removing.map((e) => ({ tuple: tupleOfKey(e.key) })));
       drainEvents();
       // Entries whose DESTROY event was not read (already gone): end with the counters last read.
       for (let i = 0; i < removing.length; i++) {
@@ -344,12 +380,12 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     if (creating.length > 0) {
       const write = (batch: typeof creating): number[] =>
         ct.write(
-          batch.map(({ e }) => ({
-            orig: e.tuple,
+          batch.map(({ e, tuple }) => ({
+            orig: tuple,
             timeoutS: kernelTimeoutS,
             mark: e.mark,
-            labels: sessionLabels(e.id),
-            ...(e.tuple.protocol === TCP ? { tcpState: 3 } : {}),
+            labels: sessionLabels(e.id, e.serial, e.slot),
+            ...(tuple.protocol === TCP ? { tcpState: 3 } : {}),
           })),
           "create",
         );
@@ -358,7 +394,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       const taken = creating.filter((_, i) => results[i] === EEXIST);
       let retried: number[] = [];
       if (taken.length > 0) {
-        ct.deleteMany(taken.map(({ e }) => ({ tuple: e.tuple })));
+        ct.deleteMany(taken.map(({ tuple }) => ({ tuple })));
         drainEvents();
         retried = write(taken);
       }
@@ -366,14 +402,14 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       for (let i = 0; i < creating.length; i++) {
         const c = creating[i] as (typeof creating)[number];
         const errno = results[i] === EEXIST ? (retried[t++] ?? EEXIST) : results[i];
-        if (errno === 0) c.done();
-        else c.done(new Error(`conntrack refused session ${c.e.id}: errno ${errno}`));
+        if (errno === 0) c.resolve();
+        else c.reject(new Error(`conntrack refused session ${c.e.id}: errno ${errno}`));
       }
     }
     const reading = gets;
     gets = [];
     if (reading.length > 0) {
-      const found = ct.getMany(reading.map(({ e }) => e.tuple));
+      const found = ct.getMany(reading.map(({ e }) => tupleOfKey(e.key)));
       const now = clock.now();
       for (let i = 0; i < reading.length; i++) {
         const { e, done } = reading[i] as (typeof reading)[number];
@@ -389,7 +425,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       ct.write(
         refreshing
           .filter((e) => e.phase === "live")
-          .map((e) => ({ orig: e.tuple, timeoutS: kernelTimeoutS, mark: e.mark })),
+          .map((e) => ({ orig: tupleOfKey(e.key), timeoutS: kernelTimeoutS, mark: e.mark })),
         "update",
       );
     }
@@ -399,14 +435,39 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
   function observe(e: Entry, k: ConntrackEntry, now: EpochNanos): void {
     const c = countersOf(k);
     if (c === undefined) return;
-    if (!sameCounters(c, e.counters)) {
-      // A packet resets an established flow's kernel timeout to kernelTimeoutS, so the time left says when it
-      // came; the kernel rounds the time left down, so take one second less (never end a session early).
-      const sinceS = k.timeoutS === undefined ? 0 : Math.max(0, kernelTimeoutS - k.timeoutS - 1);
-      const at = now - BigInt(sinceS) * NS_PER_S;
-      if (at > e.lastActivity) e.lastActivity = at;
-    }
+    if (!sameCounters(c, e.counters)) moveActivity(e, k.timeoutS ?? -1, now);
     e.counters = c;
+  }
+
+  /** `observe` of a dump's brief: the counters are copied only when they changed. */
+  function observeBrief(e: Entry, k: Readonly<ConntrackBrief>): void {
+    if (!k.hasCounters) return;
+    const c = e.counters;
+    if (c.inPackets === k.origPackets && c.outPackets === k.replyPackets) {
+      if (c.inBytes === k.origBytes && c.outBytes === k.replyBytes) return;
+    } else {
+      moveActivity(e, k.timeoutS, clock.now());
+    }
+    e.counters = { inPackets: k.origPackets, inBytes: k.origBytes, outPackets: k.replyPackets, outBytes: k.replyBytes };
+  }
+
+  /**
+   * New packets were counted: a packet resets an established flow's kernel timeout to kernelTimeoutS, so the time
+   * left (`timeoutS`, -1 unknown) says when it came; the kernel rounds it down, so take one second less (never end
+   * a session early).
+   */
+  function moveActivity(e: Entry, timeoutS: number, now: EpochNanos): void {
+    const sinceS = timeoutS < 0 ? 0 : Math.max(0, kernelTimeoutS - timeoutS - 1);
+    const at = now - BigInt(sinceS) * NS_PER_S;
+    if (at > e.lastActivity) e.lastActivity = at;
+  }
+
+  /** The live session a dumped entry belongs to (its labels hold the slot and serial of the session's entry). */
+  function liveEntryOf(k: Readonly<ConntrackBrief>): Entry | undefined {
+    const e = slots[k.labelWord3];
+    // The serial tells this entry from an earlier one of the slot (a deleted session's, still listed while going).
+    if (e === undefined || e.serial !== k.labelWord2 || e.phase !== "live") return undefined;
+    return e;
   }
 
   /**
@@ -415,16 +476,16 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
    */
   async function reapOnce(): Promise<void> {
     let due: EpochNanos | undefined;
-    const seen = new Set<Entry>();
+    const round = ++reapRound;
     const lost = ct.eventsLost;
-    await ct.dumpInTurns(
+    await ct.dumpBriefInTurns(
       filter,
       (k) => {
-        const e = byKey.get(tupleKey(k.orig));
-        if (e === undefined || e.phase !== "live") return;
-        seen.add(e);
+        const e = liveEntryOf(k);
+        if (e === undefined) return;
+        e.reapRound = round;
         const now = clock.now();
-        observe(e, k, now);
+        observeBrief(e, k);
         const ended = tcpEnd(k.tcpState);
         if (ended !== undefined) {
           endSoon(e, ended);
@@ -435,7 +496,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
           endSoon(e, "timeout");
           return;
         }
-        if (k.timeoutS !== undefined) {
+        if (k.timeoutS >= 0) {
           // A session whose own idle timeout outlasts the kernel's: more time for the entry before the kernel expires it.
           const expiry = now + BigInt(k.timeoutS) * NS_PER_S;
           if (deadline > expiry - KERNEL_MARGIN_NS) {
@@ -447,9 +508,9 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       },
       DUMP_PAGE,
     );
-    for (const e of bySeven.values()) {
+    for (const e of entries.values()) {
       // Live sessions the dump did not show: the kernel dropped them; their DESTROY event ends them.
-      if (e.phase === "live" && !seen.has(e)) {
+      if (e.phase === "live" && e.reapRound !== round) {
         const deadline = e.lastActivity + e.idleNs;
         if (due === undefined || deadline < due) due = deadline;
       }
@@ -500,7 +561,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
     }
     const live = batch.filter((e) => e.phase === "live");
     if (live.length > 0) {
-      const found = ct.getMany(live.map((e) => e.tuple));
+      const found = ct.getMany(live.map((e) => tupleOfKey(e.key)));
       const now = clock.now();
       live.forEach((e, j) => {
         const k = found[j];
@@ -512,27 +573,107 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
 
   /** Reads every marked kernel entry's counters into its session, a page of the dump per event-loop turn. */
   async function refreshAll(): Promise<void> {
-    await ct.dumpInTurns(
+    await ct.dumpBriefInTurns(
       filter,
       (k) => {
-        const e = byKey.get(tupleKey(k.orig));
-        if (e !== undefined && e.phase === "live") observe(e, k, clock.now());
+        const e = liveEntryOf(k);
+        if (e !== undefined) observeBrief(e, k);
       },
       DUMP_PAGE,
     );
   }
 
+  /**
+   * The listing of `sessions()`: ids in ascending order as of its first step; the first LIST_FIRST_CHUNK
+   * sessions' counters read by key (a small page reads only what it sends), then, for a longer walk, every
+   * marked entry once with a paged kernel dump into the sessions, which are then streamed from memory. A plain
+   * iterator, not an async generator: a step answers an already resolved promise, no generator resumption.
+   */
+  function listing(afterId: bigint | undefined): AsyncIterableIterator<Session> {
+    let ids: bigint[] | undefined;
+    let first: Entry[] = [];
+    let i = 0;
+    let refreshed = false;
+    let finished = false;
+    const iterator: AsyncIterableIterator<Session> = {
+      [Symbol.asyncIterator]: () => iterator,
+      next(): Promise<IteratorResult<Session>> {
+        try {
+          return Promise.resolve(step());
+        } catch (err) {
+          return Promise.reject(err as Error);
+        }
+      },
+      return(): Promise<IteratorResult<Session>> {
+        finished = true;
+        return Promise.resolve(DONE);
+      },
+    };
+    function step(): IteratorResult<Session> | Promise<IteratorResult<Session>> {
+      if (finished) return DONE;
+      if (ids === undefined) {
+        checkOpen();
+        ids = order.after(afterId, (id) => entries.has(id));
+        first = readByKey(ids.slice(0, LIST_FIRST_CHUNK));
+      }
+      while (i < first.length) {
+        const e = first[i++] as Entry;
+        if (entries.get(e.id) === e) return { done: false, value: snapshotOf(e) };
+      }
+      if (!refreshed && ids.length > LIST_FIRST_CHUNK) {
+        refreshed = true;
+        i = LIST_FIRST_CHUNK;
+        return refreshAll().then(() => step());
+      }
+      if (i < LIST_FIRST_CHUNK) i = LIST_FIRST_CHUNK;
+      while (i < ids.length) {
+        const e = entries.get(ids[i++] as bigint);
+        if (e !== undefined) return { done: false, value: snapshotOf(e) };
+      }
+      finished = true;
+      return DONE;
+    }
+    return iterator;
+  }
+
+  /** Idle timeouts in ns by ms (a few distinct values: the defaults and clients' own), one bigint each. */
+  const idleNsByMs = new Map<number, bigint>();
   function idleNsOf(spec: SessionSpec): bigint {
     const own = spec.idleTimeoutMs ?? 0;
     const ms = own !== 0 ? own : defaultIdleMs[spec.protocol];
-    return BigInt(Math.round(ms)) * NS_PER_MS;
+    let ns = idleNsByMs.get(ms);
+    if (ns === undefined) {
+      ns = BigInt(Math.round(ms)) * NS_PER_MS;
+      if (idleNsByMs.size < 256) idleNsByMs.set(ms, ns);
+    }
+    return ns;
   }
 
-  async function addEntry(e: Entry): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      creates.push({ e, done: (err) => (err === undefined ? resolve() : reject(err)) });
+  function addEntry(e: Entry, tuple: ConntrackTuple): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      creates.push({ e, tuple, resolve, reject });
       void schedule();
     });
+  }
+
+  /** The mark of a spec's verdict when its chain exists (the last one looked up answers without building a key). */
+  function markFor(spec: SessionSpec): number | undefined {
+    const l = lastVerdict;
+    if (
+      l.action === spec.action &&
+      l.inLif === spec.inLif &&
+      l.outLif === spec.outLif &&
+      l.ipVersion === spec.ipVersion &&
+      l.nextHop === spec.nextHop
+    ) {
+      return l.mark;
+    }
+    const mark = verdicts.markOf(verdictOf(spec));
+    if (mark !== undefined) {
+      const { action, nextHop, inLif, outLif, ipVersion } = spec;
+      lastVerdict = { action, nextHop, inLif, outLif, ipVersion, mark };
+    }
+    return mark;
   }
 
   const backend: KernelSwitch = {
@@ -545,31 +686,31 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       checkKernelSpec(spec);
       const wanted = addOptions?.id;
       if (wanted !== undefined && entries.has(wanted)) return { kind: "alreadyExists", id: wanted };
-      const seven = sevenTupleKey(spec);
-      const dup = bySeven.get(seven);
-      if (dup !== undefined) return { kind: "alreadyExists", id: dup.id };
-      if (entries.size >= capacity) return { kind: "tableFull" };
       const tuple = sessionTuple(spec);
       const key = tupleKey(tuple);
-      const reverse = reverseKey(tuple);
-      const holder = byKey.get(key) ?? byKey.get(reverse);
+      const dup = byKey.get(key);
+      if (dup !== undefined && dup.inSeven && dup.inLif === spec.inLif && dup.outLif === spec.outLif) {
+        return { kind: "alreadyExists", id: dup.id };
+      }
+      if (entries.size >= capacity) return { kind: "tableFull" };
+      const holder = dup ?? byKey.get(reverseKey(tuple));
       if (holder !== undefined) {
         throw new ValidationError(
-          holder.seven.startsWith(`${spec.inLif}\u0000`) ? "outLif" : "inLif",
+          holder.inLif === spec.inLif ? "outLif" : "inLif",
           `session ${holder.id} holds this 5-tuple (or its reverse) with other interfaces: the kernel switch keeps one session per 5-tuple`,
         );
       }
-      const verdict = verdictOf(spec);
+      if (wanted !== undefined && wanted > highestClientId) highestClientId = wanted;
       const id = wanted ?? allocateId();
       const now = clock.now();
       const e: Entry = {
         id,
-        seven,
         key,
-        reverse,
-        tuple,
+        inLif: spec.inLif,
+        outLif: spec.outLif,
+        inSeven: true,
         idleNs: idleNsOf(spec),
-        mark: verdicts.markOf(verdict) ?? 0,
+        mark: markFor(spec) ?? 0,
         startTime: now,
         phase: "adding",
         state: "established",
@@ -579,18 +720,24 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
         lastActivity: now,
         leased: false,
         endCode: undefined,
-        removed: [],
+        removed: undefined,
         added: undefined,
+        serial: (serial = (serial + 1) >>> 0 || 1),
+        slot: 0,
+        reapRound: 0,
       };
+      e.slot = freeSlots.pop() ?? slots.length;
+      slots[e.slot] = e;
       entries.set(id, e);
       order.add(id);
-      bySeven.set(seven, e);
       byKey.set(key, e);
-      byKey.set(reverse, e);
-      e.added = (async () => {
-        if (e.mark === 0) (e as { mark: number }).mark = await verdicts.ensure(verdict);
-        await addEntry(e);
-      })();
+      e.added =
+        e.mark !== 0
+          ? addEntry(e, tuple)
+          : (async () => {
+              (e as { mark: number }).mark = await verdicts.ensure(verdictOf(spec));
+              await addEntry(e, tuple);
+            })();
       try {
         await e.added;
       } catch (err) {
@@ -598,7 +745,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
           entries.delete(id);
           order.removed();
         }
-        if (bySeven.get(seven) === e) bySeven.delete(seven);
+        e.inSeven = false;
         forgetKernel(e);
         throw err;
       }
@@ -635,10 +782,10 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       entries.delete(id);
       order.removed();
       closedEntries.delete(e);
-      if (bySeven.get(e.seven) === e) bySeven.delete(e.seven);
+      e.inSeven = false;
       if (e.phase === "live" || e.phase === "removing") {
         const final = await new Promise<Counters>((resolve) => {
-          e.removed.push(resolve);
+          (e.removed ??= []).push(resolve);
           if (e.phase === "live") {
             e.phase = "removing";
             e.endCode = undefined;
@@ -651,20 +798,8 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
       return { ...snapshotOf(e), state: "closing1", endTime: clock.now() };
     },
 
-    async *sessions(opts) {
-      checkOpen();
-      const ids = order.after(opts?.afterId, (id) => entries.has(id));
-      // A short walk (a small page) reads its sessions' counters by key; a long one reads the whole table
-      // once, in pages of a kernel dump between which other requests run, into the entries themselves.
-      for (const e of readByKey(ids.slice(0, LIST_FIRST_CHUNK))) {
-        if (entries.get(e.id) === e) yield snapshotOf(e);
-      }
-      if (ids.length <= LIST_FIRST_CHUNK) return;
-      await refreshAll();
-      for (let i = LIST_FIRST_CHUNK; i < ids.length; i++) {
-        const e = entries.get(ids[i] as bigint);
-        if (e !== undefined) yield snapshotOf(e);
-      }
+    sessions(opts) {
+      return listing(opts?.afterId);
     },
 
     takeClosed(max: number): ClosedLease {
@@ -723,7 +858,7 @@ export async function createKernelSwitch(options: KernelSwitchOptions): Promise<
 
     kernelTuple(id) {
       const e = entries.get(id);
-      return e !== undefined && (e.phase === "live" || e.phase === "removing") ? e.tuple : undefined;
+      return e !== undefined && (e.phase === "live" || e.phase === "removing") ? tupleOfKey(e.key) : undefined;
     },
 
     async close() {

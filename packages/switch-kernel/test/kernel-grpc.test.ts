@@ -270,7 +270,7 @@ describeLive("the switch's own timers, on the real clock, end sessions without a
     const { topo, client } = made as OffloadWorld;
     const [sport, dport] = [40600, 6600];
     // The UDP sender starts (and binds) before the session exists, and sends when told: no race with its start-up.
-    const recv = runTraffic(topo.server, "udp-recv", [topo.serverAddr.v6, dport, 2_000]);
+    const recv = runTraffic(topo.server, "udp-recv", [topo.serverAddr.v6, dport, 300]);
     const sender = runTraffic(topo.client, "udp-send-on-go", [
       topo.clientAddr.v6,
       sport,
@@ -301,6 +301,7 @@ describeLive("the switch's own timers, on the real clock, end sessions without a
     if (tcp.kind !== "accepted" || udp.kind !== "accepted") throw new Error(`${tcp.kind} ${udp.kind}`);
     sender.go();
     const sent = (await sender.result) as { sent: number; at: number };
+    recv.go();
     expect(sent.sent).toBe(2);
     expect(await recv.result).toEqual({ packets: 2, bytes: 20 });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@jest/globals";
 import { ValidationError, type SessionSpec } from "@sessionoffload/offload-api";
 import { createIdOrder } from "../src/id-order";
-import { idOfLabels, sessionLabels } from "../src/labels";
+import { idOfLabels, serialAndSlotOfLabels, sessionLabels } from "../src/labels";
 import { sessionMark, tableScript, verdictScript } from "../src/ruleset";
-import { checkKernelSpec, reverseKey, sessionTuple, sevenTupleKey, tupleKey, verdictOf } from "../src/session-tuple";
+import { checkKernelSpec, reverseKey, sessionTuple, tupleKey, tupleOfKey, verdictOf } from "../src/session-tuple";
 import { kernelTimeoutFor } from "../src/sysctls";
 
 // The kernel switch's pure parts (no root needed): the nft text it loads, the keys it finds entries by, the
@@ -64,7 +64,7 @@ describe("ruleset", () => {
 });
 
 describe("session keys", () => {
-  it("a session's tuple key is its reply's reverse key, and the 7-tuple key includes the interfaces", () => {
+  it("a session's tuple key is its reply's reverse key, and gives the tuple back", () => {
     const a = sessionTuple(spec());
     const back = sessionTuple(
       spec({
@@ -76,8 +76,22 @@ describe("session keys", () => {
     );
     expect(tupleKey(a)).toBe(reverseKey(back));
     expect(tupleKey(a)).not.toBe(tupleKey(back));
-    expect(sevenTupleKey(spec({ inLif: "a" }))).not.toBe(sevenTupleKey(spec({ outLif: "a" })));
     expect(a).toMatchObject({ family: 4, protocol: 6, srcPort: 40000, dstPort: 443 });
+    expect(tupleOfKey(tupleKey(a))).toEqual(a);
+    expect(tupleOfKey(reverseKey(back))).toEqual(a);
+    const v6 = sessionTuple(
+      spec({
+        ipVersion: "ipv6",
+        protocol: "udp",
+        sourceIp: Uint8Array.from({ length: 16 }, (_, i) => 0xf0 + i - 2 * i),
+        destinationIp: Uint8Array.from({ length: 16 }, (_, i) => i * 17),
+        sourcePort: 65535,
+        destinationPort: 1,
+      }),
+    );
+    expect(tupleOfKey(tupleKey(v6))).toEqual(v6);
+    expect(tupleKey(v6)).not.toBe(tupleKey(a));
+    expect(tupleOfKey(reverseKey(v6))).toEqual({ ...v6, src: v6.dst, dst: v6.src, srcPort: 1, dstPort: 65535 });
   });
 
   it("the tuple holds copies of the addresses", () => {
@@ -110,6 +124,11 @@ describe("labels, kernel timeout, id order", () => {
     expect(Array.from(labels.subarray(0, 9))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 0]);
     expect(idOfLabels(labels)).toBe(0x0102_0304_0506_0708n);
     expect(idOfLabels(new Uint8Array(16))).toBeUndefined();
+    const withSerial = sessionLabels(0xffff_ffff_ffff_fffen, 0x0a0b0c0d, 0x01020304);
+    expect(Array.from(withSerial)).toEqual([255, 255, 255, 255, 255, 255, 255, 254, 10, 11, 12, 13, 1, 2, 3, 4]);
+    expect(idOfLabels(withSerial)).toBe(0xffff_ffff_ffff_fffen);
+    expect(serialAndSlotOfLabels(withSerial)).toEqual({ serial: 0x0a0b0c0d, slot: 0x01020304 });
+    expect(serialAndSlotOfLabels(undefined)).toEqual({ serial: 0, slot: 0 });
   });
 
   it("the kernel's timeout outlasts the longest default idle timeout", () => {

@@ -394,3 +394,103 @@ export function decodeEntry(b: Buffer, msgStart: number, msgEnd: number): Conntr
     timeoutS,
   };
 }
+
+const ZERO = 0n;
+
+/** A u64 at `at` (big-endian) as a bigint; 0n without allocating when it is zero. */
+function be64(b: Buffer, at: number): bigint {
+  const hi = b.readUInt32BE(at);
+  const lo = b.readUInt32BE(at + 4);
+  if (hi === 0) return lo === 0 ? ZERO : BigInt(lo);
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/**
+ * What a switch polls of an entry (the labels' first 8 bytes are not decoded), decoded in place into one reused object (no tuple, address or label copies):
+ * `decodeBrief` overwrites it for every message.
+ */
+export class ConntrackBrief {
+  /** Address family of the entry (4 or 6). */
+  family: 4 | 6 = 4;
+  /** ct mark (0 when absent). */
+  mark = 0;
+  /** Seconds left before the kernel expires it; -1 when absent. */
+  timeoutS = -1;
+  /** TCP_CONNTRACK_* state; -1 when absent (not TCP). */
+  tcpState = -1;
+  /** Bytes 8..11 of the labels as a big-endian u32; 0 when absent. */
+  labelWord2 = 0;
+  /** Bytes 12..15 of the labels as a big-endian u32; 0 when absent. */
+  labelWord3 = 0;
+  /** False when accounting is off (no counter attributes). */
+  hasCounters = false;
+  origPackets = 0n;
+  origBytes = 0n;
+  replyPackets = 0n;
+  replyBytes = 0n;
+}
+
+function briefCounters(brief: ConntrackBrief, b: Buffer, start: number, end: number, orig: boolean): void {
+  for (let o = start; o + 4 <= end;) {
+    const l = b.readUInt16LE(o);
+    if (l < 4) break;
+    const t = b.readUInt16LE(o + 2) & NLA_TYPE_MASK;
+    if (t === CTA_COUNTERS_PACKETS) {
+      if (orig) brief.origPackets = be64(b, o + 4);
+      else brief.replyPackets = be64(b, o + 4);
+    } else if (t === CTA_COUNTERS_BYTES) {
+      if (orig) brief.origBytes = be64(b, o + 4);
+      else brief.replyBytes = be64(b, o + 4);
+    }
+    o += align4(l);
+  }
+}
+
+/** Decodes an entry message (`msgStart`..`msgEnd`) into `brief` (every field overwritten). */
+export function decodeBrief(brief: ConntrackBrief, b: Buffer, msgStart: number, msgEnd: number): void {
+  brief.family = b[msgStart + NLMSG_HDRLEN] === AF_INET6 ? 6 : 4;
+  brief.mark = 0;
+  brief.timeoutS = -1;
+  brief.tcpState = -1;
+  brief.labelWord2 = 0;
+  brief.labelWord3 = 0;
+  brief.hasCounters = false;
+  brief.origPackets = ZERO;
+  brief.origBytes = ZERO;
+  brief.replyPackets = ZERO;
+  brief.replyBytes = ZERO;
+  for (let off = msgStart + NLMSG_HDRLEN + NFGENMSG_LEN; off + 4 <= msgEnd;) {
+    const len = b.readUInt16LE(off);
+    if (len < 4) break;
+    const type = b.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    const p = off + 4;
+    switch (type) {
+      case CTA_MARK:
+        brief.mark = b.readUInt32BE(p);
+        break;
+      case CTA_TIMEOUT:
+        brief.timeoutS = b.readUInt32BE(p);
+        break;
+      case CTA_LABELS:
+        if (len >= 16) {
+          brief.labelWord2 = b.readUInt32BE(p + 8);
+          brief.labelWord3 = b.readUInt32BE(p + 12);
+        }
+        break;
+      case CTA_COUNTERS_ORIG:
+        brief.hasCounters = true;
+        briefCounters(brief, b, p, off + len, true);
+        break;
+      case CTA_COUNTERS_REPLY:
+        brief.hasCounters = true;
+        briefCounters(brief, b, p, off + len, false);
+        break;
+      case CTA_PROTOINFO:
+        brief.tcpState = decodeTcpState(b, p, off + len) ?? -1;
+        break;
+      default:
+        break;
+    }
+    off += align4(len);
+  }
+}

@@ -1,5 +1,6 @@
 import * as constants from "./constants";
 import * as codec from "./conntrack-codec";
+import { ConntrackBrief } from "./conntrack-codec";
 import { MessageWriter } from "./message-writer";
 import { NetlinkError, NetlinkSocket, RECV_OVERRUN } from "./netlink-socket";
 import type {
@@ -31,6 +32,7 @@ const {
   decodeStats,
   writeStatsRequest,
   decodeEntry,
+  decodeBrief,
   eventTypeOf,
   isEntryMessage,
   writeCreate,
@@ -88,6 +90,15 @@ export interface Conntrack {
    * large table does not block the process for its whole length. Resolves to the count.
    */
   dumpInTurns(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void, pageSize?: number): Promise<number>;
+  /**
+   * `dumpInTurns` decoding only what a switch polls (mark, timeout, TCP state, counters, the labels' first 8
+   * bytes): every entry into one reused `ConntrackBrief`, valid during the callback only; nothing is copied.
+   */
+  dumpBriefInTurns(
+    filter: ConntrackFilter,
+    onEntry: (brief: Readonly<ConntrackBrief>) => void,
+    pageSize?: number,
+  ): Promise<number>;
   /** Pending events (non-blocking), at most about `max`; [] when none or not subscribed. */
   poll(max?: number): ConntrackEvent[];
   /**
@@ -295,10 +306,10 @@ class CtnetlinkConntrack implements Conntrack {
     let failed = false;
     // Read to the end even when onEntry throws: the socket must be clean for the next request.
     while (
-      cursor.read(Number.MAX_SAFE_INTEGER, (e) => {
+      cursor.read(Number.MAX_SAFE_INTEGER, (b, start, end) => {
         if (failed) return;
         try {
-          onEntry(e);
+          onEntry(decodeEntry(b, start, end));
           count++;
         } catch (err) {
           failed = true;
@@ -311,6 +322,15 @@ class CtnetlinkConntrack implements Conntrack {
   }
 
   openDump(filter: ConntrackFilter): ConntrackDumpCursor {
+    const raw = this.openRawDump(filter);
+    return {
+      read: (max, onEntry) => raw.read(max, (b, start, end) => onEntry(decodeEntry(b, start, end))),
+      close: raw.close,
+    };
+  }
+
+  /** A paged dump on its own socket, each entry message handed over undecoded. */
+  private openRawDump(filter: ConntrackFilter): RawDumpCursor {
     const sock = NetlinkSocket.open(NETLINK_NETFILTER, {
       netns: this.options.netns,
       recvTimeoutMs: RECV_TIMEOUT_MS,
@@ -318,10 +338,10 @@ class CtnetlinkConntrack implements Conntrack {
     });
     const reader = new DumpReader(sock, new MessageWriter(256), this.nextSeqs(1), filter);
     return {
-      read: (max, onEntry) => {
+      read: (max, onMessage) => {
         let more: boolean;
         try {
-          more = reader.read(max, onEntry);
+          more = reader.read(max, onMessage);
         } catch (err) {
           // A socket failure ends the dump; an error of the caller's callback leaves the cursor usable.
           if (err instanceof NetlinkError) sock.close();
@@ -334,16 +354,32 @@ class CtnetlinkConntrack implements Conntrack {
     };
   }
 
-  async dumpInTurns(
+  dumpInTurns(filter: ConntrackFilter, onEntry: (entry: ConntrackEntry) => void, pageSize = 256): Promise<number> {
+    return this.rawDumpInTurns(filter, (b, start, end) => onEntry(decodeEntry(b, start, end)), pageSize);
+  }
+
+  dumpBriefInTurns(
     filter: ConntrackFilter,
-    onEntry: (entry: ConntrackEntry) => void,
+    onEntry: (brief: Readonly<ConntrackBrief>) => void,
     pageSize = 256,
   ): Promise<number> {
-    const cursor = this.openDump(filter);
+    const brief = new ConntrackBrief();
+    return this.rawDumpInTurns(
+      filter,
+      (b, start, end) => {
+        decodeBrief(brief, b, start, end);
+        onEntry(brief);
+      },
+      pageSize,
+    );
+  }
+
+  private async rawDumpInTurns(filter: ConntrackFilter, onMessage: OnMessage, pageSize: number): Promise<number> {
+    const cursor = this.openRawDump(filter);
     let count = 0;
-    const deliver = (e: ConntrackEntry): void => {
+    const deliver: OnMessage = (b, start, end) => {
       count++;
-      onEntry(e);
+      onMessage(b, start, end);
     };
     try {
       while (cursor.read(pageSize, deliver)) await new Promise<void>((resolve) => setImmediate(resolve));
@@ -382,6 +418,15 @@ class CtnetlinkConntrack implements Conntrack {
   }
 }
 
+/** Receives one undecoded entry message: `b[start, end)`, valid during the call only. */
+type OnMessage = (b: Buffer, start: number, end: number) => void;
+
+/** `ConntrackDumpCursor` handing over undecoded messages. */
+interface RawDumpCursor {
+  read(max: number, onMessage: OnMessage): boolean;
+  close(): void;
+}
+
 /** Reads one dump from a socket, a page at a time, remembering where it stopped inside a datagram. */
 class DumpReader {
   private started = false;
@@ -396,7 +441,7 @@ class DumpReader {
     private readonly filter: ConntrackFilter,
   ) {}
 
-  read(max: number, onEntry: (entry: ConntrackEntry) => void): boolean {
+  read(max: number, onMessage: OnMessage): boolean {
     if (this.finished) return false;
     if (!this.started) {
       this.started = true;
@@ -435,7 +480,7 @@ class DumpReader {
       }
       if (isEntryMessage(type)) {
         delivered++;
-        onEntry(decodeEntry(b, off, off + len));
+        onMessage(b, off, off + len);
       }
     }
     return true;

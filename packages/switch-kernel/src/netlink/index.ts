@@ -2,5 +2,5 @@
 export { openConntrack } from "./conntrack";
 export type { Conntrack, ConntrackDumpCursor, ConntrackOpenOptions } from "./conntrack";
 export { NetlinkError, errnoName } from "./netlink-socket";
-export { reverseTuple } from "./conntrack-codec";
+export { ConntrackBrief, reverseTuple } from "./conntrack-codec";
 export type * from "./types";

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import {
+  ConntrackBrief,
+  decodeBrief,
   decodeEntry,
   eventTypeOf,
   reverseTuple,
@@ -222,6 +224,37 @@ describe("ctnetlink decoding", () => {
     // copies, not views of the receive buffer
     received.fill(0);
     expect([...e.orig.src]).toEqual([10, 0, 0, 1]);
+  });
+
+  it("decodes the brief of an entry in place: mark, timeout, TCP state, counters, labels", () => {
+    const withLabels = Buffer.concat([
+      event,
+      Buffer.from(hex("0800 0700 00000e10", "1400 1600 0000000000000102 0000002a 00000007"), "hex"), // timeout, labels
+    ]);
+    withLabels.writeUInt32LE(withLabels.length, 0);
+    const datagram = Buffer.concat([Buffer.alloc(4, 0xee), withLabels]);
+    const brief = new ConntrackBrief();
+    decodeBrief(brief, datagram, 4, datagram.length);
+    expect({ ...brief }).toEqual({
+      family: 4,
+      mark: 0x102,
+      timeoutS: 3600,
+      tcpState: 7,
+      labelWord2: 42,
+      labelWord3: 7,
+      hasCounters: true,
+      origPackets: 3n,
+      origBytes: 180n,
+      replyPackets: 2n,
+      replyBytes: 120n,
+    });
+    // every field is overwritten by the next message (this one has no labels, timeout or TCP state)
+    const bare = Buffer.from(hex("1c000000 0201 0000 00000000 00000000", "02 00 0000", "0800 0800 00000001"), "hex");
+    decodeBrief(brief, bare, 0, bare.length);
+    expect([brief.mark, brief.timeoutS, brief.tcpState, brief.labelWord2, brief.labelWord3, brief.hasCounters]).toEqual(
+      [1, -1, -1, 0, 0, false],
+    );
+    expect(brief.origPackets).toBe(0n);
   });
 
   it("decodes at an offset inside a datagram and classifies event types", () => {

@@ -228,6 +228,22 @@ describeKernel("conntrack over ctnetlink in a fresh network namespace", () => {
     expect(inTurns.size).toBe(n / 2);
     expect(ticks).toBeGreaterThanOrEqual(3);
 
+    // the brief of the same dump: one reused object, marks as written, counters present (accounting is on)
+    const briefs = new Set<object>();
+    const marks = new Set<number>();
+    const briefCount = await ct.dumpBriefInTurns(
+      { mark: MARK_BIT, mask: MARK_BIT },
+      (b) => {
+        briefs.add(b);
+        marks.add(b.mark);
+        expect(b.hasCounters && b.origPackets === 0n && b.timeoutS > 0 && b.labelWord2 === 0).toBe(true);
+      },
+      100,
+    );
+    expect(briefCount).toBe(n / 2);
+    expect(briefs.size).toBe(1);
+    expect(marks.size).toBe(n / 2);
+
     // an abandoned cursor does not disturb the command socket
     const abandoned = ct.openDump({ mark: 0, mask: 0 });
     expect(abandoned.read(1, () => undefined)).toBe(true);

@@ -1,6 +1,9 @@
 import { runTraffic } from "./run-in";
 import { sh, type Topology } from "./topology";
 
+/** How long a receiver keeps counting after the sender is done (datagrams still queued or crossing the veths). */
+const RECV_GRACE_MS = 300;
+
 /** IP version of a test flow: the topology has an address of each. */
 export type IpFamily = "v4" | "v6";
 
@@ -16,7 +19,7 @@ export const UDP_OVERHEAD: Readonly<Record<IpFamily, number>> = { v4: 20 + 8, v6
 /**
  * Sends `count` UDP datagrams of `size` bytes from the client host (port
  * `sport`) to the server host (port `dport`) across the switch and answers
- * what the server received (listening for 1.5 s).
+ * what the server received (counted until the sender is done, plus RECV_GRACE_MS).
  */
 export async function sendUdp(
   topo: Topology,
@@ -26,9 +29,10 @@ export async function sendUdp(
   count: number,
   size: number,
 ): Promise<Received> {
-  const recv = runTraffic(topo.server, "udp-recv", [topo.serverAddr[v], dport, 1500]);
+  const recv = runTraffic(topo.server, "udp-recv", [topo.serverAddr[v], dport, RECV_GRACE_MS]);
   await recv.ready;
   await runTraffic(topo.client, "udp-send", [topo.clientAddr[v], sport, topo.serverAddr[v], dport, count, size]).result;
+  recv.go();
   return (await recv.result) as unknown as Received;
 }
 
@@ -41,9 +45,10 @@ export async function sendUdpBack(
   count: number,
   size: number,
 ): Promise<Received> {
-  const recv = runTraffic(topo.client, "udp-recv", [topo.clientAddr[v], dport, 1500]);
+  const recv = runTraffic(topo.client, "udp-recv", [topo.clientAddr[v], dport, RECV_GRACE_MS]);
   await recv.ready;
   await runTraffic(topo.server, "udp-send", [topo.serverAddr[v], sport, topo.clientAddr[v], dport, count, size]).result;
+  recv.go();
   return (await recv.result) as unknown as Received;
 }
 

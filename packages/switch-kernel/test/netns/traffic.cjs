@@ -1,5 +1,5 @@
 // Traffic for the nftables tests, run inside a namespace with `ip netns exec NS node traffic.cjs MODE ...`.
-// Prints one JSON line with what it saw, then exits. Every mode stops by itself.
+// Prints one JSON line with what it saw, then exits. Every mode stops by itself (udp-recv once told, or after a minute).
 "use strict";
 const dgram = require("node:dgram");
 const net = require("node:net");
@@ -12,7 +12,9 @@ const done = (result) => {
 };
 
 if (mode === "udp-recv") {
-  // udp-recv HOST PORT MS: counts datagrams for MS milliseconds.
+  // udp-recv HOST PORT MS: counts datagrams until "go" arrives on stdin (the sender is done), then MS milliseconds
+  // more (datagrams still queued), and prints the counts. No window against the sender's start-up: the test says
+  // when. Without a "go" it stops after a minute (a test that failed before telling it).
   const [host, port, ms] = args;
   const sock = dgram.createSocket(family(host));
   const seen = { packets: 0, bytes: 0 };
@@ -22,7 +24,10 @@ if (mode === "udp-recv") {
   });
   sock.bind(Number(port), host, () => {
     process.stdout.write("ready\n");
-    setTimeout(() => done(seen), Number(ms));
+    setTimeout(() => done(seen), 60_000).unref();
+    process.stdin.on("data", (chunk) => {
+      if (chunk.toString().includes("go")) setTimeout(() => done(seen), Number(ms));
+    });
   });
 } else if (mode === "udp-send") {
   // udp-send SRC SPORT DST DPORT COUNT SIZE: sends COUNT datagrams of SIZE bytes, one after another.
