@@ -412,7 +412,7 @@ async function closed(kind: ServerKind) {
  * The second generation (openoffload.v1) on the memory switch, driven by
  * offload-oo-loadgen (C++): batched adds (streams of 64 sessions, as the
  * reference client sends) and getAllSessions paged through a million
- * sessions. Client streaming is served by grpc-js behind either transport.
+ * sessions. The native transport serves client streaming itself.
  */
 async function openoffload(kind: ServerKind) {
   const oo = ooLoadgenPath(peersBuild);
@@ -571,6 +571,8 @@ async function main() {
     if (backend === "memory") {
       // The same server on grpc-js's transport: what the native HTTP/2 transport buys.
       await unary(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]), "add", [16], reps);
+      // The second generation on both transports, in one sitting (the native one serves addSession itself).
+      await openoffload(kind);
       await openoffload(ourServer(backend, "ts-grpc-js", ["--transport", "grpc-js"]));
     }
   }

@@ -18,7 +18,7 @@ export interface ObservedCall {
  * Reported: the native transport's own calls (from when their headers are
  * routed) and every call grpc-js runs a handler for (on the grpc-js
  * transport, and the calls the native transport forwards to it: health,
- * reflection, compressed requests, client-streaming methods). Not reported,
+ * reflection, compressed requests, methods without a native route). Not reported,
  * as with go-grpc-prometheus: requests refused before any method is chosen
  * (an unknown method's UNIMPLEMENTED, a bad content type, a stream refused by
  * a transport limit).

@@ -13,6 +13,13 @@ export function rpcTypeOf(method: { readonly requestStream: boolean; readonly re
   return method.responseStream ? "server_stream" : "unary";
 }
 
+// The `grpc_type` of each kind of native route.
+const RPC_TYPES: Readonly<Record<NativeRoute["kind"], RpcType>> = {
+  unary: "unary",
+  serverStream: "server_stream",
+  clientStream: "client_stream",
+};
+
 /** Starts the observation of one call of a native route: answers its tracker. */
 export type NativeCallStarter = (route: NativeRoute) => CallTracker;
 
@@ -24,7 +31,7 @@ export function nativeCallStarter(
   if (observer === undefined) return undefined;
   const calls = new Map<NativeRoute, ObservedCall>();
   for (const route of routes) {
-    calls.set(route, observedCall(route.path, route.kind === "unary" ? "unary" : "server_stream"));
+    calls.set(route, observedCall(route.path, RPC_TYPES[route.kind]));
   }
   return (route) => observer.callStarted(calls.get(route) ?? observedCall(route.path, "unary"));
 }

@@ -136,15 +136,17 @@ export interface OffloadServerOptions {
   readonly name?: string;
   /**
    * Methods the native transport serves itself (see `createNativeRoute`):
-   * its own HTTP/2 handling of these unary and server-streaming methods, in
-   * front of grpc-js, for throughput and latency. They must also be
+   * its own HTTP/2 handling of these unary, server-streaming and
+   * client-streaming methods, in front of grpc-js, for throughput and latency. They must also be
    * installed as usual by `install`: grpc-js serves them on the grpc-js
    * transport, and for calls the native transport forwards (a compressed
    * request, a content type other than application/grpc[+proto]). Unary
    * handlers get a call object without events (request, metadata,
    * cancelled, getPeer, getDeadline, getPath, getHost, sendMetadata);
-   * streaming handlers get all of a ServerWritableStream that a handler
-   * writes with.
+   * server-streaming handlers get all of a ServerWritableStream that a
+   * handler writes with; client-streaming handlers a `NativeReadableCall`
+   * (a Readable of the requests with the ServerReadableStream fields) and
+   * the callback.
    */
   readonly nativeRoutes?: readonly NativeRoute[];
   /** Bytes of framed messages a native server stream gathers into one HTTP/2 write; default 32 KiB, 1 KiB..1 MiB. */

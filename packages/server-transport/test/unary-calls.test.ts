@@ -427,11 +427,30 @@ describe("unary calls: what it leaves to grpc-js", () => {
 });
 
 describe("createNativeRoute", () => {
-  it("refuses a client-streaming method", () => {
-    const definition = { ...SessionTableService.addSession, requestStream: true };
+  it("refuses a bidirectional method", () => {
+    const definition = { ...SessionTableService.addSession, requestStream: true, responseStream: true };
     expect(() =>
       createNativeRoute(definition as unknown as typeof SessionTableService.addSession, () => undefined),
-    ).toThrow("/sessions.v1.SessionTable/addSession: only unary and server-streaming methods can be native routes");
+    ).toThrow(
+      "/sessions.v1.SessionTable/addSession: only unary, server-streaming and client-streaming methods can be native routes",
+    );
+  });
+
+  it("makes a route of each kind from the method's stream flags", () => {
+    const kind = (requestStream: boolean, responseStream: boolean): string =>
+      createNativeRoute(
+        {
+          ...SessionTableService.addSession,
+          requestStream,
+          responseStream,
+        } as unknown as typeof SessionTableService.addSession,
+        () => undefined,
+      ).kind;
+    expect([kind(false, false), kind(false, true), kind(true, false)]).toEqual([
+      "unary",
+      "serverStream",
+      "clientStream",
+    ]);
   });
 });
 

@@ -15,6 +15,7 @@ import {
 import { openoffloadV1, sessionsV1 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
 import { createOpenOffloadHandlers, type OpenOffloadHandlersOptions } from "./openoffload-handlers";
+import { decodeSessionRequest } from "./openoffload-request-decoder";
 import { createSessionTableHandlers } from "./session-table-handlers";
 
 const { SessionTableService } = sessionsV1;
@@ -70,9 +71,14 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
     createNativeRoute(SessionTableService.getSession, handlers.getSession, sessionsV1.sessionResponse),
     createNativeRoute(SessionTableService.deleteSession, handlers.deleteSession, sessionsV1.sessionResponse),
   ];
-  // addSession is client streaming: the transport hands it to grpc-js.
   if (openoffload !== undefined) {
     nativeRoutes.push(
+      // The native route decodes requests with the fast decoder (the same results as ts-proto's).
+      createNativeRoute(
+        { ...OpenOffloadService.addSession, requestDeserialize: decodeSessionRequest },
+        openoffload.addSession,
+        openoffloadV1.addSessionResponse,
+      ),
       createNativeRoute(OpenOffloadService.getSession, openoffload.getSession, openoffloadV1.sessionResponse),
       createNativeRoute(OpenOffloadService.deleteSession, openoffload.deleteSession, openoffloadV1.sessionResponse),
       createNativeRoute(OpenOffloadService.getAllSessions, openoffload.getAllSessions, openoffloadV1.sessionResponses),

@@ -1,5 +1,13 @@
 export { createNativeRoute } from "./route";
-export type { NativeRoute, NativeUnaryRoute, NativeServerStreamRoute, MessageEncoder } from "./route";
+export type {
+  NativeRoute,
+  NativeUnaryRoute,
+  NativeServerStreamRoute,
+  NativeClientStreamRoute,
+  NativeRouteHandler,
+  MessageEncoder,
+} from "./route";
+export type { NativeReadableCall } from "./client-stream-call";
 export { createStreamDispatcher } from "./stream-dispatcher";
 export type { NativeCallCounters, StreamListener } from "./stream-dispatcher";
 export type { CallOptions } from "./call-options";

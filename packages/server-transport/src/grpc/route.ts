@@ -1,4 +1,9 @@
-import type { handleServerStreamingCall, handleUnaryCall, MethodDefinition } from "@grpc/grpc-js";
+import type {
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  MethodDefinition,
+} from "@grpc/grpc-js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 
 /** A message type that can encode into a caller's writer: a ts-proto `MessageFns` such as `sessionsV1.sessionResponse`. */
@@ -28,8 +33,18 @@ export interface NativeServerStreamRoute extends NativeRouteCommon {
   readonly handler: handleServerStreamingCall<unknown, unknown>;
 }
 
+/** A client-streaming method served by the native transport. */
+export interface NativeClientStreamRoute extends NativeRouteCommon {
+  readonly kind: "clientStream";
+  readonly handler: handleClientStreamingCall<unknown, unknown>;
+}
+
 /** A method the native transport serves itself instead of forwarding it to grpc-js; made by `createNativeRoute`. */
-export type NativeRoute = NativeUnaryRoute | NativeServerStreamRoute;
+export type NativeRoute = NativeUnaryRoute | NativeServerStreamRoute | NativeClientStreamRoute;
+
+/** The handler of a method that `createNativeRoute` takes, by the method's stream flags. */
+export type NativeRouteHandler<Req, Res> =
+  handleUnaryCall<Req, Res> | handleServerStreamingCall<Req, Res> | handleClientStreamingCall<Req, Res>;
 
 // Encodes through one writer kept across calls (its buffer grows once); a
 // failed encode may leave the writer half-written, so it is then replaced.
@@ -46,22 +61,42 @@ function writerSerializer<T>(type: MessageEncoder<T>): (value: T) => Uint8Array 
 }
 
 /**
- * Describes a unary or server-streaming method for the native transport, from its
+ * Describes a unary, server-streaming or client-streaming method for the native transport, from its
  * grpc-js method definition (path, request decoding) and the same handler
  * that is registered with grpc-js. `responseType` (a ts-proto message type)
  * lets responses be encoded through a reused writer; without it the
  * definition's `responseSerialize` is used. The handler is given a call
  * object that offers what grpc-js's offers for its kind except events on
- * unary calls (see `OffloadServerOptions.nativeRoutes`).
- * Throws a TypeError for a client-streaming or bidirectional method.
+ * unary calls (see `OffloadServerOptions.nativeRoutes`); a client-streaming
+ * handler gets a `NativeReadableCall` and the callback.
+ * Throws a TypeError for a bidirectional method.
  */
 export function createNativeRoute<Req, Res>(
   definition: MethodDefinition<Req, Res>,
-  handler: handleUnaryCall<Req, Res> | handleServerStreamingCall<Req, Res>,
+  handler: handleUnaryCall<Req, Res>,
+  responseType?: MessageEncoder<Res>,
+): NativeRoute;
+/** A server-streaming method (see the first signature). */
+export function createNativeRoute<Req, Res>(
+  definition: MethodDefinition<Req, Res>,
+  handler: handleServerStreamingCall<Req, Res>,
+  responseType?: MessageEncoder<Res>,
+): NativeRoute;
+/** A client-streaming method (see the first signature). */
+export function createNativeRoute<Req, Res>(
+  definition: MethodDefinition<Req, Res>,
+  handler: handleClientStreamingCall<Req, Res>,
+  responseType?: MessageEncoder<Res>,
+): NativeRoute;
+export function createNativeRoute<Req, Res>(
+  definition: MethodDefinition<Req, Res>,
+  handler: NativeRouteHandler<Req, Res>,
   responseType?: MessageEncoder<Res>,
 ): NativeRoute {
-  if (definition.requestStream) {
-    throw new TypeError(`${definition.path}: only unary and server-streaming methods can be native routes`);
+  if (definition.requestStream && definition.responseStream) {
+    throw new TypeError(
+      `${definition.path}: only unary, server-streaming and client-streaming methods can be native routes`,
+    );
   }
   const decode = definition.requestDeserialize as (bytes: Buffer) => unknown;
   const serialize = (responseType ? writerSerializer(responseType) : definition.responseSerialize) as (
@@ -69,6 +104,15 @@ export function createNativeRoute<Req, Res>(
   ) => Uint8Array;
   // The one place where the typed handler is stored untyped: the route only ever
   // hands it requests made by `decode` and serializes its answers with `serialize`.
+  if (definition.requestStream) {
+    return {
+      kind: "clientStream",
+      path: definition.path,
+      decode,
+      serialize,
+      handler: handler as handleClientStreamingCall<unknown, unknown>,
+    };
+  }
   return definition.responseStream
     ? {
         kind: "serverStream",

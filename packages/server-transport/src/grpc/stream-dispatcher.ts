@@ -1,12 +1,13 @@
 import type { IncomingHttpHeaders } from "node:http2";
-import { isProtoContentType, type CallStream } from "./call-context";
+import { isProtoContentType } from "./call-context";
+import { serveClientStreamCall, type ReadableCallStream } from "./client-stream-call";
 import type { CallOptions } from "./call-options";
 import type { NativeCallStarter } from "../observed-call";
 import type { NativeRoute } from "./route";
 import { serveServerStreamCall } from "./server-stream-call";
 
 /** An HTTP/2 'stream' listener of the native transport. */
-export type StreamListener<S extends CallStream> = (stream: S, headers: IncomingHttpHeaders) => void;
+export type StreamListener<S extends ReadableCallStream> = (stream: S, headers: IncomingHttpHeaders) => void;
 
 /** How many calls the native transport served itself and how many it forwarded to grpc-js. */
 export interface NativeCallCounters {
@@ -17,7 +18,7 @@ export interface NativeCallCounters {
 }
 
 /** Options of `createStreamDispatcher`. */
-export interface StreamDispatcherOptions<S extends CallStream> {
+export interface StreamDispatcherOptions<S extends ReadableCallStream> {
   /** The routes served natively, by path. */
   readonly routes: ReadonlyMap<string, NativeRoute>;
   /** Gets every stream not served here, unchanged (the forwarding to grpc-js). */
@@ -29,14 +30,16 @@ export interface StreamDispatcherOptions<S extends CallStream> {
 }
 
 /**
- * Creates the 'stream' listener that serves the server-streaming native
- * routes itself and hands every other stream to `fallback`: unknown paths
+ * Creates the 'stream' listener that serves the server-streaming and
+ * client-streaming native routes itself and hands every other stream to `fallback`: unknown paths
  * (health, reflection, unregistered methods), unary routes the unary router
  * did not take, any `grpc-encoding` but identity (a client that may
  * compress), a content type other than application/grpc or
  * application/grpc+proto, a method other than POST.
  */
-export function createStreamDispatcher<S extends CallStream>(options: StreamDispatcherOptions<S>): StreamListener<S> {
+export function createStreamDispatcher<S extends ReadableCallStream>(
+  options: StreamDispatcherOptions<S>,
+): StreamListener<S> {
   const { routes, fallback, callOptions, counters, startCall } = options;
   return function dispatch(stream, headers) {
     const path = headers[":path"];
@@ -44,7 +47,7 @@ export function createStreamDispatcher<S extends CallStream>(options: StreamDisp
     const encoding = headers["grpc-encoding"];
     if (
       route === undefined ||
-      route.kind !== "serverStream" ||
+      route.kind === "unary" ||
       (encoding !== undefined && encoding !== "identity") ||
       !isProtoContentType(headers["content-type"]) ||
       headers[":method"] !== "POST"
@@ -54,6 +57,7 @@ export function createStreamDispatcher<S extends CallStream>(options: StreamDisp
       return;
     }
     counters.served += 1;
-    serveServerStreamCall(stream, headers, route, callOptions, startCall?.(route));
+    if (route.kind === "clientStream") serveClientStreamCall(stream, headers, route, callOptions, startCall?.(route));
+    else serveServerStreamCall(stream, headers, route, callOptions, startCall?.(route));
   };
 }

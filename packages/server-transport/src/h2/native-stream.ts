@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { OutgoingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
+import type { TransportLimitName } from "../limits";
 import { ErrorCode } from "./frames";
 import { encodeHeaderBlock } from "./hpack-encoder";
 
@@ -58,6 +59,8 @@ export interface StreamConnection {
   wantDrain(stream: StreamState): void;
   /** `bytes` of the stream's request data were consumed: the peer may send that much more. */
   consumed(stream: StreamState, bytes: number): void;
+  /** Counts a refusal by `limit` (e.g. a message too large, seen at its length prefix). */
+  noteLimitHit(limit: TransportLimitName): void;
 }
 
 /** Queued data beyond which `write` asks the writer to wait for 'drain'. */
@@ -198,6 +201,11 @@ export class NativeStream extends EventEmitter implements StreamState {
   /** With `defersConsumption`: `bytes` of request data were consumed (passed on). */
   consumed(bytes: number): void {
     this.connection.consumed(this, bytes);
+  }
+
+  /** Counts a refusal of this stream's request by `limit` in the transport's statistics. */
+  noteLimitHit(limit: TransportLimitName): void {
+    this.connection.noteLimitHit(limit);
   }
 
   /** The peer half-closed. */

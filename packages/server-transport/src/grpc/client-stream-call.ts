@@ -1,0 +1,322 @@
+import type { IncomingHttpHeaders } from "node:http2";
+import { Readable } from "node:stream";
+import {
+  status,
+  type Metadata,
+  type sendUnaryData,
+  type ServerErrorResponse,
+  type ServerReadableStream,
+  type StatusObject,
+} from "@grpc/grpc-js";
+import {
+  frameMessage,
+  hostOf,
+  isGone,
+  peerOf,
+  requestMetadata,
+  respondTrailersOnly,
+  responseHeaders,
+  statusTrailers,
+  type CallStream,
+} from "./call-context";
+import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline, type CallDeadline } from "./call-deadline";
+import type { CallOptions } from "./call-options";
+import { createFrameDecoder, MessageTooLargeError, type FrameDecoder } from "./frame-decoder";
+import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "./grpc-status";
+import type { NativeClientStreamRoute } from "./route";
+import type { CallTracker } from "../call-observer";
+import type { TransportLimitName } from "../limits";
+import { cutOffCode } from "../observed-call";
+
+/**
+ * A stream a client-streaming call can be read from with flow control: met
+ * by the native transport's NativeStream. With `defersConsumption` set, the
+ * peer's receive window is given back only through `consumed`.
+ */
+export interface ReadableCallStream extends CallStream {
+  /** True: request data counts as consumed only when `consumed` says so. */
+  defersConsumption: boolean;
+  /** `bytes` of request data were consumed: the peer may send that much more (stream and connection windows). */
+  consumed(bytes: number): void;
+  /** Counts a refusal by `limit` in the transport's statistics. */
+  noteLimitHit(limit: TransportLimitName): void;
+}
+
+/**
+ * The client-streaming call object of the native transport: what grpc-js's
+ * ServerReadableStream offers to a handler. It is a Readable in object mode
+ * of the decoded requests ('data', 'end' at the client's half-close, paused
+ * reading, async iteration), with `cancelled`, `metadata`, `getPeer`,
+ * `getDeadline`, `getPath`, `getHost`, `sendMetadata`, and 'cancelled'
+ * (then the Readable is destroyed) when the client resets the stream or goes
+ * away, the deadline passes, or the request breaks a limit.
+ */
+export interface NativeReadableCall extends Readable {
+  /** True once the call was cut off (client reset or gone, deadline, a refused message). */
+  cancelled: boolean;
+  /** The request metadata: the headers less the transport ones. */
+  readonly metadata: Metadata;
+  /** "address:port" of the client. */
+  getPeer(): string;
+  /** The deadline in ms since the epoch (from `grpc-timeout`), or Infinity. */
+  getDeadline(): number;
+  /** The method's path. */
+  getPath(): string;
+  /** The request's `:authority`. */
+  getHost(): string | undefined;
+  /** Sends the response headers now, with `metadata`; ignored once they are sent or the call is over. */
+  sendMetadata(metadata: Metadata): void;
+}
+
+const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
+const PREFIX = 5;
+
+// The Readable handed to the handler. Request bytes are given back to the
+// client (WINDOW_UPDATE) only as the handler reads the messages: each 'data'
+// event gives back its message's bytes, so a handler that does not read holds
+// the client to its stream window.
+class ReadableCall extends Readable implements NativeReadableCall {
+  cancelled = false;
+  private metadataObject: Metadata | undefined;
+  // Wire bytes (prefix + message) of the messages pushed and not yet read, oldest first, from `head`.
+  private sizes: number[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly stream: ReadableCallStream,
+    private readonly headers: IncomingHttpHeaders,
+    private readonly path: string,
+    private readonly deadlineAt: number,
+    private readonly onRead: (bytes: number) => void,
+    readonly sendMetadata: (metadata: Metadata) => void,
+  ) {
+    super({ objectMode: true });
+  }
+
+  get metadata(): Metadata {
+    return (this.metadataObject ??= requestMetadata(this.headers));
+  }
+
+  getPeer(): string {
+    return peerOf(this.stream);
+  }
+
+  getDeadline(): number {
+    return this.deadlineAt;
+  }
+
+  getPath(): string {
+    return this.path;
+  }
+
+  getHost(): string | undefined {
+    return hostOf(this.headers);
+  }
+
+  /** Queues one decoded message of `bytes` wire bytes for the handler. */
+  pushMessage(message: unknown, bytes: number): void {
+    this.sizes.push(bytes);
+    this.push(message);
+  }
+
+  override _read(): void {
+    // Messages are pushed as they arrive; the client is held back by flow control (see `emit`).
+  }
+
+  // Every message reaches the handler through a 'data' event (flowing mode, read(), async iteration).
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === "data") {
+      const bytes = this.sizes[this.head++] as number;
+      if (this.head === this.sizes.length) {
+        this.sizes.length = 0;
+        this.head = 0;
+      } else if (this.head >= 1024) {
+        this.sizes = this.sizes.slice(this.head);
+        this.head = 0;
+      }
+      this.onRead(bytes);
+    }
+    return super.emit(event, ...args);
+  }
+}
+
+/**
+ * Serves one client-streaming call of `route` on `stream`: runs the handler at
+ * once with a `NativeReadableCall` and its callback, then decodes each
+ * length-prefixed message as its DATA arrives and pushes it to the call.
+ *
+ * Limits, as on unary calls: a message longer than
+ * `options.maxReceiveMessageLength` is refused at its length prefix
+ * (RESOURCE_EXHAUSTED); a compressed message (the call said identity), one
+ * `decode` throws on (INTERNAL "Error deserializing request: ...", as
+ * grpc-js), or a stream that ends inside a message end the call INTERNAL; the
+ * deadline runs from HEADERS (DEADLINE_EXCEEDED). Each of these, and the
+ * client's reset, tells the handler 'cancelled'. Flow control: request bytes
+ * are given back to the client only as the handler reads the messages, so
+ * what the server holds unread is bounded by the stream's receive window.
+ * `tracker`, when given, is told each request, the response and the status.
+ */
+export function serveClientStreamCall(
+  stream: ReadableCallStream,
+  headers: IncomingHttpHeaders,
+  route: NativeClientStreamRoute,
+  options: CallOptions,
+  tracker?: CallTracker,
+): void {
+  let over = false; // status sent or the call cut off: nothing more goes out or in
+  let headersSent = false;
+  let received = 0; // request bytes taken from the stream
+  let given = 0; // request bytes given back to the client
+  let decoder: FrameDecoder | undefined = createFrameDecoder(options.maxReceiveMessageLength);
+  // Set once the deadline has started and the call object exists (before any event can end the call).
+  const started: { deadline?: CallDeadline; call?: ReadableCall } = {};
+
+  const giveBack = (bytes: number): void => {
+    given += bytes;
+    stream.consumed(bytes);
+  };
+  // Over: the bytes held (unread messages, a partial one) go back to the connection's window.
+  const finish = (code: number): void => {
+    over = true;
+    decoder = undefined;
+    started.deadline?.clear();
+    tracker?.ended(code);
+    if (received > given) giveBack(received - given);
+  };
+  const sendHeaders = (custom: Metadata | undefined): void => {
+    if (headersSent) return;
+    headersSent = true;
+    stream.respond(responseHeaders(custom), WAIT_FOR_TRAILERS);
+  };
+  const sendStatus = (result: GrpcStatus): void => {
+    if (over) return;
+    finish(result.code);
+    if (isGone(stream)) return;
+    if (!headersSent) {
+      respondTrailersOnly(stream, result);
+      return;
+    }
+    const trailers = statusTrailers(result);
+    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+    stream.end();
+  };
+  // The server ends the call (deadline, a broken limit, a crash): status, then the handler hears 'cancelled'.
+  const abort = (result: GrpcStatus): void => {
+    if (over) return;
+    sendStatus(result);
+    if (started.call !== undefined) cutOff(started.call);
+  };
+  const cutOff = (readable: ReadableCall): void => {
+    readable.cancelled = true;
+    readable.emit("cancelled", "cancelled");
+    readable.destroy();
+  };
+
+  const deadline = startDeadline(headers, () => abort(DEADLINE_EXCEEDED));
+  if (isDeadlineError(deadline)) {
+    over = true;
+    tracker?.ended(deadline.code);
+    respondTrailersOnly(stream, deadline);
+    return;
+  }
+  started.deadline = deadline;
+  // From here request bytes are given back only through `giveBack`.
+  stream.defersConsumption = true;
+
+  const respond: sendUnaryData<unknown> = (err, value, trailer) => {
+    if (over) return;
+    if (err) {
+      sendStatus(errorToStatus(err as ServerErrorResponse | Partial<StatusObject>, trailer));
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = route.serialize(value);
+    } catch (e) {
+      sendStatus({ code: status.INTERNAL, details: `Error serializing response: ${messageOf(e)}` });
+      return;
+    }
+    const limit = options.maxSendMessageLength;
+    if (limit !== -1 && bytes.length > limit) {
+      sendStatus({
+        code: status.RESOURCE_EXHAUSTED,
+        details: `Sent message larger than max (${bytes.length} vs. ${limit})`,
+      });
+      return;
+    }
+    sendHeaders(undefined);
+    stream.write(frameMessage(bytes));
+    tracker?.messageSent();
+    sendStatus(trailer ? { ...OK_STATUS, metadata: trailer } : OK_STATUS);
+  };
+
+  const readable = new ReadableCall(
+    stream,
+    headers,
+    route.path,
+    deadline.at,
+    (bytes) => {
+      if (!over) giveBack(bytes);
+    },
+    (metadata) => {
+      if (!over) sendHeaders(metadata);
+    },
+  );
+  started.call = readable;
+
+  const onMessage = (compressed: boolean, bytes: Buffer): void => {
+    if (over) return;
+    if (compressed) {
+      abort({ code: status.INTERNAL, details: "Received a compressed message on a call with grpc-encoding identity" });
+      return;
+    }
+    let request: unknown;
+    try {
+      request = route.decode(bytes);
+    } catch (err) {
+      abort({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(err)}` });
+      return;
+    }
+    tracker?.messageReceived();
+    readable.pushMessage(request, PREFIX + bytes.length);
+  };
+
+  stream.on("error", () => undefined);
+  stream.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (over || decoder === undefined) {
+      giveBack(chunk.length); // dropped
+      return;
+    }
+    try {
+      decoder.push(chunk, onMessage);
+    } catch (err) {
+      if (!(err instanceof MessageTooLargeError)) throw err;
+      stream.noteLimitHit("messageSize");
+      abort({ code: status.RESOURCE_EXHAUSTED, details: err.message });
+    }
+  });
+  stream.on("end", () => {
+    if (over || decoder === undefined) return;
+    if (decoder.pendingBytes > 0) {
+      abort({
+        code: status.INTERNAL,
+        details: `Request ended inside a message (${decoder.pendingBytes} bytes held)`,
+      });
+      return;
+    }
+    readable.push(null);
+  });
+  stream.on("close", () => {
+    if (over) return;
+    finish(cutOffCode(readable.getDeadline()));
+    cutOff(readable);
+  });
+
+  try {
+    // The one cast: the native call offers what ServerReadableStream handlers use (see NativeReadableCall).
+    route.handler(readable as unknown as ServerReadableStream<unknown, unknown>, respond);
+  } catch (e) {
+    abort({ code: status.UNKNOWN, details: `Server method handler threw error ${messageOf(e)}` });
+  }
+}
