@@ -13,6 +13,7 @@ import {
   PREFACE,
   RawClient,
   rawFrame,
+  u32,
   requestBlock,
   settingsPayload,
   startEchoServer,
@@ -46,12 +47,6 @@ async function raw(options?: Parameters<typeof RawClient.connect>[1], at = port)
   const client = await RawClient.connect(at, options);
   cleanups.push(() => client.close());
   return client;
-}
-
-function u32(value: number): Buffer {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(value);
-  return out;
 }
 
 const open = (id: number, path = STREAM_PATH): Buffer => rawFrame(T.HEADERS, F.END_HEADERS, id, requestBlock(path));

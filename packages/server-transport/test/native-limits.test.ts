@@ -17,6 +17,7 @@ import {
   postUnary,
   RawClient,
   rawFrame,
+  u32,
   requestBlock,
   settingsPayload,
   startEchoServer,
@@ -50,14 +51,6 @@ async function raw(port: number, options?: Parameters<typeof RawClient.connect>[
   const client = await RawClient.connect(port, options);
   cleanups.push(() => client.close());
   return client;
-}
-
-/** A gRPC message: flag byte, 4-byte length, body. */
-
-function u32(value: number): Buffer {
-  const out = Buffer.alloc(4);
-  out.writeUInt32BE(value);
-  return out;
 }
 
 /** A well-behaved client on its own connection (Node's http2). */

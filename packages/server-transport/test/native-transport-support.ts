@@ -176,6 +176,13 @@ export interface RawFrame {
 }
 
 /** Encodes one frame. */
+/** `value` as 4 bytes, big-endian (a frame field or a setting's value). */
+export function u32(value: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(value);
+  return out;
+}
+
 export function rawFrame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(9);
   head.writeUIntBE(payload.length, 0, 3);
