@@ -12,7 +12,14 @@ export { createReflectionPackageDefinition } from "./reflection-descriptor";
 export type { ReflectionPackageDefinition } from "./reflection-descriptor";
 export { DEFAULT_STREAM_CHUNK_BYTES } from "./offload-server";
 export { createNativeRoute } from "./grpc";
-export type { NativeRoute, MessageEncoder, NativeWritableCall, NativeReadableCall } from "./grpc";
+export type {
+  NativeRoute,
+  MessageEncoder,
+  NativeCallBase,
+  NativeCallInfo,
+  NativeWritableCall,
+  NativeReadableCall,
+} from "./grpc";
 export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, HostedServices, StandardAddOns } from "./hosted-service";
 export { createStreamGate } from "./stream-gate";

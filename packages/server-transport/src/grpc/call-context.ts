@@ -28,16 +28,28 @@ export interface CallStream {
     { readonly socket?: { readonly remoteAddress?: string; readonly remotePort?: number } } | undefined;
 }
 
-/** What every native call object offers of grpc-js's server call API (unary calls: only this, no events). */
-export interface NativeCallBase {
-  readonly request: unknown;
+/** What every native call object offers of grpc-js's server call API, whatever its kind. */
+export interface NativeCallInfo {
+  /** True once the call was cut off (client reset or gone, deadline, a refused message). */
   cancelled: boolean;
+  /** The request metadata: the headers less the transport ones. */
   readonly metadata: Metadata;
+  /** "address:port" of the client. */
   getPeer(): string;
+  /** The deadline in ms since the epoch (from `grpc-timeout`), or Infinity. */
   getDeadline(): number;
+  /** The method's path. */
   getPath(): string;
+  /** The request's `:authority`. */
   getHost(): string | undefined;
+  /** Sends the response headers now, with `metadata`; ignored once they are sent or the call is over. */
   sendMetadata(metadata: Metadata): void;
+}
+
+/** A native call with one request message (unary calls: only this, no events). */
+export interface NativeCallBase extends NativeCallInfo {
+  /** The decoded request. */
+  readonly request: unknown;
 }
 
 /** Response headers of every call, as grpc-js sends them. */

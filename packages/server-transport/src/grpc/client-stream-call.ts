@@ -18,6 +18,7 @@ import {
   responseHeaders,
   statusTrailers,
   type CallStream,
+  type NativeCallInfo,
 } from "./call-context";
 import { DEADLINE_EXCEEDED, isDeadlineError, startDeadline, type CallDeadline } from "./call-deadline";
 import type { CallOptions } from "./call-options";
@@ -51,22 +52,7 @@ export interface ReadableCallStream extends CallStream {
  * (then the Readable is destroyed) when the client resets the stream or goes
  * away, the deadline passes, or the request breaks a limit.
  */
-export interface NativeReadableCall extends Readable {
-  /** True once the call was cut off (client reset or gone, deadline, a refused message). */
-  cancelled: boolean;
-  /** The request metadata: the headers less the transport ones. */
-  readonly metadata: Metadata;
-  /** "address:port" of the client. */
-  getPeer(): string;
-  /** The deadline in ms since the epoch (from `grpc-timeout`), or Infinity. */
-  getDeadline(): number;
-  /** The method's path. */
-  getPath(): string;
-  /** The request's `:authority`. */
-  getHost(): string | undefined;
-  /** Sends the response headers now, with `metadata`; ignored once they are sent or the call is over. */
-  sendMetadata(metadata: Metadata): void;
-}
+export interface NativeReadableCall extends Readable, NativeCallInfo {}
 
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
 const PREFIX = 5;

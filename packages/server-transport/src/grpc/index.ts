@@ -12,5 +12,6 @@ export { createStreamDispatcher } from "./stream-dispatcher";
 export type { NativeCallCounters, StreamListener } from "./stream-dispatcher";
 export type { CallOptions } from "./call-options";
 export type { NativeWritableCall } from "./writable-call";
+export type { NativeCallBase, NativeCallInfo } from "./call-context";
 export { encodeGrpcMessage } from "./grpc-message-encoding";
 export { parseGrpcTimeout } from "./grpc-timeout";
