@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { sessionsV1 } from "@sessionoffload/offload-api";
+import { kernelSwitchUnavailable } from "@sessionoffload/switch-kernel/conformance";
 import { checkHealth, reflect } from "./grpc-tools";
 
 // The built command, as `npm start` and the package's bin run it (`npm run build` first).
@@ -85,22 +86,6 @@ async function start(args: string[]): Promise<Started> {
     if (trust) ca = trust[1];
   }
   return { child, ports, tls, ca, stderr, exited };
-}
-
-/** Why the nftables backend cannot run here, or undefined when it can (root, nft, ip). */
-function nftablesUnavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root";
-  for (const [tool, flag] of [
-    ["nft", "--version"],
-    ["ip", "-V"],
-  ]) {
-    try {
-      execFileSync(tool as string, [flag as string], { stdio: "ignore" });
-    } catch {
-      return `needs the ${tool} tool`;
-    }
-  }
-  return undefined;
 }
 
 function unary<Req>(
@@ -315,7 +300,7 @@ describe("offload-server command", () => {
     expect(await statsProc.exited).toBe(0);
   });
 
-  const nftReason = nftablesUnavailable();
+  const nftReason = kernelSwitchUnavailable();
   (nftReason ? it.skip : it)(
     `--backend nftables --netns programs the kernel of that namespace, and removes its tables on SIGTERM${nftReason ? ` (skipped: ${nftReason})` : ""}`,
     async () => {
