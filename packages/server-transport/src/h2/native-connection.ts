@@ -96,8 +96,10 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_SETTINGS_ENTRIES = 32;
 // The PING payload of keepalive.
 const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
-// Streams remembered as closed by us (`endedByUs`); older ones are forgotten.
+// Streams remembered as closed by us (`endedByUs`) or reset by the client (`resetByClient`); older ones are forgotten.
 const ENDED_BY_US_KEPT = 1024;
+// Ranges of stream ids the client skipped (never opened) that are remembered; older ones are forgotten.
+const SKIPPED_RANGES_KEPT = 32;
 // Flush gathered frames through writev above this many bytes instead of one copy.
 const CONCAT_LIMIT = 64 * 1024;
 
@@ -129,6 +131,11 @@ export class NativeConnection implements UnaryConnection {
   // Streams we closed before the client ended its side (answered early, reset or refused), newest last: DATA
   // still in flight on them is ignored (RFC 9113 5.1); on any other closed stream it is an error.
   private readonly endedByUs = new Set<number>();
+  // Streams the client reset, newest last: a header block on one is a stream error STREAM_CLOSED (RFC 9113 5.1).
+  private readonly resetByClient = new Set<number>();
+  // Stream ids the client skipped when it opened a higher one, as [first, last] pairs, newest last: they were never
+  // opened, so a header block on one is an unexpected stream id (RFC 9113 5.1.1), not a closed stream's.
+  private skippedIds: number[] = [];
   // Bytes still expected on streams whose request declared a content-length.
   private readonly contentLengths = new Map<number, number>();
   private readonly limits: TransportLimits;
@@ -568,12 +575,14 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.RST_STREAM:
         if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
         if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
-        if (streamId > this.lastStreamId)
+        if (streamId > this.lastStreamId || (streamId & 1) === 0) {
+          // Even ids are the server's, and we reserve none: such a stream is idle (RFC 9113 5.1, 5.1.1).
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        }
         this.countReset();
         this.streams.get(streamId)?.receiveReset(payload.readUInt32BE(0));
         this.endedByUs.delete(streamId); // the client's own reset: nothing of it should follow
-
+        this.remember(this.resetByClient, streamId);
         break;
       case FrameType.SETTINGS:
         this.onSettings(flags, streamId, payload);
@@ -613,7 +622,9 @@ export class NativeConnection implements UnaryConnection {
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
-    if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+    if (streamId > this.lastStreamId || (streamId & 1) === 0) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream"); // even ids: never reserved
+    }
     const length = payload.length;
     this.receiveWindow -= length;
     if (this.receiveWindow < 0) {
@@ -704,14 +715,11 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (streamId <= this.lastStreamId) {
-      // Trailers still in flight for a stream we already ended are dropped (and count as a frame that did no
-      // work); a request on an old id (RFC 9113 5.1.1), or headers that do not end it, are an error.
-      if (endStream && (fields === undefined || !fields.some((f, i) => i % 2 === 0 && f.startsWith(":")))) {
-        this.countEmptyFrame();
-        return;
-      }
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
+      this.closedStreamHeaders(streamId, fields, endStream);
+      return;
     }
+    const expected = this.lastStreamId === 0 ? 1 : this.lastStreamId + 2;
+    if (streamId !== expected) this.noteSkipped(expected, streamId - 2);
     this.lastStreamId = streamId;
     this.openedSinceCheck = true;
     if (fields === undefined) {
@@ -754,6 +762,44 @@ export class NativeConnection implements UnaryConnection {
     if (check.contentLength >= 0) this.contentLengths.set(streamId, check.contentLength);
     this.options.onStream(stream, headers);
     if (endStream) stream.receiveEnd();
+  }
+
+  // A header block on a stream id at or below the last one opened, with no open stream.
+  private closedStreamHeaders(streamId: number, fields: HeaderFields | undefined, endStream: boolean): void {
+    // Trailers still in flight for a stream we already ended are dropped (and count as a frame that did no work).
+    const trailers = endStream && (fields === undefined || !fields.some((f, i) => i % 2 === 0 && f.startsWith(":")));
+    if (trailers && this.endedByUs.has(streamId)) {
+      this.countEmptyFrame();
+      return;
+    }
+    // An id the client skipped was never opened: an unexpected stream identifier (RFC 9113 5.1.1).
+    if (this.wasSkipped(streamId)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
+    }
+    // RFC 9113 5.1, closed: "An endpoint that receives any frame other than PRIORITY after receiving a RST_STREAM
+    // MUST treat that as a stream error (Section 5.4.2) of type STREAM_CLOSED. Similarly, an endpoint that
+    // receives any frames after receiving a frame with the END_STREAM flag set MUST treat that as a connection
+    // error (Section 5.4.1) of type STREAM_CLOSED".
+    if (this.resetByClient.has(streamId)) {
+      this.refuse(streamId, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    throw new ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
+  }
+
+  // Remembers the odd ids `first`..`last` as skipped by the client (the oldest range is forgotten).
+  private noteSkipped(first: number, last: number): void {
+    const skipped = this.skippedIds;
+    skipped.push(first, last);
+    if (skipped.length > 2 * SKIPPED_RANGES_KEPT) skipped.splice(0, 2);
+  }
+
+  private wasSkipped(streamId: number): boolean {
+    const skipped = this.skippedIds;
+    for (let i = 0; i < skipped.length; i += 2) {
+      if (streamId >= (skipped[i] as number) && streamId <= (skipped[i + 1] as number)) return true;
+    }
+    return false;
   }
 
   // A second header block on an open stream: trailers, which must end it and be well-formed.
@@ -853,8 +899,8 @@ export class NativeConnection implements UnaryConnection {
       for (const stream of [...this.blocked]) this.pump(stream);
       return;
     }
-    if (streamId > this.lastStreamId) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+    if (streamId > this.lastStreamId || (streamId & 1) === 0) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream"); // even ids: never reserved
     }
     const stream = this.streams.get(streamId);
     if (stream === undefined) return;
@@ -888,9 +934,13 @@ export class NativeConnection implements UnaryConnection {
 
   // Remembers a stream we closed before the client ended it (the oldest remembered is forgotten).
   private noteEndedByUs(streamId: number): void {
-    const ended = this.endedByUs;
-    ended.add(streamId);
-    if (ended.size > ENDED_BY_US_KEPT) ended.delete(ended.values().next().value as number);
+    this.remember(this.endedByUs, streamId);
+  }
+
+  // Adds `streamId` to `ids`, newest last; the oldest is forgotten past ENDED_BY_US_KEPT.
+  private remember(ids: Set<number>, streamId: number): void {
+    ids.add(streamId);
+    if (ids.size > ENDED_BY_US_KEPT) ids.delete(ids.values().next().value as number);
   }
 
   // Counts one stream reset; over the limit: a connection error ENHANCE_YOUR_CALM, and nothing more is dispatched.
