@@ -480,6 +480,47 @@ describe("native transport: the grpc-js proxy", () => {
     expect(server.nativeCalls.forwarded).toBe(1);
   });
 
+  // grpc-js would serve these (it checks neither the method nor the content-type's subtype, and reads the last
+  // eight digits of a longer grpc-timeout): they are answered before they are forwarded.
+  it.each([
+    ["a GET on a native unary route", UNARY_PATH, { ":method": "GET" }, 405],
+    ["a PUT on a native stream route", STREAM_PATH, { ":method": "PUT" }, 405],
+    ["a GET on a forwarded method", "/test.Echo/Nope", { ":method": "GET" }, 405],
+    ["content-type application/grpcx", UNARY_PATH, { "content-type": "application/grpcx" }, 415],
+    ["content-type text/plain on a forwarded method", "/test.Echo/Nope", { "content-type": "text/plain" }, 415],
+  ])("answers %s with HTTP %d, and serves nothing", async (_, path, headers, httpStatus) => {
+    const { server, port, state } = await start();
+    const answer = await call(session(port), path, msg("1:1"), headers);
+    expect(answer.headers[":status"]).toBe(httpStatus);
+    expect(answer.code).not.toBe(status.OK);
+    expect(answer.messages).toEqual([]);
+    expect(state.entered).toBe(0);
+    expect(server.nativeCalls.forwarded).toBe(0);
+  });
+
+  it("answers a malformed grpc-timeout on a forwarded call INTERNAL, as on a native one", async () => {
+    const { server, port } = await start();
+    const s = session(port);
+    for (const path of ["/test.Echo/Nope", UNARY_PATH]) {
+      const answer = await call(s, path, msg("x"), { "grpc-timeout": "123456789S" });
+      expect(answer.code).toBe(status.INTERNAL);
+      expect(answer.headers["grpc-message"]).toBe('Invalid grpc-timeout value "123456789S"');
+    }
+    expect(server.nativeCalls.forwarded).toBe(0);
+  });
+
+  // gRPC's compression spec: a message compressed with an encoding the server does not support gets UNIMPLEMENTED,
+  // and "The server will then include a grpc-accept-encoding response header which specifies the algorithms that
+  // the server accepts". grpc-js sends that answer (trailers-only) without it.
+  it("answers a message compressed with an unknown encoding UNIMPLEMENTED with grpc-accept-encoding", async () => {
+    const { port } = await start();
+    const compressed = msg("x");
+    compressed[0] = 1;
+    const answer = await call(session(port), UNARY_PATH, compressed, { "grpc-encoding": "br" });
+    expect(answer.code).toBe(status.UNIMPLEMENTED);
+    expect(answer.headers["grpc-accept-encoding"]).toBe("identity,deflate,gzip");
+  });
+
   it("relays a large proxied (compressed-capable) server stream to a 1 KiB-window client", async () => {
     const { server, port } = await start();
     const s = session(port, { settings: { initialWindowSize: 1024 } });

@@ -30,6 +30,9 @@ const HOP_BY_HOP = new Set([
   "http2-settings",
 ]);
 
+// The encodings grpc-js decompresses, as it lists them in grpc-accept-encoding.
+const ACCEPT_ENCODING = "identity,deflate,gzip";
+
 function requestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
@@ -115,6 +118,11 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       upstream.on("error", () => undefined); // 'close' follows
       upstream.on("response", (responseHeaders, flags) => {
         trailersOnly = (flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0;
+        if (trailersOnly && responseHeaders["grpc-accept-encoding"] === undefined) {
+          // grpc-js refuses a message compressed with an encoding it lacks with UNIMPLEMENTED, trailers-only, but
+          // without the grpc-accept-encoding that gRPC's compression spec asks for with that answer.
+          responseHeaders["grpc-accept-encoding"] = ACCEPT_ENCODING;
+        }
         stream.respond(responseHeaders, trailersOnly ? { endStream: true } : { waitForTrailers: true });
       });
       upstream.on("data", (chunk: Buffer) => {
