@@ -521,6 +521,36 @@ describe("native transport: the grpc-js proxy", () => {
     expect(answer.headers["grpc-accept-encoding"]).toBe("identity,deflate,gzip");
   });
 
+  // grpc-js takes a flags byte of 2, and a compressed flag on a call without grpc-encoding, as an uncompressed
+  // message, and a request ending inside a message as one without a message (UNIMPLEMENTED): the forwarded calls
+  // are answered as the native routes answer them (PROTOCOL-HTTP2: Compressed-Flag → 0 / 1; "If the
+  // Message-Encoding header is omitted then the Compressed-Flag must be 0").
+  it.each([
+    ["a flags byte of 2", Buffer.from([2, 0, 0, 0, 0]), {}, status.INTERNAL],
+    ["a compressed flag without grpc-encoding", Buffer.from([1, 0, 0, 0, 0]), {}, status.INTERNAL],
+    ["a request that ends inside a message", Buffer.from([0, 0, 0, 0, 10, 1, 2, 3]), {}, status.INTERNAL],
+    ["a request that ends inside a prefix", Buffer.from([0, 0, 0]), {}, status.INTERNAL],
+    ["a length over the message limit", Buffer.from([0, 0, 0x50, 0, 0]), {}, status.RESOURCE_EXHAUSTED],
+  ])("answers a forwarded call with %s as a native route does", async (_, body, headers, code) => {
+    const { port } = await start();
+    const answer = await call(session(port), "/grpc.health.v1.Health/Check", body, headers);
+    expect(answer.code).toBe(code);
+    expect(answer.messages).toEqual([]);
+  });
+
+  it("forwards a call whose messages come a byte per DATA frame", async () => {
+    const { port } = await start();
+    const client = await raw(port);
+    const body = Buffer.from([0, 0, 0, 0, 0]); // an empty HealthCheckRequest: the server's overall health
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock("/grpc.health.v1.Health/Check")));
+    for (const [i, byte] of body.entries()) {
+      client.write(rawFrame(T.DATA, i === body.length - 1 ? F.END_STREAM : 0, 1, Buffer.from([byte])));
+    }
+    const response = await client.response(1);
+    expect(response.blocks.at(-1)?.["grpc-status"]).toBe("0");
+    expect(response.data.subarray(5)).toEqual(Buffer.from([0x08, 0x01])); // status: SERVING
+  });
+
   it("relays a large proxied (compressed-capable) server stream to a 1 KiB-window client", async () => {
     const { server, port } = await start();
     const s = session(port, { settings: { initialWindowSize: 1024 } });
