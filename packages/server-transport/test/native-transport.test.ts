@@ -27,6 +27,7 @@ import { frame, unframe, until } from "./call-support";
 import {
   echoService,
   F,
+  PREFACE,
   RawClient,
   rawFrame,
   requestBlock,
@@ -648,5 +649,57 @@ describe("native transport over TLS", () => {
     socket.once("secureConnect", () => socket.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
     await new Promise((resolve) => socket.once("close", resolve));
     expect(Buffer.concat(received).length).toBe(0);
+  });
+
+  // RFC 9113 9.2.2: "A deployment of HTTP/2 over TLS 1.2 SHOULD NOT use any of the prohibited cipher suites
+  // listed in [Appendix A]", and every HTTP/2 client supports TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.
+  it("over TLS 1.2, negotiates no cipher suite RFC 9113 prohibits, and serves one it requires", async () => {
+    const pem = selfSigned();
+    const { port } = await start({ credentials: createTlsCredentials({ key: pem.key, cert: pem.cert }) });
+    const handshake = (ciphers: string): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connectTls({
+          host: "127.0.0.1",
+          port,
+          ca: pem.cert,
+          servername: "localhost",
+          ALPNProtocols: ["h2"],
+          maxVersion: "TLSv1.2",
+          ciphers,
+        });
+        cleanups.push(() => socket.destroy());
+        socket.once("secureConnect", () => resolve(socket.getCipher().standardName));
+        socket.once("error", () => resolve("refused"));
+      });
+    expect(await handshake("ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-SHA:AES128-GCM-SHA256")).toBe("refused");
+    expect(await handshake("ECDHE-RSA-AES128-GCM-SHA256")).toBe("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+    const s = session(port, { ca: pem.cert, maxVersion: "TLSv1.2" }, "https");
+    expect((await call(s, UNARY_PATH, msg("tls 1.2"))).code).toBe(status.OK);
+  });
+
+  // RFC 9113 9.2.1: "An endpoint MUST treat a TLS renegotiation as a connection error (Section 5.4.1) of type
+  // PROTOCOL_ERROR." Node's TLS server would take a few renegotiations.
+  it("closes a TLS 1.2 connection whose client renegotiates", async () => {
+    const pem = selfSigned();
+    const { port } = await start({ credentials: createTlsCredentials({ key: pem.key, cert: pem.cert }) });
+    const socket = connectTls({
+      host: "127.0.0.1",
+      port,
+      ca: pem.cert,
+      servername: "localhost",
+      ALPNProtocols: ["h2"],
+      maxVersion: "TLSv1.2",
+    });
+    cleanups.push(() => socket.destroy());
+    socket.on("error", () => undefined);
+    socket.on("data", () => undefined);
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    socket.write(Buffer.concat([PREFACE, rawFrame(T.SETTINGS, 0, 0)]));
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once("close", () => resolve("closed"));
+      socket.renegotiate({}, (err) => resolve(err ? "failed" : "renegotiated"));
+    });
+    expect(outcome).not.toBe("renegotiated");
+    if (!socket.closed) await new Promise((resolve) => socket.once("close", resolve));
   });
 });
