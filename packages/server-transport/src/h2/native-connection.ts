@@ -128,9 +128,11 @@ export class NativeConnection implements UnaryConnection {
   private readonly requestChecker = new RequestFieldsChecker();
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
-  // Streams we closed before the client ended its side (answered early, reset or refused), newest last: DATA
-  // still in flight on them is ignored (RFC 9113 5.1); on any other closed stream it is an error.
-  private readonly endedByUs = new Set<number>();
+  // Streams we closed before the client ended its side (answered early, reset or refused), newest last, each with
+  // the bytes the client may still have had in flight (its window then): DATA still in flight on them is ignored
+  // (RFC 9113 5.1, 8.1), and counts as a frame that did no work only past that window; on any other closed
+  // stream it is an error.
+  private readonly endedByUs = new Map<number, number>();
   // Streams the client reset, newest last: a header block on one is a stream error STREAM_CLOSED (RFC 9113 5.1).
   private readonly resetByClient = new Set<number>();
   // Stream ids the client skipped when it opened a higher one, as [first, last] pairs, newest last: they were never
@@ -390,7 +392,7 @@ export class NativeConnection implements UnaryConnection {
 
   release(stream: StreamState): void {
     this.streams.delete(stream.id);
-    if (!stream.remoteEnded) this.noteEndedByUs(stream.id);
+    if (!stream.remoteEnded) this.noteEndedByUs(stream.id, stream.receiveWindow);
     if (this.contentLengths.size > 0) this.contentLengths.delete(stream.id);
     this.blocked.delete(stream);
     this.draining.delete(stream);
@@ -636,9 +638,16 @@ export class NativeConnection implements UnaryConnection {
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.consumedByConnection(length); // a stream closed already: dropped
-      this.countEmptyFrame();
       // In flight when we closed it: ignored; after the client ended or reset it: STREAM_CLOSED (RFC 9113 6.1).
-      if (!this.endedByUs.has(streamId)) this.refuse(streamId, ErrorCode.STREAM_CLOSED);
+      const inFlight = this.endedByUs.get(streamId);
+      if (inFlight === undefined) {
+        this.countEmptyFrame();
+        this.refuse(streamId, ErrorCode.STREAM_CLOSED);
+      } else if (inFlight >= length && length > 0) {
+        this.endedByUs.set(streamId, inFlight - length); // a client that sent it before our end did no wrong
+      } else {
+        this.countEmptyFrame();
+      }
       return;
     }
     if (data.length === 0 && !endStream) this.countEmptyFrame();
@@ -724,22 +733,22 @@ export class NativeConnection implements UnaryConnection {
     this.openedSinceCheck = true;
     if (fields === undefined) {
       this.noteLimitHit("headerListSize");
-      this.refuse(streamId, ErrorCode.ENHANCE_YOUR_CALM);
+      this.refuseRequest(streamId, ErrorCode.ENHANCE_YOUR_CALM);
       return;
     }
     if (this.headerSelfDependent) {
-      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself (RFC 9113 5.3.1)
+      this.refuseRequest(streamId, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself (RFC 9113 5.3.1)
       return;
     }
     if (this.goingAway || this.streams.size >= this.limits.maxConcurrentStreams) {
       if (!this.goingAway) this.noteLimitHit("concurrentStreams");
       this.counters.refusedStreams += 1;
-      this.refuse(streamId, ErrorCode.REFUSED_STREAM);
+      this.refuseRequest(streamId, ErrorCode.REFUSED_STREAM);
       return;
     }
     const check = this.requestChecker.check(fields);
     if (check.error !== undefined || (endStream && check.contentLength > 0)) {
-      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
+      this.refuseRequest(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
       return;
     }
     const call = this.options.unary?.open(streamId, fields, this, this.peerInitialWindow);
@@ -753,7 +762,7 @@ export class NativeConnection implements UnaryConnection {
     }
     const headers = toHeaders(fields);
     if (headers === undefined) {
-      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR);
+      this.refuseRequest(streamId, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     const stream = new NativeStream(streamId, this, this.peerInitialWindow);
@@ -921,20 +930,29 @@ export class NativeConnection implements UnaryConnection {
   private resetStream(stream: StreamState, code: ErrorCode): void {
     this.sendReset(stream.id, code);
     stream.receiveReset(code);
-    this.noteEndedByUs(stream.id);
+    this.noteEndedByUs(stream.id, stream.remoteEnded ? 0 : stream.receiveWindow);
     this.countReset();
   }
 
-  // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted.
-  private refuse(streamId: number, code: ErrorCode): void {
+  // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted. `inFlight`:
+  // the DATA the client may have sent before it learns of it (a refused request's: its stream window).
+  private refuse(streamId: number, code: ErrorCode, inFlight = 0): void {
     this.sendReset(streamId, code);
-    this.noteEndedByUs(streamId);
+    this.noteEndedByUs(streamId, inFlight);
     this.countReset();
   }
 
-  // Remembers a stream we closed before the client ended it (the oldest remembered is forgotten).
-  private noteEndedByUs(streamId: number): void {
-    this.remember(this.endedByUs, streamId);
+  // A refused or malformed request: the client may send a stream window of DATA before it sees the reset.
+  private refuseRequest(streamId: number, code: ErrorCode): void {
+    this.refuse(streamId, code, this.limits.streamWindowBytes);
+  }
+
+  // Remembers a stream we closed before the client ended it, with the DATA it may still send (the oldest
+  // remembered is forgotten).
+  private noteEndedByUs(streamId: number, inFlight: number): void {
+    const ended = this.endedByUs;
+    ended.set(streamId, Math.max(0, inFlight));
+    if (ended.size > ENDED_BY_US_KEPT) ended.delete(ended.keys().next().value as number);
   }
 
   // Adds `streamId` to `ids`, newest last; the oldest is forgotten past ENDED_BY_US_KEPT.
