@@ -7,7 +7,11 @@
  * One HTTP/2 connection (cleartext, prior knowledge). --concurrency streams
  * in flight; each stream carries one batch of --batch sessions with the
  * client ids --first-id, --first-id+1, ... (--n in all), as length-prefixed
- * gRPC messages in DATA with END_STREAM. The sessionRequests are protobuf
+ * gRPC messages in DATA with END_STREAM: by default packed into as few
+ * DATA frames and writes as flow control allows; with --frame-per-message
+ * one DATA frame per message, each in a write of its own, the way a gRPC
+ * client's one Write() per message reaches the server (costlier for both
+ * ends: a TCP segment per session). The sessionRequests are protobuf
  * encoded here by hand, with the fields of offload-oo-loadgen's
  * fill_request; each answer is checked (:status 200, grpc-status 0) and its
  * addSessionResponse decoded to count per-session errors by errorStatus.
@@ -42,15 +46,15 @@
 static struct {
   const char *target;
   uint64_t n, first_id;
-  int batch, concurrency, deadline_ms;
-} opt = {"127.0.0.1:3443", 100000, 1, 64, 1, 10000};
+  int batch, concurrency, deadline_ms, frame_per_message;
+} opt = {"127.0.0.1:3443", 100000, 1, 64, 1, 10000, 0};
 
 /* One stream slot: the batch it sends and the answer it collects. */
 struct stream {
   int busy;
   uint64_t count;
   uint8_t *req;
-  size_t req_len, req_off;
+  size_t req_len, req_off, msg_left;
   uint8_t *resp;
   size_t resp_len, resp_cap;
   int http_status, grpc_status;
@@ -69,7 +73,7 @@ static int inflight;
 static void usage(int code) {
   fprintf(code == 0 ? stdout : stderr,
           "usage: offload-oo-h2load [add] [--target HOST:PORT] [--n N] [--first-id ID] [--batch B (1..64)]\n"
-          "         [--concurrency C] [--deadline-ms MS]\n");
+          "         [--concurrency C] [--deadline-ms MS] [--frame-per-message]\n");
   exit(code);
 }
 
@@ -190,7 +194,13 @@ static ssize_t read_request(nghttp2_session *s, int32_t id, uint8_t *buf, size_t
   (void)s, (void)id, (void)user;
   struct stream *st = src->ptr;
   size_t n = st->req_len - st->req_off;
+  if (opt.frame_per_message) { /* DATA frames end where messages do, as gRPC clients send them */
+    const uint8_t *m = st->req + st->req_off;
+    if (st->msg_left == 0) st->msg_left = 5 + ((size_t)m[1] << 24 | (size_t)m[2] << 16 | (size_t)m[3] << 8 | m[4]);
+    if (n > st->msg_left) n = st->msg_left;
+  }
   if (n > length) n = length;
+  st->msg_left -= opt.frame_per_message ? n : 0;
   memcpy(buf, st->req + st->req_off, n);
   st->req_off += n;
   if (st->req_off == st->req_len) *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -281,7 +291,7 @@ static void submit_batch(nghttp2_session *s, uint64_t first, uint64_t count) {
   while (st->busy) st++;
   uint8_t *p = st->req;
   for (uint64_t i = 0; i < count; i++) p = put_request(p, first + i);
-  st->busy = 1, st->count = count, st->req_len = (size_t)(p - st->req), st->req_off = 0;
+  st->busy = 1, st->count = count, st->req_len = (size_t)(p - st->req), st->req_off = 0, st->msg_left = 0;
   st->resp_len = 0, st->http_status = 0, st->grpc_status = -1, st->grpc_message[0] = 0;
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE}
   nghttp2_nv hdrs[] = {
@@ -317,8 +327,12 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage(0);
-    else if (!strcmp(a, "add") && i == 1) continue;
-    else if (v == NULL) usage(1);
+    if (!strcmp(a, "add") && i == 1) continue;
+    if (!strcmp(a, "--frame-per-message")) {
+      opt.frame_per_message = 1;
+      continue;
+    }
+    if (v == NULL) usage(1);
     else if (!strcmp(a, "--target")) opt.target = v;
     else if (!strcmp(a, "--n")) opt.n = number(v);
     else if (!strcmp(a, "--first-id")) opt.first_id = number(v);
@@ -364,9 +378,14 @@ int main(int argc, char **argv) {
       submit_batch(session, next, count);
       next += count;
     }
-    /* Gather what nghttp2 has to send (several frames) into one write. */
+    /* Gather what nghttp2 has to send (several frames) into one write; --frame-per-message: one frame a write. */
     if (out_off == out_len) out_off = out_len = 0;
-    while (out_len < sizeof out / 2) {
+    int more = 0;
+    for (;;) {
+      if (out_len >= sizeof out / 2 || (opt.frame_per_message && out_len > 0)) {
+        more = 1;
+        break;
+      }
       const uint8_t *chunk;
       ssize_t n = nghttp2_session_mem_send(session, &chunk);
       if (n < 0) fail("send: %s", nghttp2_strerror((int)n));
@@ -382,7 +401,7 @@ int main(int argc, char **argv) {
     }
     if (!nghttp2_session_want_read(session) && !nghttp2_session_want_write(session) && out_off == out_len)
       fail("the server closed the session (GOAWAY) after %llu sessions", (unsigned long long)tot.sessions);
-    struct pollfd pfd = {.fd = fd, .events = POLLIN | (out_off < out_len ? POLLOUT : 0)};
+    struct pollfd pfd = {.fd = fd, .events = POLLIN | (out_off < out_len || more ? POLLOUT : 0)};
     int ready = poll(&pfd, 1, opt.deadline_ms);
     if (ready == 0) fail("no progress for %d ms", opt.deadline_ms);
     if (ready < 0 && errno != EINTR) fail("poll: %s", strerror(errno));
