@@ -281,12 +281,8 @@ static int connect_to(const char *target) {
 
 /* Starts the stream of ids [first, first + count) in a free slot. */
 static void submit_batch(nghttp2_session *s, uint64_t first, uint64_t count) {
-  static char timeout[24];
-  static char *authority;
-  if (authority == NULL) {
-    snprintf(timeout, sizeof timeout, "%dm", opt.deadline_ms);
-    authority = (char *)opt.target;
-  }
+  static char timeout[24]; /* grpc-timeout; header values are not copied: they must outlive the stream */
+  if (timeout[0] == 0) snprintf(timeout, sizeof timeout, "%dm", opt.deadline_ms);
   struct stream *st = slots;
   while (st->busy) st++;
   uint8_t *p = st->req;
@@ -295,11 +291,16 @@ static void submit_batch(nghttp2_session *s, uint64_t first, uint64_t count) {
   st->resp_len = 0, st->http_status = 0, st->grpc_status = -1, st->grpc_message[0] = 0;
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE}
   nghttp2_nv hdrs[] = {
-      NV(":method", "POST"),          NV(":scheme", "http"),
-      NV(":authority", authority),    NV(":path", "/openoffload.v1.SessionTable/addSession"),
-      NV("content-type", "application/grpc"), NV("te", "trailers"),
-      NV("grpc-timeout", timeout),    NV("user-agent", "offload-oo-h2load"),
+      NV(":method", "POST"),
+      NV(":scheme", "http"),
+      NV(":authority", opt.target),
+      NV(":path", "/openoffload.v1.SessionTable/addSession"),
+      NV("content-type", "application/grpc"),
+      NV("te", "trailers"),
+      NV("grpc-timeout", timeout),
+      NV("user-agent", "offload-oo-h2load"),
   };
+#undef NV
   nghttp2_data_provider data = {.source = {.ptr = st}, .read_callback = read_request};
   st->t0 = now_us();
   int32_t id = nghttp2_submit_request(s, NULL, hdrs, sizeof hdrs / sizeof hdrs[0], &data, st);
@@ -342,7 +343,7 @@ int main(int argc, char **argv) {
     else usage(1);
     i++;
   }
-  if (opt.batch < 1 || opt.batch > MAX_BATCH || opt.concurrency < 1 || opt.concurrency > 1024 || opt.first_id == 0 ||
+  if (opt.n == 0 || opt.batch < 1 || opt.batch > MAX_BATCH || opt.concurrency < 1 || opt.concurrency > 1024 || opt.first_id == 0 ||
       opt.deadline_ms < 1 || opt.deadline_ms > 99999999)
     usage(1);
 
