@@ -14,6 +14,7 @@ import {
   echoService,
   F,
   grpcMessage,
+  PREFACE,
   postUnary,
   RawClient,
   rawFrame,
@@ -574,7 +575,8 @@ describe("connection cap", () => {
     const { server, port } = await start({ limits: { maxConnections: 2 } });
     const first = wellBehaved(port);
     await echo(first);
-    await raw(port);
+    const second = await raw(port);
+    await second.waitFor((f) => f.type === T.SETTINGS && (f.flags & F.ACK) !== 0); // its preface was read
     const third = await raw(port);
     expect(await goawayCode(third)).toBe(ENHANCE_YOUR_CALM);
     await third.waitClosed();
@@ -673,6 +675,38 @@ describe("settings", () => {
     const client = await raw(port, { settings: [] });
     const settings = await client.waitFor((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
     expect(settings?.payload.includes(Buffer.from(settingsPayload([[4, 100_000]])))).toBe(true);
+  });
+  // Slowloris: connections that never finish their preface cannot lock the others out until the preface timeout.
+  it("at the cap, ends the oldest connection that sent no preface to take a new one; started ones are kept", async () => {
+    const { server, port } = await start({ limits: { maxConnections: 3 } });
+    const first = wellBehaved(port);
+    await echo(first);
+    // Two sockets that send ten bytes of the preface and nothing more.
+    const silent = [0, 1].map(() => {
+      const socket = connectNet({ host: "127.0.0.1", port });
+      const closed = new Promise((resolve) => socket.once("close", resolve));
+      socket.on("data", () => undefined);
+      socket.on("error", () => undefined);
+      socket.write(PREFACE.subarray(0, 10));
+      cleanups.push(() => socket.destroy());
+      return { socket, closed };
+    });
+    while (server.transportStats().connections.open < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = wellBehaved(port);
+    await echo(second);
+    await silent[0]?.closed;
+    expect(silent[1]?.socket.closed).toBe(false);
+    const third = wellBehaved(port);
+    await echo(third);
+    await silent[1]?.closed;
+    // Now every connection has started: a fourth is refused, and the three are served on.
+    const fourth = await raw(port);
+    expect(await goawayCode(fourth)).toBe(ENHANCE_YOUR_CALM);
+    await fourth.waitClosed();
+    await echo(first);
+    await echo(second);
+    await echo(third);
+    expect(server.transportStats().limitHits.connections).toBe(3);
   });
 });
 

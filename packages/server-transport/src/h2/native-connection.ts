@@ -268,6 +268,16 @@ export class NativeConnection implements UnaryConnection {
     return this.streams.size;
   }
 
+  /** True once the client's preface and first SETTINGS came: the connection speaks HTTP/2. */
+  get started(): boolean {
+    return this.settingsSeen;
+  }
+
+  /** Ends the connection at once with GOAWAY ENHANCE_YOUR_CALM (to make room for another: see `NativeServer`). */
+  shed(reason: string): void {
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, reason);
+  }
+
   /**
    * Starts a graceful close: GOAWAY with the last stream taken; later streams
    * are refused; the connection ends when its open streams have.

@@ -88,12 +88,25 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
     stopSweep();
     for (const resolve of idleWaiters.splice(0)) resolve();
   };
+  // At the cap, a connection that has not finished its preface and first SETTINGS yet (the oldest) is ended to
+  // make room: a peer that holds connections open without speaking HTTP/2 cannot lock the others out until its
+  // preface timeout. One that has started is never ended for a newcomer. True when one was ended.
+  const shedOneNotStarted = (): boolean => {
+    for (const connection of connections) {
+      if (connection.started) continue;
+      counters.rejected += 1;
+      counters.limitHit("connections");
+      connection.shed("too many connections: this one sent no preface");
+      return true;
+    }
+    return false;
+  };
   const accept = (socket: Socket): void => {
     if (stopping) {
       socket.destroy();
       return;
     }
-    if (connections.size >= limits.maxConnections) {
+    if (connections.size >= limits.maxConnections && !shedOneNotStarted()) {
       counters.rejected += 1;
       counters.limitHit("connections");
       counters.goawaySent(ErrorCode.ENHANCE_YOUR_CALM);
