@@ -272,7 +272,7 @@ export function createOffloadServer(options: OffloadServerOptions): OffloadServe
           reject(err);
           return;
         }
-        proxy = createUpstreamProxy(socketPath);
+        proxy = createUpstreamProxy(socketPath, callOptions.maxReceiveMessageLength);
         resolve();
       });
     }));

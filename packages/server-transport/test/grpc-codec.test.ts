@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@jest/globals";
 import { createFrameDecoder, MessageTooLargeError } from "../src/grpc/frame-decoder";
 import { encodeGrpcMessage, parseGrpcTimeout } from "../src/grpc";
+import { MessageFramingCheck } from "../src/grpc/message-framing-check";
 import { frame } from "./call-support";
 
 function decodeAll(chunks: readonly Buffer[], max = -1): Array<[boolean, string]> {
@@ -50,6 +51,45 @@ describe("frame decoder", () => {
       "Received message larger than max (11 vs. 10)",
     );
     expect(decodeAll([frame(Buffer.alloc(10))], 10)).toHaveLength(1);
+  });
+});
+
+describe("message framing check (forwarded requests)", () => {
+  // Two messages whose bodies hold bytes 2 and 1, as a flags byte would be: only prefixes are judged.
+  const valid = Buffer.concat([frame(Buffer.from([2, 1, 2])), frame(Buffer.from([1, 2, 1, 2]))]);
+
+  it("passes well-framed messages split at every byte", () => {
+    for (let cut = 0; cut <= valid.length; cut++) {
+      const check = new MessageFramingCheck(undefined, -1);
+      expect(check.push(valid.subarray(0, cut))).toBeUndefined();
+      expect(check.push(valid.subarray(cut))).toBeUndefined();
+      expect(check.end()).toBeUndefined();
+    }
+  });
+
+  it("passes a compressed flag when the call declared a grpc-encoding", () => {
+    const check = new MessageFramingCheck("gzip", -1);
+    expect(check.push(Buffer.from([1, 0, 0, 0, 1, 9]))).toBeUndefined();
+    expect(check.end()).toBeUndefined();
+  });
+
+  it.each([
+    ["a flags byte of 2", undefined, Buffer.from([2, 0, 0, 0, 0]), 13],
+    ["a compressed flag without grpc-encoding", undefined, Buffer.from([1, 0, 0, 0, 0]), 13],
+    ["a compressed flag with grpc-encoding identity", "identity", Buffer.from([1, 0, 0, 0, 0]), 13],
+    ["a length over the limit", undefined, Buffer.from([0, 0, 0, 0, 11]), 8],
+  ])("refuses %s", (_, encoding, bytes, code) => {
+    const check = new MessageFramingCheck(encoding, 10);
+    expect(check.push(Buffer.concat([frame(Buffer.from("ok")), bytes]))?.code).toBe(code);
+  });
+
+  it("refuses a request that ends inside a prefix or a body", () => {
+    for (let cut = 1; cut < valid.length; cut++) {
+      if (cut === 8) continue; // the first message ends there
+      const check = new MessageFramingCheck(undefined, -1);
+      expect(check.push(valid.subarray(0, cut))).toBeUndefined();
+      expect(check.end()?.code).toBe(13);
+    }
   });
 });
 

@@ -155,6 +155,24 @@ describe("connection errors: GOAWAY with the RFC's code", () => {
     ["GOAWAY on a stream", () => [rawFrame(T.GOAWAY, 0, 1, Buffer.alloc(8))], PROTOCOL_ERROR],
     ["PUSH_PROMISE from a client", () => [open(1), rawFrame(5, F.END_HEADERS, 1, Buffer.alloc(4))], PROTOCOL_ERROR],
     ["DATA on stream 0", () => [rawFrame(T.DATA, 0, 0, Buffer.alloc(4))], PROTOCOL_ERROR],
+    // Even ids are the server's; it reserves none (no PUSH_PROMISE), so each stays idle, below the last id the
+    // client opened too: "Receiving any frame other than HEADERS or PRIORITY on a stream in this state MUST be
+    // treated as a connection error (Section 5.4.1) of type PROTOCOL_ERROR" (RFC 9113 5.1, idle).
+    [
+      "DATA on an even stream id below one opened",
+      () => [open(3), rawFrame(T.DATA, 0, 2, grpcMessage("x"))],
+      PROTOCOL_ERROR,
+    ],
+    [
+      "RST_STREAM on an even stream id below one opened",
+      () => [open(3), rawFrame(T.RST_STREAM, 0, 2, u32(8))],
+      PROTOCOL_ERROR,
+    ],
+    [
+      "WINDOW_UPDATE on an even stream id below one opened",
+      () => [open(3), rawFrame(T.WINDOW_UPDATE, 0, 2, u32(10))],
+      PROTOCOL_ERROR,
+    ],
   ];
   it.each(cases)("%s", async (_, frames, code) => {
     const client = await raw();
@@ -219,6 +237,45 @@ describe("stream errors: RST_STREAM with the RFC's code, the connection served o
     await servedAfter(client, 3);
     expect(client.frames.filter((f) => f.type === T.RST_STREAM).length).toBe(1);
     expect(client.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
+  });
+
+  // RFC 9113 5.1, closed: "An endpoint that receives any frame other than PRIORITY after receiving a RST_STREAM
+  // MUST treat that as a stream error (Section 5.4.2) of type STREAM_CLOSED."
+  it.each([
+    ["a request", F.END_STREAM, () => requestBlock(UNARY_PATH)],
+    ["headers without END_STREAM", 0, () => requestBlock(UNARY_PATH)],
+    ["trailers", F.END_STREAM, () => Buffer.from([0x00, 0x03, 0x78, 0x2d, 0x74, 0x01, 0x31])], // x-t: 1
+  ])("HEADERS (%s) after the client's RST_STREAM: RST_STREAM STREAM_CLOSED", async (_, flags, block) => {
+    const client = await raw();
+    client.write(open(1), rawFrame(T.RST_STREAM, 0, 1, u32(8)));
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS | flags, 1, block()));
+    expect(await resetCode(client, 1)).toBe(STREAM_CLOSED);
+    await servedAfter(client, 3);
+    expect(client.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
+  });
+
+  // RFC 9113 5.1, closed: "an endpoint that receives any frames after receiving a frame with the END_STREAM flag
+  // set MUST treat that as a connection error (Section 5.4.1) of type STREAM_CLOSED"; an id the client skipped
+  // was never opened, and stays an unexpected stream identifier (5.1.1, PROTOCOL_ERROR).
+  it.each([
+    ["a request", F.END_STREAM, () => requestBlock(UNARY_PATH)],
+    ["trailers", F.END_STREAM, () => Buffer.from([0x00, 0x03, 0x78, 0x2d, 0x74, 0x01, 0x31])],
+  ])("HEADERS (%s) on a stream closed cleanly: GOAWAY STREAM_CLOSED", async (_, flags, block) => {
+    const client = await raw();
+    client.write(open(5, UNARY_PATH), rawFrame(T.DATA, F.END_STREAM, 5, grpcMessage("done")));
+    await client.response(5);
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS | flags, 5, block()));
+    expect(await goawayCode(client)).toBe(STREAM_CLOSED);
+    await client.waitClosed();
+    await anotherConnectionServed();
+  });
+
+  it("HEADERS on an id skipped below one opened: GOAWAY PROTOCOL_ERROR", async () => {
+    const client = await raw();
+    client.write(open(5, UNARY_PATH), rawFrame(T.DATA, F.END_STREAM, 5, grpcMessage("done")));
+    await client.response(5);
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS | F.END_STREAM, 3, requestBlock(UNARY_PATH)));
+    expect(await goawayCode(client)).toBe(PROTOCOL_ERROR);
   });
 
   it("DATA on a stream closed cleanly (both sides ended): RST_STREAM STREAM_CLOSED", async () => {
@@ -335,6 +392,8 @@ describe("gRPC message errors: the call ends with a status, the connection serve
     ["the compressed flag without grpc-encoding", Buffer.concat([prefix(3, 1), Buffer.from("abc")]), {}, "13"],
     ["a malformed grpc-timeout", grpcMessage("x"), { "grpc-timeout": "soon" }, "13"],
     ["a grpc-timeout of nine digits", grpcMessage("x"), { "grpc-timeout": "123456789S" }, "13"],
+    // PROTOCOL-HTTP2: Compressed-Flag → 0 / 1; anything else is not a message (gRPC's C core: INTERNAL).
+    ["a message flags byte of 2", Buffer.concat([prefix(3, 2), Buffer.from("abc")]), {}, "13"],
   ];
   const paths = [UNARY_PATH, STREAM_PATH];
   it.each(cases.flatMap(([name, ...rest]) => paths.map((path) => [`${name}, on ${path}`, ...rest, path] as const)))(

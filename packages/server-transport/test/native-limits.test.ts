@@ -14,6 +14,7 @@ import {
   echoService,
   F,
   grpcMessage,
+  PREFACE,
   postUnary,
   RawClient,
   rawFrame,
@@ -394,6 +395,33 @@ describe("floods of frames that do no work (CVE-2019-9518)", () => {
     expect(server.transportStats().limitHits.emptyFrames).toBe(1);
   });
 
+  // RFC 9113 8.1: a server may answer before the request is complete; DATA the client sent before it saw the
+  // answer is in flight, not a flood (a grpc-js client writes a DATA frame per message: a 1 MiB window of
+  // addSession messages is thousands of frames). It is ignored up to the window the client had; past it, counted.
+  it("DATA still in flight on a stream the server ended first is not counted, up to the client's window", async () => {
+    const { server, port } = await start({
+      limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 100, streamWindowBytes: 65_535 },
+    });
+    const client = await raw(port);
+    const tooLong = Buffer.alloc(5);
+    tooLong.writeUInt32BE(100 * 1024 * 1024, 1); // answered RESOURCE_EXHAUSTED at once, the stream ended
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(UNARY_PATH)), rawFrame(T.DATA, 0, 1, tooLong));
+    expect((await client.response(1)).blocks.at(-1)?.["grpc-status"]).toBe("8");
+    // 640 frames of 100 bytes: within the 65,530 bytes the stream had left.
+    client.write(...Array.from({ length: 640 }, () => rawFrame(T.DATA, 0, 1, Buffer.alloc(100))));
+    client.write(
+      rawFrame(T.HEADERS, F.END_HEADERS, 3, requestBlock(UNARY_PATH)),
+      rawFrame(T.DATA, F.END_STREAM, 3, grpcMessage("served")),
+    );
+    expect((await client.response(3)).data.subarray(5).toString()).toBe("served");
+    expect(client.frames.some((f) => f.type === T.GOAWAY)).toBe(false);
+    expect(server.transportStats().limitHits.emptyFrames ?? 0).toBe(0);
+    // Past that window they count.
+    client.write(...Array.from({ length: 200 }, () => rawFrame(T.DATA, 0, 1, Buffer.alloc(100))));
+    expect(await goawayCode(client)).toBe(ENHANCE_YOUR_CALM);
+    expect(server.transportStats().limitHits.emptyFrames).toBe(1);
+  });
+
   it("a client returning window for every DATA frame it reads is not counted (16-byte window, 2,000 bytes)", async () => {
     const { server, port } = await start({ limits: { rateWindowMs: 600_000, maxEmptyFramesPerWindow: 10 } });
     const client = await raw(port, { settings: [[4, 16]] });
@@ -547,7 +575,8 @@ describe("connection cap", () => {
     const { server, port } = await start({ limits: { maxConnections: 2 } });
     const first = wellBehaved(port);
     await echo(first);
-    await raw(port);
+    const second = await raw(port);
+    await second.waitFor((f) => f.type === T.SETTINGS && (f.flags & F.ACK) !== 0); // its preface was read
     const third = await raw(port);
     expect(await goawayCode(third)).toBe(ENHANCE_YOUR_CALM);
     await third.waitClosed();
@@ -646,6 +675,38 @@ describe("settings", () => {
     const client = await raw(port, { settings: [] });
     const settings = await client.waitFor((f) => f.type === T.SETTINGS && (f.flags & F.ACK) === 0);
     expect(settings?.payload.includes(Buffer.from(settingsPayload([[4, 100_000]])))).toBe(true);
+  });
+  // Slowloris: connections that never finish their preface cannot lock the others out until the preface timeout.
+  it("at the cap, ends the oldest connection that sent no preface to take a new one; started ones are kept", async () => {
+    const { server, port } = await start({ limits: { maxConnections: 3 } });
+    const first = wellBehaved(port);
+    await echo(first);
+    // Two sockets that send ten bytes of the preface and nothing more.
+    const silent = [0, 1].map(() => {
+      const socket = connectNet({ host: "127.0.0.1", port });
+      const closed = new Promise((resolve) => socket.once("close", resolve));
+      socket.on("data", () => undefined);
+      socket.on("error", () => undefined);
+      socket.write(PREFACE.subarray(0, 10));
+      cleanups.push(() => socket.destroy());
+      return { socket, closed };
+    });
+    while (server.transportStats().connections.open < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = wellBehaved(port);
+    await echo(second);
+    await silent[0]?.closed;
+    expect(silent[1]?.socket.closed).toBe(false);
+    const third = wellBehaved(port);
+    await echo(third);
+    await silent[1]?.closed;
+    // Now every connection has started: a fourth is refused, and the three are served on.
+    const fourth = await raw(port);
+    expect(await goawayCode(fourth)).toBe(ENHANCE_YOUR_CALM);
+    await fourth.waitClosed();
+    await echo(first);
+    await echo(second);
+    await echo(third);
+    expect(server.transportStats().limitHits.connections).toBe(3);
   });
 });
 

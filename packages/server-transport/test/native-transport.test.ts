@@ -27,6 +27,7 @@ import { frame, unframe, until } from "./call-support";
 import {
   echoService,
   F,
+  PREFACE,
   RawClient,
   rawFrame,
   requestBlock,
@@ -480,6 +481,77 @@ describe("native transport: the grpc-js proxy", () => {
     expect(server.nativeCalls.forwarded).toBe(1);
   });
 
+  // grpc-js would serve these (it checks neither the method nor the content-type's subtype, and reads the last
+  // eight digits of a longer grpc-timeout): they are answered before they are forwarded.
+  it.each([
+    ["a GET on a native unary route", UNARY_PATH, { ":method": "GET" }, 405],
+    ["a PUT on a native stream route", STREAM_PATH, { ":method": "PUT" }, 405],
+    ["a GET on a forwarded method", "/test.Echo/Nope", { ":method": "GET" }, 405],
+    ["content-type application/grpcx", UNARY_PATH, { "content-type": "application/grpcx" }, 415],
+    ["content-type text/plain on a forwarded method", "/test.Echo/Nope", { "content-type": "text/plain" }, 415],
+  ])("answers %s with HTTP %d, and serves nothing", async (_, path, headers, httpStatus) => {
+    const { server, port, state } = await start();
+    const answer = await call(session(port), path, msg("1:1"), headers);
+    expect(answer.headers[":status"]).toBe(httpStatus);
+    expect(answer.code).not.toBe(status.OK);
+    expect(answer.messages).toEqual([]);
+    expect(state.entered).toBe(0);
+    expect(server.nativeCalls.forwarded).toBe(0);
+  });
+
+  it("answers a malformed grpc-timeout on a forwarded call INTERNAL, as on a native one", async () => {
+    const { server, port } = await start();
+    const s = session(port);
+    for (const path of ["/test.Echo/Nope", UNARY_PATH]) {
+      const answer = await call(s, path, msg("x"), { "grpc-timeout": "123456789S" });
+      expect(answer.code).toBe(status.INTERNAL);
+      expect(answer.headers["grpc-message"]).toBe('Invalid grpc-timeout value "123456789S"');
+    }
+    expect(server.nativeCalls.forwarded).toBe(0);
+  });
+
+  // gRPC's compression spec: a message compressed with an encoding the server does not support gets UNIMPLEMENTED,
+  // and "The server will then include a grpc-accept-encoding response header which specifies the algorithms that
+  // the server accepts". grpc-js sends that answer (trailers-only) without it.
+  it("answers a message compressed with an unknown encoding UNIMPLEMENTED with grpc-accept-encoding", async () => {
+    const { port } = await start();
+    const compressed = msg("x");
+    compressed[0] = 1;
+    const answer = await call(session(port), UNARY_PATH, compressed, { "grpc-encoding": "br" });
+    expect(answer.code).toBe(status.UNIMPLEMENTED);
+    expect(answer.headers["grpc-accept-encoding"]).toBe("identity,deflate,gzip");
+  });
+
+  // grpc-js takes a flags byte of 2, and a compressed flag on a call without grpc-encoding, as an uncompressed
+  // message, and a request ending inside a message as one without a message (UNIMPLEMENTED): the forwarded calls
+  // are answered as the native routes answer them (PROTOCOL-HTTP2: Compressed-Flag → 0 / 1; "If the
+  // Message-Encoding header is omitted then the Compressed-Flag must be 0").
+  it.each([
+    ["a flags byte of 2", Buffer.from([2, 0, 0, 0, 0]), {}, status.INTERNAL],
+    ["a compressed flag without grpc-encoding", Buffer.from([1, 0, 0, 0, 0]), {}, status.INTERNAL],
+    ["a request that ends inside a message", Buffer.from([0, 0, 0, 0, 10, 1, 2, 3]), {}, status.INTERNAL],
+    ["a request that ends inside a prefix", Buffer.from([0, 0, 0]), {}, status.INTERNAL],
+    ["a length over the message limit", Buffer.from([0, 0, 0x50, 0, 0]), {}, status.RESOURCE_EXHAUSTED],
+  ])("answers a forwarded call with %s as a native route does", async (_, body, headers, code) => {
+    const { port } = await start();
+    const answer = await call(session(port), "/grpc.health.v1.Health/Check", body, headers);
+    expect(answer.code).toBe(code);
+    expect(answer.messages).toEqual([]);
+  });
+
+  it("forwards a call whose messages come a byte per DATA frame", async () => {
+    const { port } = await start();
+    const client = await raw(port);
+    const body = Buffer.from([0, 0, 0, 0, 0]); // an empty HealthCheckRequest: the server's overall health
+    client.write(rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock("/grpc.health.v1.Health/Check")));
+    for (const [i, byte] of body.entries()) {
+      client.write(rawFrame(T.DATA, i === body.length - 1 ? F.END_STREAM : 0, 1, Buffer.from([byte])));
+    }
+    const response = await client.response(1);
+    expect(response.blocks.at(-1)?.["grpc-status"]).toBe("0");
+    expect(response.data.subarray(5)).toEqual(Buffer.from([0x08, 0x01])); // status: SERVING
+  });
+
   it("relays a large proxied (compressed-capable) server stream to a 1 KiB-window client", async () => {
     const { server, port } = await start();
     const s = session(port, { settings: { initialWindowSize: 1024 } });
@@ -577,5 +649,57 @@ describe("native transport over TLS", () => {
     socket.once("secureConnect", () => socket.write(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
     await new Promise((resolve) => socket.once("close", resolve));
     expect(Buffer.concat(received).length).toBe(0);
+  });
+
+  // RFC 9113 9.2.2: "A deployment of HTTP/2 over TLS 1.2 SHOULD NOT use any of the prohibited cipher suites
+  // listed in [Appendix A]", and every HTTP/2 client supports TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.
+  it("over TLS 1.2, negotiates no cipher suite RFC 9113 prohibits, and serves one it requires", async () => {
+    const pem = selfSigned();
+    const { port } = await start({ credentials: createTlsCredentials({ key: pem.key, cert: pem.cert }) });
+    const handshake = (ciphers: string): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connectTls({
+          host: "127.0.0.1",
+          port,
+          ca: pem.cert,
+          servername: "localhost",
+          ALPNProtocols: ["h2"],
+          maxVersion: "TLSv1.2",
+          ciphers,
+        });
+        cleanups.push(() => socket.destroy());
+        socket.once("secureConnect", () => resolve(socket.getCipher().standardName));
+        socket.once("error", () => resolve("refused"));
+      });
+    expect(await handshake("ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-SHA:AES128-GCM-SHA256")).toBe("refused");
+    expect(await handshake("ECDHE-RSA-AES128-GCM-SHA256")).toBe("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+    const s = session(port, { ca: pem.cert, maxVersion: "TLSv1.2" }, "https");
+    expect((await call(s, UNARY_PATH, msg("tls 1.2"))).code).toBe(status.OK);
+  });
+
+  // RFC 9113 9.2.1: "An endpoint MUST treat a TLS renegotiation as a connection error (Section 5.4.1) of type
+  // PROTOCOL_ERROR." Node's TLS server would take a few renegotiations.
+  it("closes a TLS 1.2 connection whose client renegotiates", async () => {
+    const pem = selfSigned();
+    const { port } = await start({ credentials: createTlsCredentials({ key: pem.key, cert: pem.cert }) });
+    const socket = connectTls({
+      host: "127.0.0.1",
+      port,
+      ca: pem.cert,
+      servername: "localhost",
+      ALPNProtocols: ["h2"],
+      maxVersion: "TLSv1.2",
+    });
+    cleanups.push(() => socket.destroy());
+    socket.on("error", () => undefined);
+    socket.on("data", () => undefined);
+    await new Promise((resolve) => socket.once("secureConnect", resolve));
+    socket.write(Buffer.concat([PREFACE, rawFrame(T.SETTINGS, 0, 0)]));
+    const outcome = await new Promise<string>((resolve) => {
+      socket.once("close", () => resolve("closed"));
+      socket.renegotiate({}, (err) => resolve(err ? "failed" : "renegotiated"));
+    });
+    expect(outcome).not.toBe("renegotiated");
+    if (!socket.closed) await new Promise((resolve) => socket.once("close", resolve));
   });
 });

@@ -100,6 +100,9 @@ describe("malformed requests (RFC 9113 8.1-8.3): RST_STREAM PROTOCOL_ERROR, the 
     ["a value with trailing tab", [...GOOD, ["x-v", "a\t"]]],
     ["a pseudo-header value with trailing space", [...without(":path"), [":path", `${UNARY_PATH} `]]],
     ["a content-length that is not a number", [...GOOD, ["content-length", "ten"]]],
+    // RFC 9113 8.3.1: "A server SHOULD treat a request as malformed if it contains a Host header field that
+    // identifies an entity that differs from the entity in the ":authority" pseudo-header field."
+    ["a host that differs from :authority", [...GOOD, ["host", "elsewhere.example"]]],
   ];
   it.each(cases)("%s", async (_, fields) => {
     const { client } = await setup();
@@ -115,6 +118,28 @@ describe("malformed requests (RFC 9113 8.1-8.3): RST_STREAM PROTOCOL_ERROR, the 
     client.write(rawFrame(T.DATA, F.END_STREAM, 1, grpcMessage("short")));
     expect(await resetCode(client, 1)).toBe(PROTOCOL_ERROR);
     await servedAfter(client, 3);
+  });
+
+  it("a host naming the same authority as :authority (case, the scheme's default port) is served", async () => {
+    const { client } = await setup();
+    const fields = (authority: string, host: string): Array<readonly [string, string]> => [
+      ...without(":authority").slice(0, 3),
+      [":authority", authority],
+      ...without(":authority").slice(3),
+      ["host", host],
+    ];
+    const requests: Array<[string, string]> = [
+      ["127.0.0.1", "127.0.0.1"],
+      ["Example.COM", "example.com"],
+      ["example.com", "example.com:80"],
+    ];
+    for (const [i, [authority, host]] of requests.entries()) {
+      const id = 2 * i + 1;
+      client.write(rawFrame(T.HEADERS, F.END_HEADERS, id, literalBlock(fields(authority, host))));
+      client.write(rawFrame(T.DATA, F.END_STREAM, id, grpcMessage(`host ${i}`)));
+      expect((await client.response(id)).data.subarray(5).toString()).toBe(`host ${i}`);
+    }
+    expect(client.frames.some((f) => f.type === T.RST_STREAM)).toBe(false);
   });
 
   it("a content-length that matches is served", async () => {

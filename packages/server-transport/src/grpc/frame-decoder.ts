@@ -9,7 +9,11 @@ export class MessageTooLargeError extends Error {
   }
 }
 
-/** Receives each complete message: its compressed flag and its bytes (which may share the input chunk's memory). */
+/**
+ * Receives each complete message: its compressed flag (true for any flags byte but 0: PROTOCOL-HTTP2 defines
+ * only 0 and 1, and neither a compressed nor an invalid message is one a native call can take) and its bytes
+ * (which may share the input chunk's memory).
+ */
 export type MessageSink = (compressed: boolean, message: Buffer) => void;
 
 /** Reassembles gRPC length-prefixed messages from DATA chunks split anywhere. */
@@ -61,7 +65,7 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
             length = prefix.readUInt32BE(1);
           }
           checkLength(length);
-          const compressed = (flag & 1) === 1;
+          const compressed = flag !== 0;
           if (chunk.length - at >= length) {
             // The whole message is in this chunk: hand out a view, no copy.
             prefixFill = 0;
@@ -84,7 +88,7 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           body = undefined;
           bodyFill = 0;
           prefixFill = 0;
-          sink(((prefix[0] as number) & 1) === 1, done);
+          sink(prefix[0] !== 0, done);
         }
       }
     },

@@ -5,6 +5,7 @@ import type { CallOptions } from "./call-options";
 import type { NativeCallStarter } from "../observed-call";
 import type { NativeRoute } from "./route";
 import { serveServerStreamCall } from "./server-stream-call";
+import { refuseMalformedCall } from "./forward-check";
 
 /** An HTTP/2 'stream' listener of the native transport. */
 export type StreamListener<S extends ReadableCallStream> = (stream: S, headers: IncomingHttpHeaders) => void;
@@ -35,7 +36,10 @@ export interface StreamDispatcherOptions<S extends ReadableCallStream> {
  * (health, reflection, unregistered methods), unary routes the unary router
  * did not take, any `grpc-encoding` but identity (a client that may
  * compress), a content type other than application/grpc or
- * application/grpc+proto, a method other than POST.
+ * application/grpc+proto, a method other than POST. Of those, a request
+ * that is not a well-formed gRPC call (a method other than POST, a content
+ * type not application/grpc*, a malformed grpc-timeout) is answered here
+ * instead (`refuseMalformedCall`).
  */
 export function createStreamDispatcher<S extends ReadableCallStream>(
   options: StreamDispatcherOptions<S>,
@@ -52,6 +56,7 @@ export function createStreamDispatcher<S extends ReadableCallStream>(
       !isProtoContentType(headers["content-type"]) ||
       headers[":method"] !== "POST"
     ) {
+      if (refuseMalformedCall(stream, headers)) return;
       counters.forwarded += 1;
       fallback(stream, headers);
       return;

@@ -96,8 +96,10 @@ const CLOSE_GRACE_MS = 1000;
 const MAX_SETTINGS_ENTRIES = 32;
 // The PING payload of keepalive.
 const KEEPALIVE_PAYLOAD = Buffer.from("keepaliv", "latin1");
-// Streams remembered as closed by us (`endedByUs`); older ones are forgotten.
+// Streams remembered as closed by us (`endedByUs`) or reset by the client (`resetByClient`); older ones are forgotten.
 const ENDED_BY_US_KEPT = 1024;
+// Ranges of stream ids the client skipped (never opened) that are remembered; older ones are forgotten.
+const SKIPPED_RANGES_KEPT = 32;
 // Flush gathered frames through writev above this many bytes instead of one copy.
 const CONCAT_LIMIT = 64 * 1024;
 // While one read's frames are being handled, gathered output goes to the socket once it holds this many parts
@@ -130,9 +132,16 @@ export class NativeConnection implements UnaryConnection {
   private readonly requestChecker = new RequestFieldsChecker();
   private readonly blocked = new Set<StreamState>();
   private readonly draining = new Set<StreamState>();
-  // Streams we closed before the client ended its side (answered early, reset or refused), newest last: DATA
-  // still in flight on them is ignored (RFC 9113 5.1); on any other closed stream it is an error.
-  private readonly endedByUs = new Set<number>();
+  // Streams we closed before the client ended its side (answered early, reset or refused), newest last, each with
+  // the bytes the client may still have had in flight (its window then): DATA still in flight on them is ignored
+  // (RFC 9113 5.1, 8.1), and counts as a frame that did no work only past that window; on any other closed
+  // stream it is an error.
+  private readonly endedByUs = new Map<number, number>();
+  // Streams the client reset, newest last: a header block on one is a stream error STREAM_CLOSED (RFC 9113 5.1).
+  private readonly resetByClient = new Set<number>();
+  // Stream ids the client skipped when it opened a higher one, as [first, last] pairs, newest last: they were never
+  // opened, so a header block on one is an unexpected stream id (RFC 9113 5.1.1), not a closed stream's.
+  private skippedIds: number[] = [];
   // Bytes still expected on streams whose request declared a content-length.
   private readonly contentLengths = new Map<number, number>();
   private readonly limits: TransportLimits;
@@ -257,6 +266,16 @@ export class NativeConnection implements UnaryConnection {
   /** Open streams. */
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** True once the client's preface and first SETTINGS came: the connection speaks HTTP/2. */
+  get started(): boolean {
+    return this.settingsSeen;
+  }
+
+  /** Ends the connection at once with GOAWAY ENHANCE_YOUR_CALM (to make room for another: see `NativeServer`). */
+  shed(reason: string): void {
+    this.fail(ErrorCode.ENHANCE_YOUR_CALM, reason);
   }
 
   /**
@@ -387,7 +406,7 @@ export class NativeConnection implements UnaryConnection {
 
   release(stream: StreamState): void {
     this.streams.delete(stream.id);
-    if (!stream.remoteEnded) this.noteEndedByUs(stream.id);
+    if (!stream.remoteEnded) this.noteEndedByUs(stream.id, stream.receiveWindow);
     if (this.contentLengths.size > 0) this.contentLengths.delete(stream.id);
     this.blocked.delete(stream);
     this.draining.delete(stream);
@@ -573,12 +592,14 @@ export class NativeConnection implements UnaryConnection {
       case FrameType.RST_STREAM:
         if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
         if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM length");
-        if (streamId > this.lastStreamId)
+        if (streamId > this.lastStreamId || (streamId & 1) === 0) {
+          // Even ids are the server's, and we reserve none: such a stream is idle (RFC 9113 5.1, 5.1.1).
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
+        }
         this.countReset();
         this.streams.get(streamId)?.receiveReset(payload.readUInt32BE(0));
         this.endedByUs.delete(streamId); // the client's own reset: nothing of it should follow
-
+        this.remember(this.resetByClient, streamId);
         break;
       case FrameType.SETTINGS:
         this.onSettings(flags, streamId, payload);
@@ -618,7 +639,9 @@ export class NativeConnection implements UnaryConnection {
 
   private onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0");
-    if (streamId > this.lastStreamId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
+    if (streamId > this.lastStreamId || (streamId & 1) === 0) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream"); // even ids: never reserved
+    }
     const length = payload.length;
     this.receiveWindow -= length;
     if (this.receiveWindow < 0) {
@@ -630,9 +653,16 @@ export class NativeConnection implements UnaryConnection {
     const stream = this.streams.get(streamId);
     if (stream === undefined) {
       this.consumedByConnection(length); // a stream closed already: dropped
-      this.countEmptyFrame();
       // In flight when we closed it: ignored; after the client ended or reset it: STREAM_CLOSED (RFC 9113 6.1).
-      if (!this.endedByUs.has(streamId)) this.refuse(streamId, ErrorCode.STREAM_CLOSED);
+      const inFlight = this.endedByUs.get(streamId);
+      if (inFlight === undefined) {
+        this.countEmptyFrame();
+        this.refuse(streamId, ErrorCode.STREAM_CLOSED);
+      } else if (inFlight >= length && length > 0) {
+        this.endedByUs.set(streamId, inFlight - length); // a client that sent it before our end did no wrong
+      } else {
+        this.countEmptyFrame();
+      }
       return;
     }
     if (data.length === 0 && !endStream) this.countEmptyFrame();
@@ -709,34 +739,31 @@ export class NativeConnection implements UnaryConnection {
       return;
     }
     if (streamId <= this.lastStreamId) {
-      // Trailers still in flight for a stream we already ended are dropped (and count as a frame that did no
-      // work); a request on an old id (RFC 9113 5.1.1), or headers that do not end it, are an error.
-      if (endStream && (fields === undefined || !fields.some((f, i) => i % 2 === 0 && f.startsWith(":")))) {
-        this.countEmptyFrame();
-        return;
-      }
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
+      this.closedStreamHeaders(streamId, fields, endStream);
+      return;
     }
+    const expected = this.lastStreamId === 0 ? 1 : this.lastStreamId + 2;
+    if (streamId !== expected) this.noteSkipped(expected, streamId - 2);
     this.lastStreamId = streamId;
     this.openedSinceCheck = true;
     if (fields === undefined) {
       this.noteLimitHit("headerListSize");
-      this.refuse(streamId, ErrorCode.ENHANCE_YOUR_CALM);
+      this.refuseRequest(streamId, ErrorCode.ENHANCE_YOUR_CALM);
       return;
     }
     if (this.headerSelfDependent) {
-      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself (RFC 9113 5.3.1)
+      this.refuseRequest(streamId, ErrorCode.PROTOCOL_ERROR); // a stream cannot depend on itself (RFC 9113 5.3.1)
       return;
     }
     if (this.goingAway || this.streams.size >= this.limits.maxConcurrentStreams) {
       if (!this.goingAway) this.noteLimitHit("concurrentStreams");
       this.counters.refusedStreams += 1;
-      this.refuse(streamId, ErrorCode.REFUSED_STREAM);
+      this.refuseRequest(streamId, ErrorCode.REFUSED_STREAM);
       return;
     }
     const check = this.requestChecker.check(fields);
     if (check.error !== undefined || (endStream && check.contentLength > 0)) {
-      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
+      this.refuseRequest(streamId, ErrorCode.PROTOCOL_ERROR); // malformed (RFC 9113 8.1.1)
       return;
     }
     const call = this.options.unary?.open(streamId, fields, this, this.peerInitialWindow);
@@ -750,7 +777,7 @@ export class NativeConnection implements UnaryConnection {
     }
     const headers = toHeaders(fields);
     if (headers === undefined) {
-      this.refuse(streamId, ErrorCode.PROTOCOL_ERROR);
+      this.refuseRequest(streamId, ErrorCode.PROTOCOL_ERROR);
       return;
     }
     const stream = new NativeStream(streamId, this, this.peerInitialWindow);
@@ -759,6 +786,44 @@ export class NativeConnection implements UnaryConnection {
     if (check.contentLength >= 0) this.contentLengths.set(streamId, check.contentLength);
     this.options.onStream(stream, headers);
     if (endStream) stream.receiveEnd();
+  }
+
+  // A header block on a stream id at or below the last one opened, with no open stream.
+  private closedStreamHeaders(streamId: number, fields: HeaderFields | undefined, endStream: boolean): void {
+    // Trailers still in flight for a stream we already ended are dropped (and count as a frame that did no work).
+    const trailers = endStream && (fields === undefined || !fields.some((f, i) => i % 2 === 0 && f.startsWith(":")));
+    if (trailers && this.endedByUs.has(streamId)) {
+      this.countEmptyFrame();
+      return;
+    }
+    // An id the client skipped was never opened: an unexpected stream identifier (RFC 9113 5.1.1).
+    if (this.wasSkipped(streamId)) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on closed stream ${streamId}`);
+    }
+    // RFC 9113 5.1, closed: "An endpoint that receives any frame other than PRIORITY after receiving a RST_STREAM
+    // MUST treat that as a stream error (Section 5.4.2) of type STREAM_CLOSED. Similarly, an endpoint that
+    // receives any frames after receiving a frame with the END_STREAM flag set MUST treat that as a connection
+    // error (Section 5.4.1) of type STREAM_CLOSED".
+    if (this.resetByClient.has(streamId)) {
+      this.refuse(streamId, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    throw new ConnectionError(ErrorCode.STREAM_CLOSED, `HEADERS on closed stream ${streamId}`);
+  }
+
+  // Remembers the odd ids `first`..`last` as skipped by the client (the oldest range is forgotten).
+  private noteSkipped(first: number, last: number): void {
+    const skipped = this.skippedIds;
+    skipped.push(first, last);
+    if (skipped.length > 2 * SKIPPED_RANGES_KEPT) skipped.splice(0, 2);
+  }
+
+  private wasSkipped(streamId: number): boolean {
+    const skipped = this.skippedIds;
+    for (let i = 0; i < skipped.length; i += 2) {
+      if (streamId >= (skipped[i] as number) && streamId <= (skipped[i + 1] as number)) return true;
+    }
+    return false;
   }
 
   // A second header block on an open stream: trailers, which must end it and be well-formed.
@@ -858,8 +923,8 @@ export class NativeConnection implements UnaryConnection {
       for (const stream of [...this.blocked]) this.pump(stream);
       return;
     }
-    if (streamId > this.lastStreamId) {
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
+    if (streamId > this.lastStreamId || (streamId & 1) === 0) {
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream"); // even ids: never reserved
     }
     const stream = this.streams.get(streamId);
     if (stream === undefined) return;
@@ -880,22 +945,35 @@ export class NativeConnection implements UnaryConnection {
   private resetStream(stream: StreamState, code: ErrorCode): void {
     this.sendReset(stream.id, code);
     stream.receiveReset(code);
-    this.noteEndedByUs(stream.id);
+    this.noteEndedByUs(stream.id, stream.remoteEnded ? 0 : stream.receiveWindow);
     this.countReset();
   }
 
-  // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted.
-  private refuse(streamId: number, code: ErrorCode): void {
+  // A stream error on a stream that is not open (refused, malformed, or idle): RST_STREAM, counted. `inFlight`:
+  // the DATA the client may have sent before it learns of it (a refused request's: its stream window).
+  private refuse(streamId: number, code: ErrorCode, inFlight = 0): void {
     this.sendReset(streamId, code);
-    this.noteEndedByUs(streamId);
+    this.noteEndedByUs(streamId, inFlight);
     this.countReset();
   }
 
-  // Remembers a stream we closed before the client ended it (the oldest remembered is forgotten).
-  private noteEndedByUs(streamId: number): void {
+  // A refused or malformed request: the client may send a stream window of DATA before it sees the reset.
+  private refuseRequest(streamId: number, code: ErrorCode): void {
+    this.refuse(streamId, code, this.limits.streamWindowBytes);
+  }
+
+  // Remembers a stream we closed before the client ended it, with the DATA it may still send (the oldest
+  // remembered is forgotten).
+  private noteEndedByUs(streamId: number, inFlight: number): void {
     const ended = this.endedByUs;
-    ended.add(streamId);
-    if (ended.size > ENDED_BY_US_KEPT) ended.delete(ended.values().next().value as number);
+    ended.set(streamId, Math.max(0, inFlight));
+    if (ended.size > ENDED_BY_US_KEPT) ended.delete(ended.keys().next().value as number);
+  }
+
+  // Adds `streamId` to `ids`, newest last; the oldest is forgotten past ENDED_BY_US_KEPT.
+  private remember(ids: Set<number>, streamId: number): void {
+    ids.add(streamId);
+    if (ids.size > ENDED_BY_US_KEPT) ids.delete(ids.values().next().value as number);
   }
 
   // Counts one stream reset; over the limit: a connection error ENHANCE_YOUR_CALM, and nothing more is dispatched.

@@ -5,6 +5,23 @@ import { TransportCounters } from "../transport-stats";
 import { ErrorCode, goawayFrame, settingsFrame } from "./frames";
 import { NativeConnection, type NativeStreamListener, type UnaryRouter } from "./native-connection";
 
+// RFC 9113 9.2.2: over TLS 1.2, HTTP/2 uses no cipher suite of its Appendix A (CBC modes, static RSA key exchange):
+// ephemeral key exchange with an AEAD only, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (which every HTTP/2 client
+// supports, 9.2.2) among them; TLS 1.3's suites as Node's defaults. Credentials that name their own ciphers keep them.
+const H2_CIPHERS = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_AES_128_GCM_SHA256",
+  "ECDHE-ECDSA-AES128-GCM-SHA256",
+  "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384",
+  "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305",
+  "ECDHE-RSA-CHACHA20-POLY1305",
+  "DHE-RSA-AES128-GCM-SHA256",
+  "DHE-RSA-AES256-GCM-SHA384",
+].join(":");
+
 /** Options of `createNativeServer`. */
 export interface NativeServerOptions {
   /** TLS options (certificate, key, CA, client certificates); absent for plaintext (h2c with prior knowledge). */
@@ -71,12 +88,25 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
     stopSweep();
     for (const resolve of idleWaiters.splice(0)) resolve();
   };
+  // At the cap, a connection that has not finished its preface and first SETTINGS yet (the oldest) is ended to
+  // make room: a peer that holds connections open without speaking HTTP/2 cannot lock the others out until its
+  // preface timeout. One that has started is never ended for a newcomer. True when one was ended.
+  const shedOneNotStarted = (): boolean => {
+    for (const connection of connections) {
+      if (connection.started) continue;
+      counters.rejected += 1;
+      counters.limitHit("connections");
+      connection.shed("too many connections: this one sent no preface");
+      return true;
+    }
+    return false;
+  };
   const accept = (socket: Socket): void => {
     if (stopping) {
       socket.destroy();
       return;
     }
-    if (connections.size >= limits.maxConnections) {
+    if (connections.size >= limits.maxConnections && !shedOneNotStarted()) {
       counters.rejected += 1;
       counters.limitHit("connections");
       counters.goawaySent(ErrorCode.ENHANCE_YOUR_CALM);
@@ -105,9 +135,16 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
   const newListener = (): NetServer => {
     const tls = options.tls;
     if (tls === undefined) return createPlainServer(accept);
-    const server = createTlsServer({ ...tls, ALPNProtocols: ["h2"] }, (socket: TLSSocket) => {
-      if (socket.alpnProtocol !== "h2") socket.destroy();
-      else accept(socket);
+    const server = createTlsServer({ ciphers: H2_CIPHERS, ...tls, ALPNProtocols: ["h2"] }, (socket: TLSSocket) => {
+      if (socket.alpnProtocol !== "h2") {
+        socket.destroy();
+        return;
+      }
+      // RFC 9113 9.2.1: "An endpoint MUST treat a TLS renegotiation as a connection error" (TLS 1.2; Node would
+      // take a few). Node reports an attempt as an 'error' on the socket, which stays open: it is closed here.
+      socket.disableRenegotiation();
+      socket.on("error", () => socket.destroy());
+      accept(socket);
     });
     server.on("tlsClientError", () => undefined); // a failed handshake concerns that client only
     return server;

@@ -290,10 +290,14 @@ export class NativeUnaryCall implements UnaryCallState {
       }
       return;
     }
-    if (((body[0] as number) & 1) === 1) {
+    if (body[0] !== 0) {
+      // A compressed message on an identity call, or a flag byte other than 0 or 1 (PROTOCOL-HTTP2: Compressed-Flag).
       this.fail({
         code: status.INTERNAL,
-        details: "Received a compressed message on a call with grpc-encoding identity",
+        details:
+          body[0] === 1
+            ? "Received a compressed message on a call with grpc-encoding identity"
+            : `Received a message with an invalid flags byte ${body[0] as number}`,
       });
       return;
     }

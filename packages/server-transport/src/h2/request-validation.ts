@@ -56,13 +56,15 @@ function regularFieldError(name: string, value: string): string | undefined {
  * :path present (:path not empty; CONNECT with :authority only); field names
  * lower-case tokens; no connection-specific fields; te only "trailers";
  * values without NUL, CR, LF or surrounding whitespace; content-length
- * digits (repeated only with the same value).
+ * digits (repeated only with the same value); a host that names the
+ * same authority as :authority (RFC 9113 8.3.1).
  */
 export function checkRequestFields(fields: HeaderFields): RequestCheck {
   let method: string | undefined;
   let scheme: string | undefined;
   let path: string | undefined;
   let authority: string | undefined;
+  let host: string | undefined;
   let contentLength = -1;
   let regularSeen = false;
   for (let i = 0; i < fields.length; i += 2) {
@@ -96,6 +98,9 @@ export function checkRequestFields(fields: HeaderFields): RequestCheck {
       const length = Number(value);
       if (contentLength !== -1 && contentLength !== length) return malformed("content-length repeated differently");
       contentLength = length;
+    } else if (name === "host") {
+      if (host !== undefined && host !== value) return malformed("host repeated differently");
+      host = value;
     }
   }
   if (method === undefined) return malformed("no :method");
@@ -104,6 +109,9 @@ export function checkRequestFields(fields: HeaderFields): RequestCheck {
   } else {
     if (scheme === undefined) return malformed("no :scheme");
     if (path === undefined || path.length === 0) return malformed("no :path");
+  }
+  if (host !== undefined && authority !== undefined && !sameAuthority(host, authority, scheme)) {
+    return malformed("host differs from :authority");
   }
   return contentLength === -1 ? VALID : { error: undefined, contentLength };
 }
@@ -148,6 +156,19 @@ export function checkTrailerFields(fields: HeaderFields): string | undefined {
     if (error !== undefined) return error;
   }
   return undefined;
+}
+
+// RFC 9113 8.3.1: "A server SHOULD treat a request as malformed if it contains a Host header field that identifies
+// an entity that differs from the entity in the ":authority" pseudo-header field", compared after scheme-based
+// normalization (RFC 3986 6.2.3): host names case-insensitively, the scheme's default port the same as none.
+function sameAuthority(host: string, authority: string, scheme: string | undefined): boolean {
+  if (host === authority) return true;
+  const defaultPort = scheme === "https" ? ":443" : scheme === "http" ? ":80" : undefined;
+  const normal = (value: string): string => {
+    const lower = value.toLowerCase();
+    return defaultPort !== undefined && lower.endsWith(defaultPort) ? lower.slice(0, -defaultPort.length) : lower;
+  };
+  return normal(host) === normal(authority);
 }
 
 function malformed(error: string): RequestCheck {

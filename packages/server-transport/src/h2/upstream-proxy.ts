@@ -10,6 +10,9 @@ import {
 import { ErrorCode } from "./frames";
 import type { NativeStream } from "./native-stream";
 import { ResetBudget } from "./reset-budget";
+import type { GrpcStatus } from "../grpc/grpc-status";
+import { statusTrailers, trailersOnlyHeaders } from "../grpc/call-context";
+import { MessageFramingCheck } from "../grpc/message-framing-check";
 
 /** Forwards whole streams to another HTTP/2 server (grpc-js, on a private socket). */
 export interface UpstreamProxy {
@@ -30,6 +33,9 @@ const HOP_BY_HOP = new Set([
   "http2-settings",
 ]);
 
+// The encodings grpc-js decompresses, as it lists them in grpc-accept-encoding.
+const ACCEPT_ENCODING = "identity,deflate,gzip";
+
 function requestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
@@ -47,9 +53,12 @@ function requestHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
  * would soon end it (see `ResetBudget`). Flow control holds end to end in the
  * response direction (the upstream stream pauses while the client's stream is
  * full) and in the request direction (the client's window is given back as
- * the upstream stream takes its data).
+ * the upstream stream takes its data). Each request's message framing is
+ * checked on the way (`MessageFramingCheck`, with `maxMessageLength` as the
+ * largest request message, -1 for none): a request grpc-js would take
+ * although it is malformed is answered here, as a native route answers it.
  */
-export function createUpstreamProxy(socketPath: string): UpstreamProxy {
+export function createUpstreamProxy(socketPath: string, maxMessageLength = -1): UpstreamProxy {
   const sessions = new Set<ClientHttp2Session>();
   const budgets = new WeakMap<ClientHttp2Session, ResetBudget>();
   let session: ClientHttp2Session | undefined;
@@ -97,8 +106,27 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       // Request data is consumed once the upstream stream took it (its own flow control allowing): only then
       // does the client get window back, so a client cannot pile up data that grpc-js does not read.
       stream.defersConsumption = true;
-      stream.on("data", (chunk: Buffer) => upstream.write(chunk, () => stream.consumed(chunk.length)));
-      stream.on("end", () => upstream.end());
+      // A request that is not a sequence of gRPC messages is answered INTERNAL here, as on the native routes;
+      // grpc-js is told CANCEL (the 'close' listener).
+      const framing = new MessageFramingCheck(headers["grpc-encoding"], maxMessageLength);
+      const refuse = (status: GrpcStatus): void => {
+        if (!stream.headersAreSent) stream.respond(trailersOnlyHeaders(status), { endStream: true });
+        else stream.sendTrailers(statusTrailers(status));
+      };
+      stream.on("data", (chunk: Buffer) => {
+        const problem = framing.push(chunk);
+        if (problem === undefined) {
+          upstream.write(chunk, () => stream.consumed(chunk.length));
+        } else {
+          stream.consumed(chunk.length);
+          refuse(problem);
+        }
+      });
+      stream.on("end", () => {
+        const problem = framing.end();
+        if (problem === undefined) upstream.end();
+        else refuse(problem);
+      });
       stream.on("close", () => {
         if (upstream.closed || upstream.destroyed) return;
         // A complete exchange (the request sent whole, the response received whole) is not reset: the upstream
@@ -115,6 +143,11 @@ export function createUpstreamProxy(socketPath: string): UpstreamProxy {
       upstream.on("error", () => undefined); // 'close' follows
       upstream.on("response", (responseHeaders, flags) => {
         trailersOnly = (flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0;
+        if (trailersOnly && responseHeaders["grpc-accept-encoding"] === undefined) {
+          // grpc-js refuses a message compressed with an encoding it lacks with UNIMPLEMENTED, trailers-only, but
+          // without the grpc-accept-encoding that gRPC's compression spec asks for with that answer.
+          responseHeaders["grpc-accept-encoding"] = ACCEPT_ENCODING;
+        }
         stream.respond(responseHeaders, trailersOnly ? { endStream: true } : { waitForTrailers: true });
       });
       upstream.on("data", (chunk: Buffer) => {
