@@ -11,7 +11,7 @@ export type {
 export { createReflectionPackageDefinition } from "./reflection-descriptor";
 export type { ReflectionPackageDefinition } from "./reflection-descriptor";
 export { DEFAULT_STREAM_CHUNK_BYTES } from "./offload-server";
-export { createNativeRoute } from "./grpc";
+export { batchReaderOf, createNativeRoute } from "./grpc";
 export type {
   NativeRoute,
   MessageEncoder,
@@ -19,6 +19,7 @@ export type {
   NativeCallInfo,
   NativeWritableCall,
   NativeReadableCall,
+  RequestBatchReader,
 } from "./grpc";
 export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, HostedServices, StandardAddOns } from "./hosted-service";

@@ -7,7 +7,8 @@ export type {
   NativeRouteHandler,
   MessageEncoder,
 } from "./route";
-export type { NativeReadableCall } from "./client-stream-call";
+export { batchReaderOf } from "./client-stream-call";
+export type { NativeReadableCall, RequestBatchReader } from "./client-stream-call";
 export { createStreamDispatcher } from "./stream-dispatcher";
 export type { NativeCallCounters, StreamListener } from "./stream-dispatcher";
 export type { CallOptions } from "./call-options";
