@@ -7,7 +7,12 @@
 
 /** The 4 address bytes (network order) of an openoffload.v1 IPv4 field value. */
 export function ipv4FromInAddr(value: number): Uint8Array {
-  return Uint8Array.of(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff);
+  const bytes = new Uint8Array(4);
+  bytes[0] = value;
+  bytes[1] = value >>> 8;
+  bytes[2] = value >>> 16;
+  bytes[3] = value >>> 24;
+  return bytes;
 }
 
 /** The openoffload.v1 IPv4 field value of 4 address bytes (network order). Throws a RangeError for another length. */

@@ -15,8 +15,8 @@ export interface IdIndex {
   insert(slot: number): void;
   /** Removes `slot`, which is indexed. */
   remove(slot: number): void;
-  /** Re-sizes for `slots` slots and re-inserts the given slots. */
-  rebuild(slots: number, members: Iterable<number>): void;
+  /** Re-sizes for `slots` slots and re-inserts each slot below `count` that `isMember` accepts. */
+  rebuild(slots: number, count: number, isMember: (slot: number) => boolean): void;
 }
 
 /** Makes an empty index over `store`, sized for `slots` slots. */
@@ -52,11 +52,11 @@ export function createIdIndex(store: SlotStore, slots: number): IdIndex {
       }
       backwardShiftDelete(table, mask, i, homeOfCell);
     },
-    rebuild(slots, members) {
+    rebuild(slots, count, isMember) {
       table = new Int32Array(indexTableSizeFor(slots));
       mask = table.length - 1;
       shift = 32 - Math.log2(table.length);
-      for (const slot of members) insert(slot);
+      for (let slot = 0; slot < count; slot++) if (isMember(slot)) insert(slot);
     },
   };
 }

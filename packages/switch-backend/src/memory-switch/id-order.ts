@@ -15,7 +15,9 @@ interface Chunk {
  * 512 slots each). Ids are unsigned 64-bit, compared as (high, low) 32-bit
  * halves read from the store, so the order holds no keys of its own. Ids that
  * arrive in increasing order (a switch's counter, a client counting up) are
- * appended in O(1); any other insert or delete costs O(log n + 512).
+ * appended in O(1), and so is an id that goes right after the one inserted
+ * just before (clients counting up in interleaved ranges); any other insert
+ * or delete costs O(log n + 512).
  * Iterators survive every change: after one, they seek again past the last
  * id they produced, so a walk never repeats or skips an entry that stayed.
  */
@@ -32,6 +34,10 @@ export interface IdOrder {
 export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLow: Uint32Array }): IdOrder {
   const chunks: Chunk[] = [];
   let version = 0;
+  // Where the last insert put its slot (chunk index, position), valid while `version` is `hintVersion`.
+  let hintChunk = 0;
+  let hintAt = 0;
+  let hintVersion = -1;
 
   /** Negative, zero or positive as the id of `slot` is below, equal to or above (high, low). */
   function compare(slot: number, high: number, low: number): number {
@@ -71,29 +77,53 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
     return { slots: new Int32Array(CHUNK), length: 0 };
   }
 
+  /** Puts `slot` at `at` in chunk `index` (which has room) and remembers where. */
+  function place(index: number, chunk: Chunk, at: number, slot: number): void {
+    if (at < chunk.length) chunk.slots.copyWithin(at + 1, at, chunk.length);
+    chunk.slots[at] = slot;
+    chunk.length++;
+    hintChunk = index;
+    hintAt = at + 1;
+    hintVersion = version;
+  }
+
+  /** True when (high, low) goes right after the last inserted slot: above it, below what follows it. */
+  function followsHint(high: number, low: number): boolean {
+    if (hintVersion !== version) return false;
+    const chunk = chunks[hintChunk] as Chunk;
+    if (chunk.length === CHUNK || compare(chunk.slots[hintAt - 1] ?? 0, high, low) >= 0) return false;
+    if (hintAt < chunk.length) return compare(chunk.slots[hintAt] ?? 0, high, low) > 0;
+    const next = chunks[hintChunk + 1];
+    return next === undefined || compare(next.slots[0] ?? 0, high, low) > 0;
+  }
+
   function insert(slot: number): void {
-    version++;
     const high = ids.idHigh[slot] ?? 0;
     const low = ids.idLow[slot] ?? 0;
-    const last = chunks[chunks.length - 1];
+    if (followsHint(high, low)) {
+      version++;
+      place(hintChunk, chunks[hintChunk] as Chunk, hintAt, slot);
+      return;
+    }
+    version++;
+    const lastIndex = chunks.length - 1;
+    const last = chunks[lastIndex];
     if (last === undefined) {
-      const chunk = newChunk();
-      chunk.slots[chunk.length++] = slot;
-      chunks.push(chunk);
+      chunks.push(newChunk());
+      place(0, chunks[0] as Chunk, 0, slot);
       return;
     }
     // Appends (the common case) fill chunks completely.
     if (compare(last.slots[last.length - 1] ?? 0, high, low) < 0) {
       if (last.length === CHUNK) {
-        const chunk = newChunk();
-        chunk.slots[chunk.length++] = slot;
-        chunks.push(chunk);
+        chunks.push(newChunk());
+        place(lastIndex + 1, chunks[lastIndex + 1] as Chunk, 0, slot);
       } else {
-        last.slots[last.length++] = slot;
+        place(lastIndex, last, last.length, slot);
       }
       return;
     }
-    const index = chunkFor(high, low);
+    let index = chunkFor(high, low);
     let chunk = chunks[index] as Chunk;
     if (chunk.length === CHUNK) {
       // Split in half; the new id goes into the half it belongs to.
@@ -103,12 +133,12 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
       right.length = CHUNK - half;
       chunk.length = half;
       chunks.splice(index + 1, 0, right);
-      if (compare(right.slots[0] ?? 0, high, low) <= 0) chunk = right;
+      if (compare(right.slots[0] ?? 0, high, low) <= 0) {
+        chunk = right;
+        index++;
+      }
     }
-    const at = bound(chunk, high, low, false);
-    chunk.slots.copyWithin(at + 1, at, chunk.length);
-    chunk.slots[at] = slot;
-    chunk.length++;
+    place(index, chunk, bound(chunk, high, low, false), slot);
   }
 
   function remove(slot: number): void {
