@@ -373,7 +373,20 @@ describe("native client-streaming calls", () => {
 });
 
 describe("native client-streaming calls read in batches (readBatches)", () => {
-  it("hands over the requests each DATA frame completes, in order, and ends at the half-close", async () => {
+  it("hands over the DATA frames of one read as one batch: one message per frame, as gRPC clients send them", async () => {
+    const raw = await RawClient.connect(port);
+    try {
+      const data = ["a", "b", "c"].map((m) => rawFrame(T.DATA, 0, 1, frame(Buffer.from(m))));
+      // One write: HEADERS, three DATA frames and the half-close reach the server in one read.
+      raw.write(headers(1, BATCHED.path), ...data, rawFrame(T.DATA, F.END_STREAM, 1, Buffer.alloc(0)));
+      const { data: body } = await raw.response(1);
+      expect(body.subarray(5).toString("latin1")).toBe("a,b,c");
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("hands over the requests in order, one batch per read, and ends at the half-close", async () => {
     // Three messages in one DATA frame, then one split across two frames, then one more whole.
     const split = frame(Buffer.from("four"));
     const chunks = [

@@ -60,15 +60,17 @@ export interface NativeReadableCall extends Readable, NativeCallInfo {}
  */
 export interface RequestBatchReader<Req> {
   /**
-   * From now on, the requests go to `onRequests` in stream order, as each
-   * DATA frame completes them (one call per frame that completes at least
-   * one; the array is the listener's to keep), and `onEnd` runs at the
-   * client's half-close; the Readable gives nothing more. Call it once, in
+   * From now on, the requests go to `onRequests` in stream order, in
+   * batches: those the DATA frames of one socket read complete, handed over
+   * once that read is processed (a microtask), and at the client's
+   * half-close; the array is the listener's to keep. `onEnd` runs at the
+   * half-close, after the last batch; the Readable gives nothing more. Call it once, in
    * the handler, before reading the call any other way (else it throws an
    * Error). Flow control: a batch's bytes are given back to the client when
    * `onRequests` returns. A malformed message ends the call INTERNAL after
    * the requests before it were handed over; 'cancelled' is told as in
-   * Readable mode, and `onEnd` then never runs.
+   * Readable mode (requests not yet handed over are dropped), and `onEnd`
+   * then never runs.
    */
   readBatches(onRequests: (requests: readonly Req[]) => void, onEnd: () => void): void;
 }
@@ -294,9 +296,12 @@ export function serveClientStreamCall(
   );
   started.call = readable;
 
-  // Batch reading (readBatches): the requests one DATA chunk completes, and their wire bytes.
+  // Batch reading (readBatches): the requests completed since the last hand-over, and their wire bytes.
+  // Clients often send one DATA frame per message: the hand-over waits for the end of the socket read
+  // (a microtask), so that the frames of one read make one batch.
   let batch: unknown[] = [];
   let batchBytes = 0;
+  let flushQueued = false;
   const flushBatch = (): void => {
     if (batch.length === 0) return;
     const requests = batch;
@@ -305,6 +310,11 @@ export function serveClientStreamCall(
     batchBytes = 0;
     readable.batches?.onRequests(requests);
     if (!over) giveBack(bytes);
+  };
+  const queuedFlush = (): void => {
+    flushQueued = false;
+    // A call cut off meanwhile (reset, deadline) drops what it held, as a destroyed Readable does.
+    if (!over) flushBatch();
   };
   const onMessage = (compressed: boolean, bytes: Buffer): void => {
     if (over) return;
@@ -346,7 +356,10 @@ export function serveClientStreamCall(
       abort({ code: status.RESOURCE_EXHAUSTED, details: err.message });
       return;
     }
-    if (!over) flushBatch();
+    if (!over && batch.length > 0 && !flushQueued) {
+      flushQueued = true;
+      queueMicrotask(queuedFlush);
+    }
   });
   stream.on("end", () => {
     if (over || decoder === undefined) return;
@@ -357,8 +370,10 @@ export function serveClientStreamCall(
       });
       return;
     }
-    if (readable.batches !== undefined) readable.batches.onEnd();
-    else readable.push(null);
+    if (readable.batches !== undefined) {
+      flushBatch();
+      if (!over) readable.batches.onEnd();
+    } else readable.push(null);
   });
   stream.on("close", () => {
     if (over) return;
