@@ -2,6 +2,8 @@
 const CHUNK = 512;
 /** A chunk that falls below this many entries is merged into a neighbour that has room. */
 const MERGE_BELOW = CHUNK / 4;
+/** Recent insert positions remembered: runs of increasing ids (clients counting up) that interleave. */
+const HINTS = 8;
 
 /** One sorted run of slots; its first slot's id is its key in the top level. */
 interface Chunk {
@@ -15,8 +17,8 @@ interface Chunk {
  * 512 slots each). Ids are unsigned 64-bit, compared as (high, low) 32-bit
  * halves read from the store, so the order holds no keys of its own. Ids that
  * arrive in increasing order (a switch's counter, a client counting up) are
- * appended in O(1), and so is an id that goes right after the one inserted
- * just before (clients counting up in interleaved ranges); any other insert
+ * appended in O(1), and so is an id that goes right after one of the last
+ * few inserted (clients counting up in interleaved ranges); any other insert
  * or delete costs O(log n + 512).
  * Iterators survive every change: after one, they seek again past the last
  * id they produced, so a walk never repeats or skips an entry that stayed.
@@ -34,10 +36,12 @@ export interface IdOrder {
 export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLow: Uint32Array }): IdOrder {
   const chunks: Chunk[] = [];
   let version = 0;
-  // Where the last insert put its slot (chunk index, position), valid while `version` is `hintVersion`.
-  let hintChunk = 0;
-  let hintAt = 0;
-  let hintVersion = -1;
+  // Where recent inserts put their slots: chunk index and the position after the slot, one entry per
+  // run of increasing ids (a client counting up), replaced round robin. Only a guess: `fitsAt` checks
+  // the order at the spot before using it, so entries that changes made stale cost nothing but the check.
+  const hintChunk = new Int32Array(HINTS);
+  const hintAt = new Int32Array(HINTS);
+  let hintNext = 0;
 
   /** Negative, zero or positive as the id of `slot` is below, equal to or above (high, low). */
   function compare(slot: number, high: number, low: number): number {
@@ -77,49 +81,53 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
     return { slots: new Int32Array(CHUNK), length: 0 };
   }
 
-  /** Puts `slot` at `at` in chunk `index` (which has room) and remembers where. */
-  function place(index: number, chunk: Chunk, at: number, slot: number): void {
+  /** Puts `slot` at `at` in chunk `index` (which has room); `hint` is the hint entry to move there. */
+  function place(index: number, chunk: Chunk, at: number, slot: number, hint: number): void {
     if (at < chunk.length) chunk.slots.copyWithin(at + 1, at, chunk.length);
     chunk.slots[at] = slot;
     chunk.length++;
-    hintChunk = index;
-    hintAt = at + 1;
-    hintVersion = version;
+    hintChunk[hint] = index;
+    hintAt[hint] = at + 1;
   }
 
-  /** True when (high, low) goes right after the last inserted slot: above it, below what follows it. */
-  function followsHint(high: number, low: number): boolean {
-    if (hintVersion !== version) return false;
-    const chunk = chunks[hintChunk] as Chunk;
-    if (chunk.length === CHUNK || compare(chunk.slots[hintAt - 1] ?? 0, high, low) >= 0) return false;
-    if (hintAt < chunk.length) return compare(chunk.slots[hintAt] ?? 0, high, low) > 0;
-    const next = chunks[hintChunk + 1];
+  /** True when (high, low) may go at `at` in chunk `index`: there is room, it is above the slot before and below the one after. */
+  function fitsAt(index: number, at: number, high: number, low: number): boolean {
+    const chunk = chunks[index];
+    if (chunk === undefined || at < 1 || at > chunk.length || chunk.length === CHUNK) return false;
+    if (compare(chunk.slots[at - 1] ?? 0, high, low) >= 0) return false;
+    if (at < chunk.length) return compare(chunk.slots[at] ?? 0, high, low) > 0;
+    const next = chunks[index + 1];
     return next === undefined || compare(next.slots[0] ?? 0, high, low) > 0;
   }
 
   function insert(slot: number): void {
+    version++;
     const high = ids.idHigh[slot] ?? 0;
     const low = ids.idLow[slot] ?? 0;
-    if (followsHint(high, low)) {
-      version++;
-      place(hintChunk, chunks[hintChunk] as Chunk, hintAt, slot);
-      return;
+    for (let h = 0; h < HINTS; h++) {
+      const index = hintChunk[h] ?? 0;
+      const at = hintAt[h] ?? 0;
+      if (fitsAt(index, at, high, low)) {
+        place(index, chunks[index] as Chunk, at, slot, h);
+        return;
+      }
     }
-    version++;
+    const hint = hintNext;
+    hintNext = (hintNext + 1) % HINTS;
     const lastIndex = chunks.length - 1;
     const last = chunks[lastIndex];
     if (last === undefined) {
       chunks.push(newChunk());
-      place(0, chunks[0] as Chunk, 0, slot);
+      place(0, chunks[0] as Chunk, 0, slot, hint);
       return;
     }
     // Appends (the common case) fill chunks completely.
     if (compare(last.slots[last.length - 1] ?? 0, high, low) < 0) {
       if (last.length === CHUNK) {
         chunks.push(newChunk());
-        place(lastIndex + 1, chunks[lastIndex + 1] as Chunk, 0, slot);
+        place(lastIndex + 1, chunks[lastIndex + 1] as Chunk, 0, slot, hint);
       } else {
-        place(lastIndex, last, last.length, slot);
+        place(lastIndex, last, last.length, slot, hint);
       }
       return;
     }
@@ -138,7 +146,7 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
         index++;
       }
     }
-    place(index, chunk, bound(chunk, high, low, false), slot);
+    place(index, chunk, bound(chunk, high, low, false), slot, hint);
   }
 
   function remove(slot: number): void {
