@@ -14,6 +14,7 @@ export { DEFAULT_STREAM_CHUNK_BYTES } from "./offload-server";
 export { batchReaderOf, createNativeRoute } from "./grpc";
 export type {
   NativeRoute,
+  NativeRouteOptions,
   MessageEncoder,
   NativeCallBase,
   NativeCallInfo,

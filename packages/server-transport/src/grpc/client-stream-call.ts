@@ -316,7 +316,8 @@ export function serveClientStreamCall(
     // A call cut off meanwhile (reset, deadline) drops what it held, as a destroyed Readable does.
     if (!over) flushBatch();
   };
-  const onMessage = (compressed: boolean, bytes: Buffer): void => {
+  const decodeRange = route.decodeRange;
+  const onMessage = (compressed: boolean, buffer: Buffer, start: number, end: number): void => {
     if (over) return;
     if (compressed) {
       flushBatch();
@@ -325,7 +326,7 @@ export function serveClientStreamCall(
     }
     let request: unknown;
     try {
-      request = route.decode(bytes);
+      request = decodeRange !== undefined ? decodeRange(buffer, start, end) : route.decode(buffer.subarray(start, end));
     } catch (err) {
       flushBatch();
       abort({ code: status.INTERNAL, details: `Error deserializing request: ${messageOf(err)}` });
@@ -334,9 +335,9 @@ export function serveClientStreamCall(
     tracker?.messageReceived();
     if (readable.batches !== undefined) {
       batch.push(request);
-      batchBytes += PREFIX + bytes.length;
+      batchBytes += PREFIX + end - start;
     } else {
-      readable.pushMessage(request, PREFIX + bytes.length);
+      readable.pushMessage(request, PREFIX + end - start);
     }
   };
 

@@ -9,8 +9,12 @@ export class MessageTooLargeError extends Error {
   }
 }
 
-/** Receives each complete message: its compressed flag and its bytes (which may share the input chunk's memory). */
-export type MessageSink = (compressed: boolean, message: Buffer) => void;
+/**
+ * Receives each complete message: its compressed flag and where its bytes are,
+ * `buffer[start, end)` (the input chunk's memory when the message lies in one
+ * chunk: no view is made per message).
+ */
+export type MessageSink = (compressed: boolean, buffer: Buffer, start: number, end: number) => void;
 
 /** Reassembles gRPC length-prefixed messages from DATA chunks split anywhere. */
 export interface FrameDecoder {
@@ -63,9 +67,9 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           checkLength(length);
           const compressed = (flag & 1) === 1;
           if (chunk.length - at >= length) {
-            // The whole message is in this chunk: hand out a view, no copy.
+            // The whole message is in this chunk: hand out its place, no copy.
             prefixFill = 0;
-            sink(compressed, chunk.subarray(at, at + length));
+            sink(compressed, chunk, at, at + length);
             at += length;
             continue;
           }
@@ -84,7 +88,7 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           body = undefined;
           bodyFill = 0;
           prefixFill = 0;
-          sink(((prefix[0] as number) & 1) === 1, done);
+          sink(((prefix[0] as number) & 1) === 1, done, 0, done.length);
         }
       }
     },

@@ -5,6 +5,7 @@ export type {
   NativeServerStreamRoute,
   NativeClientStreamRoute,
   NativeRouteHandler,
+  NativeRouteOptions,
   MessageEncoder,
 } from "./route";
 export { batchReaderOf } from "./client-stream-call";
