@@ -92,6 +92,9 @@ interface BatchListeners {
 }
 
 const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
+// The headers and trailers of a plain answer, frozen: their HPACK blocks are encoded once (see encodeHeaderBlock).
+const PLAIN_HEADERS = Object.freeze(responseHeaders(undefined));
+const OK_TRAILERS = Object.freeze(statusTrailers(OK_STATUS));
 const PREFIX = 5;
 
 // The Readable handed to the handler. Request bytes are given back to the
@@ -218,7 +221,7 @@ export function serveClientStreamCall(
   const sendHeaders = (custom: Metadata | undefined): void => {
     if (headersSent) return;
     headersSent = true;
-    stream.respond(responseHeaders(custom), WAIT_FOR_TRAILERS);
+    stream.respond(custom === undefined ? PLAIN_HEADERS : responseHeaders(custom), WAIT_FOR_TRAILERS);
   };
   const sendStatus = (result: GrpcStatus): void => {
     if (over) return;
@@ -228,7 +231,7 @@ export function serveClientStreamCall(
       respondTrailersOnly(stream, result);
       return;
     }
-    const trailers = statusTrailers(result);
+    const trailers = result === OK_STATUS ? OK_TRAILERS : statusTrailers(result);
     stream.once("wantTrailers", () => stream.sendTrailers(trailers));
     stream.end();
   };
