@@ -42,6 +42,7 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
   const hintChunk = new Int32Array(HINTS);
   const hintAt = new Int32Array(HINTS);
   let hintNext = 0;
+  let lastHint = 0;
 
   /** Negative, zero or positive as the id of `slot` is below, equal to or above (high, low). */
   function compare(slot: number, high: number, low: number): number {
@@ -104,16 +105,20 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
     version++;
     const high = ids.idHigh[slot] ?? 0;
     const low = ids.idLow[slot] ?? 0;
-    for (let h = 0; h < HINTS; h++) {
+    // The entry that served the last insert first (a batch of one client comes in a row), then the others.
+    for (let k = 0; k < HINTS; k++) {
+      const h = (lastHint + k) % HINTS;
       const index = hintChunk[h] ?? 0;
       const at = hintAt[h] ?? 0;
       if (fitsAt(index, at, high, low)) {
+        lastHint = h;
         place(index, chunks[index] as Chunk, at, slot, h);
         return;
       }
     }
     const hint = hintNext;
     hintNext = (hintNext + 1) % HINTS;
+    lastHint = hint;
     const lastIndex = chunks.length - 1;
     const last = chunks[lastIndex];
     if (last === undefined) {
