@@ -12,20 +12,21 @@
  * C++ peer and nghttpd serving a static file of an answer's size (nghttp2's
  * own C server doing no work: the ceiling). `--speed` runs only the rows the
  * transport's speed is judged by, in one sitting: those, and addSession
- * c=16 from the C++ loadgen against ours and the C++ peer.
+ * c=16 from the C++ loadgen against ours and the C++ peer. `--openoffload`
+ * runs only the second generation's rows (memory switch, both transports).
  *
- *   npx tsx bench/run.ts [--quick] [--speed] [--backends memory,sqlite,nftables] [--no-peers] [--no-peer-servers]
+ *   npx tsx bench/run.ts [--quick] [--speed | --openoffload] [--backends memory,sqlite,nftables] [--no-peers] [--no-peer-servers]
  *                        [--reps N] [--out DIR]
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { renderBarChart } from "./lib/chart";
 import { loadgenPath, runCppLoadgen } from "./lib/cpp-loadgen";
 import { median, type LoadResult } from "./lib/loadgen-result";
 import { runNodeLoadgen } from "./lib/node-loadgen";
-import { ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
+import { ooH2loadPath, ooLoadgenPath, runOoLoadgen } from "./lib/oo-loadgen";
 import { cpuMicrosOf, memoryOf, pinned, startServer, type RunningServer } from "./lib/processes";
 import { parseReferencePorts, referenceServerArgs } from "./lib/reference-server";
 import { h2loadArgs, h2loadFiles, runH2load, startNghttpd, which } from "./lib/h2load";
@@ -38,6 +39,7 @@ const opts = parseCliOrExit(
   --quick                small sizes, one repetition (a smoke run)
   --speed                only the speed rows, in one sitting: h2load getSession (ours, C++ peer, nghttpd)
                          and addSession c=16 (ours, C++ peer)
+  --openoffload          only the openoffload.v1 rows (batched adds, paging) on the memory switch, both transports
   --backends LIST        comma-separated: memory, sqlite, nftables (default: all this machine can run)
   --no-peers             skip the C++ load generator and the peer servers (a Node driver runs instead)
   --no-peer-servers      keep the C++ load generator, skip the C++ and Python peer servers (e.g. the kernel rows alone)
@@ -47,6 +49,7 @@ const opts = parseCliOrExit(
     options: {
       quick: { type: "boolean", default: false },
       speed: { type: "boolean", default: false },
+      openoffload: { type: "boolean", default: false },
       backends: { type: "string" },
       peers: { type: "boolean", default: true },
       "no-peers": { type: "boolean", default: false },
@@ -409,10 +412,14 @@ async function closed(kind: ServerKind) {
 }
 
 /**
- * The second generation (openoffload.v1) on the memory switch, driven by
- * offload-oo-loadgen (C++): batched adds (streams of 64 sessions, as the
- * reference client sends) and getAllSessions paged through a million
- * sessions. The native transport serves client streaming itself.
+ * The second generation (openoffload.v1) on the memory switch: batched adds
+ * (streams of 64 sessions, as the reference client sends) and getAllSessions
+ * paged through a million sessions. The adds are driven by offload-oo-h2load
+ * (C on libnghttp2, one connection) where it was built: the gRPC C++ client
+ * of offload-oo-loadgen costs about as much CPU per session as the server, so
+ * pinned to one core it cannot offer the load the server could take. One row
+ * from offload-oo-loadgen stays as a cross-check by a real gRPC client stack;
+ * the paging rows are offload-oo-loadgen's. Each run on a fresh server.
  */
 async function openoffload(kind: ServerKind) {
   const oo = ooLoadgenPath(peersBuild);
@@ -420,16 +427,49 @@ async function openoffload(kind: ServerKind) {
     log("no offload-oo-loadgen: openoffload rows skipped");
     return;
   }
-  for (const c of [1, 4]) {
+  const h2 = ooH2loadPath(peersBuild);
+  if (h2 === undefined) log("no offload-oo-h2load (needs libnghttp2-dev): batched adds driven by offload-oo-loadgen");
+  const adds: { driver: string; c: number; scenario: string; extra?: string[] }[] = [
+    { driver: h2 ?? oo, c: 1, scenario: "oo add (batches of 64)" },
+    { driver: h2 ?? oo, c: 4, scenario: "oo add (batches of 64)" },
+  ];
+  if (h2 !== undefined) {
+    // How the client writes the stream matters to the server: a TCP segment per session, as the gRPC C++ client
+    // sends them, costs it about twice the CPU of a batch packed in a few writes.
+    adds.push(
+      { driver: h2, c: 4, scenario: "oo add (batches of 64), a write per session", extra: ["--frame-per-message"] },
+      { driver: oo, c: 4, scenario: "oo add (batches of 64), gRPC C++ client" },
+    );
+  }
+  for (const { driver, c, scenario, extra } of adds) {
     const results: LoadResult[] = [];
     for (let r = 0; r < reps; r++) {
       results.push(
         await withServer(kind, (s) =>
-          runOoLoadgen(oo, { scenario: "add", target: s.sessionsTarget, n: SIZES.ooAdd, concurrency: c, batch: 64 }),
+          withServerCpu(
+            s.child.pid,
+            () =>
+              runOoLoadgen(driver, {
+                scenario: "add",
+                target: s.sessionsTarget,
+                n: SIZES.ooAdd,
+                concurrency: c,
+                batch: 64,
+                extra,
+              }),
+            (result) => result.sessions ?? result.ops,
+          ),
         ),
       );
     }
-    record(kind, "oo add (batches of 64)", c, SIZES.ooAdd, results, "sessions/s added");
+    record(
+      kind,
+      scenario,
+      c,
+      SIZES.ooAdd,
+      results,
+      [`sessions/s added by ${basename(driver)}`, perSessionCpuNote(results)].filter(Boolean).join("; "),
+    );
   }
   for (const pageSize of [64, 1024]) {
     const results: LoadResult[] = [];
@@ -528,13 +568,32 @@ async function h2loadRows(kinds: readonly ServerKind[]) {
 /**
  * Runs `run` and adds the server's CPU time per call during it (user +
  * system of all its threads, from /proc): a measure that the machine's other
- * load disturbs far less than calls per second.
+ * load disturbs far less than calls per second. `units` counts what the time
+ * is divided by (default the calls; e.g. the sessions of batched adds).
  */
-async function withServerCpu(pid: number | undefined, run: () => Promise<LoadResult>): Promise<LoadResult> {
+async function withServerCpu(
+  pid: number | undefined,
+  run: () => Promise<LoadResult>,
+  units: (result: LoadResult) => number = (result) => result.ops,
+): Promise<LoadResult> {
   if (pid === undefined) return run();
   const before = cpuMicrosOf(pid);
   const result = await run();
-  return { ...result, server_cpu_us_per_call: (cpuMicrosOf(pid) - before) / Math.max(1, result.ops) };
+  return { ...result, server_cpu_us_per_call: (cpuMicrosOf(pid) - before) / Math.max(1, units(result)) };
+}
+
+/** Server and driver CPU time per session of batched adds (medians of the runs), for a row's notes. */
+function perSessionCpuNote(results: readonly LoadResult[]): string {
+  const server = results.flatMap((r) => (r.server_cpu_us_per_call === undefined ? [] : [r.server_cpu_us_per_call]));
+  const driver = results.flatMap((r) =>
+    r.driver_cpu_us_per_session === undefined ? [] : [r.driver_cpu_us_per_session],
+  );
+  return [
+    server.length === 0 ? "" : `server CPU ${median(server).toFixed(2)} µs/session`,
+    driver.length === 0 ? "" : `driver CPU ${median(driver).toFixed(2)} µs/session`,
+  ]
+    .filter((part) => part !== "")
+    .join(", ");
 }
 
 async function main() {
@@ -547,6 +606,12 @@ async function main() {
     const cpp = loadgen ? [peerServer("cpp")] : [];
     await h2loadRows([ts, ...cpp]);
     for (const kind of [ts, ...cpp]) await unary(kind, "add", [16], reps);
+    writeReports(started);
+    return;
+  }
+  if (opts.openoffload) {
+    await openoffload(ourServer("memory"));
+    await openoffload(ourServer("memory", "ts-grpc-js", ["--transport", "grpc-js"]));
     writeReports(started);
     return;
   }
@@ -647,6 +712,12 @@ function renderReport(started: Date): string {
         (h2cpp ? `, cpp ${cpu(h2cpp)} µs` : "") +
         (h2ng ? `, nghttpd ${cpu(h2ng)} µs` : ""),
     );
+    lines.push(``);
+  }
+  const ooAdds = rows.filter((r) => r.server === "ts" && r.backend === "memory" && r.scenario.startsWith("oo add"));
+  if (ooAdds.length > 0) {
+    lines.push(`## openoffload.v1 batched adds, native transport (goal >= 150,000 sessions/s on one server core)`, ``);
+    for (const r of ooAdds) lines.push(`- ${r.scenario}, c=${r.concurrency}: ${n(r.opsPerS)} sessions/s; ${r.notes}`);
     lines.push(``);
   }
   const ts16 = find("ts", "memory", "add", 16);

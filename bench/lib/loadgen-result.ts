@@ -20,6 +20,8 @@ export interface LoadResult {
    * timed run; loadgen rows per call of the whole run (prefill and warmup included), streams per session sent.
    */
   server_cpu_us_per_call?: number;
+  /** The driver's own CPU time (user + system) per session, µs, where measured (openoffload adds). */
+  driver_cpu_us_per_session?: number;
 }
 
 /** Percentile (0..100) of sorted values. */

@@ -2,6 +2,7 @@
 # Builds the measuring peers into $PEERS_BUILD (default: build/ beside this script), idempotent:
 #   build/bin/offload-loadgen      C++ load generator (sessions.v1)
 #   build/bin/offload-oo-loadgen   C++ load generator (openoffload.v1)
+#   build/bin/offload-oo-h2load    C driver on libnghttp2: batched openoffload.v1 adds, far cheaper per session
 #   build/bin/offload-cpp-server   C++ reference server
 #   build/bin/offload-py-server    wrapper running py-server/server.py
 #   build/py/sessions/v1/*.py      Python stubs generated from the repository's proto/
@@ -16,7 +17,7 @@ PROTO_REL="sessions/v1/sessions.proto"
 PY=/usr/bin/python3   # Debian's interpreter: it has the python3-grpcio modules
 
 PKGS=(g++ make cmake pkg-config protobuf-compiler protobuf-compiler-grpc
-      libgrpc++-dev libprotobuf-dev python3-grpcio python3-grpc-tools python3-protobuf)
+      libgrpc++-dev libprotobuf-dev libnghttp2-dev python3-grpcio python3-grpc-tools python3-protobuf)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -35,7 +36,7 @@ fi
 
 mkdir -p "$BUILD/bin" "$BUILD/py"
 
-# --- C++: loadgen + server (CMake, Release)
+# --- C++: loadgens + server, and the C driver (CMake, Release)
 cmake -S "$HERE" -B "$BUILD/cmake" -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_RUNTIME_OUTPUT_DIRECTORY="$BUILD/bin" >"$BUILD/cmake-configure.log" 2>&1 \
   || { cat "$BUILD/cmake-configure.log" >&2; exit 1; }
