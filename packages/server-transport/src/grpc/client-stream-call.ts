@@ -62,9 +62,10 @@ export interface RequestBatchReader<Req> {
   /**
    * From now on, the requests go to `onRequests` in stream order, in
    * batches: those the DATA frames of one socket read complete, handed over
-   * once that read is processed (a microtask), and at the client's
-   * half-close; the array is the listener's to keep. `onEnd` runs at the
-   * half-close, after the last batch; the Readable gives nothing more. Call it once, in
+   * once that read is processed (a microtask); the array is the listener's
+   * to keep. `onEnd` runs after the last batch, once the read that brought
+   * the client's half-close is processed (so the answers of the calls one
+   * read ends leave in one write); the Readable gives nothing more. Call it once, in
    * the handler, before reading the call any other way (else it throws an
    * Error). Flow control: a batch's bytes are given back to the client when
    * `onRequests` returns. A malformed message ends the call INTERNAL after
@@ -314,6 +315,11 @@ export function serveClientStreamCall(
     readable.batches?.onRequests(requests);
     if (!over) giveBack(bytes);
   };
+  const endBatches = (): void => {
+    if (over) return;
+    flushBatch();
+    if (!over) readable.batches?.onEnd();
+  };
   const queuedFlush = (): void => {
     flushQueued = false;
     // A call cut off meanwhile (reset, deadline) drops what it held, as a destroyed Readable does.
@@ -375,8 +381,8 @@ export function serveClientStreamCall(
       return;
     }
     if (readable.batches !== undefined) {
-      flushBatch();
-      if (!over) readable.batches.onEnd();
+      // After the read, as the batches: the answers of the calls one read ends go out in one write.
+      queueMicrotask(endBatches);
     } else readable.push(null);
   });
   stream.on("close", () => {
