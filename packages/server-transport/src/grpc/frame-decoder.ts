@@ -32,7 +32,8 @@ const PREFIX = 5;
  * (-1: no cap); the check runs on the prefix, before the body is buffered.
  */
 export function createFrameDecoder(maxLength: number): FrameDecoder {
-  const prefix = Buffer.alloc(PREFIX);
+  // From the pool (no ArrayBuffer per call); only bytes written are read (`prefixFill`).
+  const prefix = Buffer.allocUnsafe(PREFIX);
   let prefixFill = 0;
   let body: Buffer | undefined;
   let bodyFill = 0;
