@@ -267,4 +267,18 @@ describe("IPv4 in a uint32 is struct in_addr.s_addr read little-endian", () => {
       .finish();
     expect(pbObject("sessionRequest", wire).sourceIp).toBe(Buffer.from(bytes).readUInt32LE(0));
   });
+
+  it("gives every address bytes of its own, across the shared slabs they are cut from", () => {
+    // 5,000 addresses of 4 bytes span three 8 KiB slabs: none may overlap another or change afterwards.
+    const values = Array.from({ length: 5000 }, (_, i) => Math.imul(i + 1, 0x9e3779b1) >>> 0 || 1);
+    const addresses = values.map((value) => ipv4FromInAddr(value));
+    addresses.forEach((bytes, i) => {
+      expect(bytes).toBeInstanceOf(Uint8Array);
+      expect(bytes.length).toBe(4);
+      expect(ipv4ToInAddr(bytes)).toBe(values[i]);
+    });
+    // Writing to one changes no other.
+    addresses[0]?.fill(0);
+    expect(addresses.slice(1).every((bytes, i) => ipv4ToInAddr(bytes) === values[i + 1])).toBe(true);
+  });
 });

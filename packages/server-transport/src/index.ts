@@ -11,14 +11,16 @@ export type {
 export { createReflectionPackageDefinition } from "./reflection-descriptor";
 export type { ReflectionPackageDefinition } from "./reflection-descriptor";
 export { DEFAULT_STREAM_CHUNK_BYTES } from "./offload-server";
-export { createNativeRoute } from "./grpc";
+export { batchReaderOf, createNativeRoute } from "./grpc";
 export type {
   NativeRoute,
+  NativeRouteOptions,
   MessageEncoder,
   NativeCallBase,
   NativeCallInfo,
   NativeWritableCall,
   NativeReadableCall,
+  RequestBatchReader,
 } from "./grpc";
 export { createStandardAddOns } from "./hosted-service";
 export type { HostedServiceOptions, HostedServices, StandardAddOns } from "./hosted-service";

@@ -6,6 +6,7 @@
 // malformed message, the call observer and the reset budget. Real sockets;
 // raw frames where the test needs byte control.
 import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
+import { PassThrough } from "node:stream";
 import { gzipSync } from "node:zlib";
 import {
   Client,
@@ -18,6 +19,7 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import {
+  batchReaderOf,
   createInsecureCredentials,
   createNativeRoute,
   createOffloadServer,
@@ -49,6 +51,8 @@ const STRICT = collectMethod("Strict", (b) => {
   if (b.subarray(0, 3).toString("latin1") === "bad") throw new Error("bad message");
   return b;
 });
+// Batched reads the requests with `readBatches` and answers them as "a,b|c" (batches split by "|").
+const BATCHED = collectMethod("Batched", STRICT.requestDeserialize);
 
 const MAX_MESSAGE = 4096;
 const WINDOW = 65_535;
@@ -85,6 +89,29 @@ const strict: handleClientStreamingCall<Buffer, Buffer> = (call, callback) => {
   call.on("end", () => callback(null, Buffer.from("ok")));
 };
 
+const batchedSeen: string[] = [];
+const batched: handleClientStreamingCall<Buffer, Buffer> = (call, callback) => {
+  const reader = batchReaderOf(call);
+  if (reader === undefined) throw new Error("a native call has a batch reader");
+  const batches: string[] = [];
+  reader.readBatches(
+    (requests) => {
+      const text = requests.map((m) => m.toString("latin1")).join(",");
+      batches.push(text);
+      batchedSeen.push(text);
+    },
+    () => callback(null, Buffer.from(batches.join("|"), "latin1")),
+  );
+  call.on("cancelled", () => batchedSeen.push("cancelled"));
+  // A second reader, or the Readable's 'data' after it, is refused: the requests go one way only.
+  expect(() =>
+    reader.readBatches(
+      () => undefined,
+      () => undefined,
+    ),
+  ).toThrow("already being read");
+};
+
 const observer: CallObserver = {
   callStarted(call) {
     const entry: (typeof observed)[number] = { call, received: 0, sent: 0 };
@@ -100,8 +127,17 @@ const observer: CallObserver = {
 function startServer(limits: Parameters<typeof createOffloadServer>[0]["limits"] = {}): OffloadServer {
   return createOffloadServer({
     credentials: createInsecureCredentials(),
-    install: (s) => s.addService({ Sum: SUM, Hold: HOLD, Strict: STRICT }, { Sum: sum, Hold: hold, Strict: strict }),
-    nativeRoutes: [createNativeRoute(SUM, sum), createNativeRoute(HOLD, hold), createNativeRoute(STRICT, strict)],
+    install: (s) =>
+      s.addService(
+        { Sum: SUM, Hold: HOLD, Strict: STRICT, Batched: BATCHED },
+        { Sum: sum, Hold: hold, Strict: strict, Batched: batched },
+      ),
+    nativeRoutes: [
+      createNativeRoute(SUM, sum),
+      createNativeRoute(HOLD, hold),
+      createNativeRoute(STRICT, strict),
+      createNativeRoute(BATCHED, batched),
+    ],
     grpcOptions: { "grpc.max_receive_message_length": MAX_MESSAGE },
     limits: { streamWindowBytes: WINDOW, ...limits },
     callObserver: observer,
@@ -333,6 +369,73 @@ describe("native client-streaming calls", () => {
     expect(observed.slice(seen)).toEqual([
       { call: { service: "test.Collect", method: "Sum", type: "client_stream" }, received: 3, sent: 1, code: 0 },
     ]);
+  });
+});
+
+describe("native client-streaming calls read in batches (readBatches)", () => {
+  it("hands over the DATA frames of one read as one batch: one message per frame, as gRPC clients send them", async () => {
+    const raw = await RawClient.connect(port);
+    try {
+      const data = ["a", "b", "c"].map((m) => rawFrame(T.DATA, 0, 1, frame(Buffer.from(m))));
+      // One write: HEADERS, three DATA frames and the half-close reach the server in one read.
+      raw.write(headers(1, BATCHED.path), ...data, rawFrame(T.DATA, F.END_STREAM, 1, Buffer.alloc(0)));
+      const { data: body } = await raw.response(1);
+      expect(body.subarray(5).toString("latin1")).toBe("a,b,c");
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("hands over the requests in order, one batch per read, and ends at the half-close", async () => {
+    // Three messages in one DATA frame, then one split across two frames, then one more whole.
+    const split = frame(Buffer.from("four"));
+    const chunks = [
+      Buffer.concat([frame(Buffer.from("one")), frame(Buffer.from("two")), frame(Buffer.alloc(0))]),
+      split.subarray(0, 6),
+      Buffer.concat([split.subarray(6), frame(Buffer.from("five"))]),
+    ];
+    const response = await rawCall(port, BATCHED.path, chunks, { gapMs: 20 });
+    expect(response?.code).toBe(status.OK);
+    expect(response?.messages.map((m) => m.toString("latin1"))).toEqual(["one,two,|four,five"]);
+  });
+
+  it("a malformed message ends the call INTERNAL after handing over the requests before it; onEnd never runs", async () => {
+    batchedSeen.length = 0;
+    const response = await rawCall(port, BATCHED.path, [
+      Buffer.concat([
+        frame(Buffer.from("ok1")),
+        frame(Buffer.from("ok2")),
+        frame(Buffer.from("bad")),
+        frame(Buffer.from("ok3")),
+      ]),
+    ]);
+    expect(response?.code).toBe(status.INTERNAL);
+    expect(decodeURIComponent(response?.message ?? "")).toBe("Error deserializing request: bad message");
+    await until(() => batchedSeen.includes("cancelled"));
+    expect(batchedSeen).toEqual(["ok1,ok2", "cancelled"]);
+  });
+
+  it("gives the window back as each batch is handed over: many windows' worth of requests go through", async () => {
+    const messages = Array.from({ length: 400 }, (_, i) => Buffer.alloc(600, 65 + (i % 26)));
+    const reply = await new Promise<string>((resolve, reject) => {
+      const stream = client.makeClientStreamRequest(
+        BATCHED.path,
+        identity,
+        identity,
+        (error: ServiceError | null, answer?: Buffer) => {
+          if (error !== null) reject(error);
+          else resolve((answer as Buffer).toString("latin1"));
+        },
+      );
+      for (const message of messages) stream.write(message);
+      stream.end();
+    });
+    expect(reply.split(/[|,]/)).toEqual(messages.map((m) => m.toString("latin1")));
+  });
+
+  it("finds no batch reader on a call that is not the native transport's", () => {
+    const readable = new PassThrough({ objectMode: true }) as unknown as ServerReadableStream<Buffer, Buffer>;
+    expect(batchReaderOf(readable)).toBeUndefined();
   });
 });
 

@@ -7,7 +7,8 @@ import { frame } from "./call-support";
 function decodeAll(chunks: readonly Buffer[], max = -1): Array<[boolean, string]> {
   const decoder = createFrameDecoder(max);
   const out: Array<[boolean, string]> = [];
-  for (const chunk of chunks) decoder.push(chunk, (compressed, m) => out.push([compressed, m.toString("hex")]));
+  for (const chunk of chunks)
+    decoder.push(chunk, (compressed, m, start, end) => out.push([compressed, m.toString("hex", start, end)]));
   expect(decoder.pendingBytes).toBe(0);
   return out;
 }

@@ -5,7 +5,7 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
 } from "@grpc/grpc-js";
-import { backendErrorToStatus, createStreamGate } from "@sessionoffload/server-transport";
+import { backendErrorToStatus, batchReaderOf, createStreamGate } from "@sessionoffload/server-transport";
 import {
   ValidationError,
   createLogThrottle,
@@ -170,7 +170,7 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
       if (err !== null) callback(err);
       else callback(null, value);
     };
-    call.on("data", (request: openoffloadV1.sessionRequest) => {
+    const addOne = (request: openoffloadV1.sessionRequest): void => {
       if (finished) return;
       const at = position++;
       if (at >= maxBatchSize) {
@@ -201,12 +201,22 @@ export function createOpenOffloadHandlers(options: OpenOffloadHandlersOptions): 
       } else {
         decided(outcome, at, id, result);
       }
-    });
-    call.on("end", () => {
+    };
+    const end = (): void => {
       if (finished) return;
       if (pending === undefined) finish(null, outcome.answer(start));
       else void Promise.all(pending).then(() => finish(null, outcome.answer(start)));
-    });
+    };
+    // The native transport hands the requests over a DATA frame at a time (no Readable event per session).
+    const reader = batchReaderOf(call);
+    if (reader !== undefined) {
+      reader.readBatches((requests) => {
+        for (const request of requests) addOne(request);
+      }, end);
+    } else {
+      call.on("data", addOne);
+      call.on("end", end);
+    }
     // The client went away: what was added stays added; there is no one to answer.
     call.on("error", () => {
       finished = true;

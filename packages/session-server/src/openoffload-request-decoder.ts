@@ -93,8 +93,8 @@ function decodeAction(reader: FastReader, length: number): openoffloadV1.actionP
   return { actionType, actionNextHop, actionNextHopV6 };
 }
 
-function decodeFast(bytes: Uint8Array): openoffloadV1.sessionRequest {
-  const reader = new FastReader(bytes, 0, bytes.length);
+function decodeFast(bytes: Uint8Array, start: number, end: number): openoffloadV1.sessionRequest {
+  const reader = new FastReader(bytes, start, end);
   const message: openoffloadV1.sessionRequest = {
     sessionId: 0n,
     inLif: 0,
@@ -110,7 +110,6 @@ function decodeFast(bytes: Uint8Array): openoffloadV1.sessionRequest {
     action: undefined,
     cacheTimeout: 0,
   };
-  const end = bytes.length;
   while (reader.pos < end) {
     switch (reader.varint32()) {
       case 8:
@@ -168,10 +167,15 @@ function decodeFast(bytes: Uint8Array): openoffloadV1.sessionRequest {
  * decoded by ts-proto itself. Absent bytes fields share one empty Buffer.
  */
 export function decodeSessionRequest(bytes: Uint8Array): openoffloadV1.sessionRequest {
+  return decodeSessionRequestAt(bytes, 0, bytes.length);
+}
+
+/** `decodeSessionRequest` of `bytes[start, end)`, without a view of it unless the message needs ts-proto. */
+export function decodeSessionRequestAt(bytes: Uint8Array, start: number, end: number): openoffloadV1.sessionRequest {
   try {
-    return decodeFast(bytes);
+    return decodeFast(bytes, start, end);
   } catch (err) {
     if (err !== SLOW) throw err;
-    return openoffloadV1.sessionRequest.decode(bytes);
+    return openoffloadV1.sessionRequest.decode(bytes.subarray(start, end));
   }
 }

@@ -15,7 +15,7 @@ import {
 import { openoffloadV1, sessionsV1 } from "@sessionoffload/offload-api";
 import type { SwitchBackend } from "@sessionoffload/switch-backend";
 import { createOpenOffloadHandlers, type OpenOffloadHandlersOptions } from "./openoffload-handlers";
-import { decodeSessionRequest } from "./openoffload-request-decoder";
+import { decodeSessionRequest, decodeSessionRequestAt } from "./openoffload-request-decoder";
 import { createSessionTableHandlers } from "./session-table-handlers";
 
 const { SessionTableService } = sessionsV1;
@@ -78,6 +78,7 @@ export function createSessionServer(options: SessionServerOptions): OffloadServe
         { ...OpenOffloadService.addSession, requestDeserialize: decodeSessionRequest },
         openoffload.addSession,
         openoffloadV1.addSessionResponse,
+        { decodeRange: decodeSessionRequestAt },
       ),
       createNativeRoute(OpenOffloadService.getSession, openoffload.getSession, openoffloadV1.sessionResponse),
       createNativeRoute(OpenOffloadService.deleteSession, openoffload.deleteSession, openoffloadV1.sessionResponse),

@@ -1,10 +1,10 @@
 // The fast decoder of openoffload.v1 sessionRequest against ts-proto's, on
 // messages clients send, every field in its range, and bytes broken every way
 // (cut anywhere, bytes flipped, unknown fields, long varints, groups): the same
-// values, or the same error.
+// values, or the same error; also decoded in place within a larger buffer.
 import { describe, expect, it } from "@jest/globals";
 import { openoffloadV1 } from "@sessionoffload/offload-api";
-import { decodeSessionRequest } from "../src/openoffload-request-decoder";
+import { decodeSessionRequest, decodeSessionRequestAt } from "../src/openoffload-request-decoder";
 
 const { sessionRequest } = openoffloadV1;
 
@@ -28,8 +28,17 @@ function outcome(decode: () => openoffloadV1.sessionRequest): { value?: unknown;
   }
 }
 
+// Bytes around a message that would change it if the ranged decode read before its start or past its end.
+const BEFORE = Buffer.from([0x08, 0x81]);
+const AFTER = Buffer.from([0x10, 0x07, 0x62, 0x7f]);
+
 function expectSame(bytes: Uint8Array): void {
-  expect(outcome(() => decodeSessionRequest(bytes))).toEqual(outcome(() => sessionRequest.decode(bytes)));
+  const expected = outcome(() => sessionRequest.decode(bytes));
+  expect(outcome(() => decodeSessionRequest(bytes))).toEqual(expected);
+  // The same message in the middle of a larger buffer, decoded in place.
+  const framed = Buffer.concat([BEFORE, bytes, AFTER]);
+  const end = BEFORE.length + bytes.length;
+  expect(outcome(() => decodeSessionRequestAt(framed, BEFORE.length, end))).toEqual(expected);
 }
 
 function randomRequest(next: () => number): openoffloadV1.sessionRequest {

@@ -102,6 +102,49 @@ describe("memory switch with client ids in any order (property)", () => {
   }, 120_000);
 });
 
+describe("memory switch with clients counting up in interleaved ranges (property)", () => {
+  // Several counters whose runs interleave (as concurrent batched adds do): most inserts go right after the
+  // previous one (the order's insert hint), some land between other ranges' ids, chunks fill and split.
+  const stepArb = fc.oneof(
+    {
+      weight: 10,
+      arbitrary: fc.record({ op: fc.constant("add" as const), range: fc.nat({ max: 3 }), gap: fc.nat({ max: 3 }) }),
+    },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant("delete" as const), pick: fc.nat() }) },
+  );
+  it("lists every id once, ascending, whatever the interleaving", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 3000 }), fc.nat({ max: 2000 }), (steps, spread) => {
+        const sw = createMemorySwitch({ capacity: 5000, traffic: false, tickIntervalMs: 0 });
+        const next = [1n, 2n + BigInt(spread), 3n + 2n * BigInt(spread), 2n ** 32n + BigInt(spread)];
+        const model = new Set<bigint>();
+        let n = 0;
+        try {
+          for (const s of steps) {
+            if (s.op === "add") {
+              const id = next[s.range]! + BigInt(s.gap);
+              next[s.range] = id + 1n;
+              const result = sw.add(conformanceSpec(n++), { id });
+              expect(result.kind).toBe(model.has(id) ? "alreadyExists" : "accepted");
+              model.add(id);
+            } else {
+              const ids = sorted(model);
+              const id = ids[s.pick % Math.max(ids.length, 1)];
+              if (id === undefined) continue;
+              expect(sw.delete(id)?.id).toBe(id);
+              model.delete(id);
+            }
+          }
+          expect([...sw.sessions()].map((x) => x.id)).toEqual(sorted(model));
+        } finally {
+          sw.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+});
+
 describe("deadline heap (property)", () => {
   it("pops in deadline order, and compaction keeps exactly what it is told to", () => {
     fc.assert(

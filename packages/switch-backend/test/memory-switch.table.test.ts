@@ -50,6 +50,21 @@ describe("memory switch table", () => {
     expect(sw.add(spec)).toEqual({ kind: "alreadyExists", id: first.kind === "accepted" ? first.session.id : 0n });
   });
 
+  it("counts each session's lifs: a lif string stays known while any session uses it", () => {
+    const sw = open();
+    const base = { ...conformanceSpec(0), inLif: "a", outLif: "b" };
+    const first = sw.add(base);
+    const second = sw.add({ ...base, sourcePort: base.sourcePort + 1 });
+    if (first.kind !== "accepted" || second.kind !== "accepted") throw new Error("not accepted");
+    sw.delete(first.session.id);
+    // "a" and "b" are still the second session's: new lifs must not take their places in the 7-tuple.
+    expect(sw.add({ ...base, sourcePort: base.sourcePort + 1, inLif: "x", outLif: "y" }).kind).toBe("accepted");
+    expect(sw.add({ ...base, sourcePort: base.sourcePort + 1 })).toEqual({
+      kind: "alreadyExists",
+      id: second.session.id,
+    });
+  });
+
   it("finds duplicates through growth and many deletions (index probing and backward shifts)", () => {
     const sw = open({ capacity: 20_000 });
     const ids = Array.from({ length: 5000 }, (_, i) => accept(sw, i));

@@ -11,10 +11,11 @@ export class MessageTooLargeError extends Error {
 
 /**
  * Receives each complete message: its compressed flag (true for any flags byte but 0: PROTOCOL-HTTP2 defines
- * only 0 and 1, and neither a compressed nor an invalid message is one a native call can take) and its bytes
- * (which may share the input chunk's memory).
+ * only 0 and 1, and neither a compressed nor an invalid message is one a native call can take) and where its
+ * bytes are, `buffer[start, end)` (the input chunk's memory when the message lies in one chunk: no view is
+ * made per message).
  */
-export type MessageSink = (compressed: boolean, message: Buffer) => void;
+export type MessageSink = (compressed: boolean, buffer: Buffer, start: number, end: number) => void;
 
 /** Reassembles gRPC length-prefixed messages from DATA chunks split anywhere. */
 export interface FrameDecoder {
@@ -32,7 +33,8 @@ const PREFIX = 5;
  * (-1: no cap); the check runs on the prefix, before the body is buffered.
  */
 export function createFrameDecoder(maxLength: number): FrameDecoder {
-  const prefix = Buffer.alloc(PREFIX);
+  // From the pool (no ArrayBuffer per call); only bytes written are read (`prefixFill`).
+  const prefix = Buffer.allocUnsafe(PREFIX);
   let prefixFill = 0;
   let body: Buffer | undefined;
   let bodyFill = 0;
@@ -67,9 +69,9 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           checkLength(length);
           const compressed = flag !== 0;
           if (chunk.length - at >= length) {
-            // The whole message is in this chunk: hand out a view, no copy.
+            // The whole message is in this chunk: hand out its place, no copy.
             prefixFill = 0;
-            sink(compressed, chunk.subarray(at, at + length));
+            sink(compressed, chunk, at, at + length);
             at += length;
             continue;
           }
@@ -88,7 +90,7 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           body = undefined;
           bodyFill = 0;
           prefixFill = 0;
-          sink(prefix[0] !== 0, done);
+          sink(prefix[0] !== 0, done, 0, done.length);
         }
       }
     },

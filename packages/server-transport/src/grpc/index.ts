@@ -5,9 +5,11 @@ export type {
   NativeServerStreamRoute,
   NativeClientStreamRoute,
   NativeRouteHandler,
+  NativeRouteOptions,
   MessageEncoder,
 } from "./route";
-export type { NativeReadableCall } from "./client-stream-call";
+export { batchReaderOf } from "./client-stream-call";
+export type { NativeReadableCall, RequestBatchReader } from "./client-stream-call";
 export { createStreamDispatcher } from "./stream-dispatcher";
 export type { NativeCallCounters, StreamListener } from "./stream-dispatcher";
 export type { CallOptions } from "./call-options";

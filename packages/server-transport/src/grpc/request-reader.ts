@@ -37,14 +37,14 @@ export function readSingleRequest<T>(
     settled = true;
     sink.onReject({ code, details });
   };
-  const onMessage = (compressed: boolean, bytes: Buffer): void => {
+  const onMessage = (compressed: boolean, buffer: Buffer, start: number, end: number): void => {
     if (settled) return;
     if (message !== undefined) {
       reject(status.UNIMPLEMENTED, `Received a second request message for method ${path}`);
     } else if (compressed) {
       reject(status.INTERNAL, "Received a compressed message on a call with grpc-encoding identity");
     } else {
-      message = bytes;
+      message = buffer.subarray(start, end);
     }
   };
 

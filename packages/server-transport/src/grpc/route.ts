@@ -17,8 +17,22 @@ interface NativeRouteCommon {
   readonly path: string;
   /** Decodes one request message; throws on malformed bytes. */
   readonly decode: (bytes: Buffer) => unknown;
+  /** Optional: decodes the request message at `buffer[start, end)` without a view of it (see `NativeRouteOptions`). */
+  readonly decodeRange?: (buffer: Uint8Array, start: number, end: number) => unknown;
   /** Encodes one response message (unframed); throws when the value cannot be encoded. */
   readonly serialize: (value: unknown) => Uint8Array;
+}
+
+/** Options of `createNativeRoute`. */
+export interface NativeRouteOptions<Req> {
+  /**
+   * Decodes the request message at `buffer[start, end)` as the definition's
+   * `requestDeserialize` decodes `buffer.subarray(start, end)` (same values,
+   * same errors), without making that view: client-streaming calls decode
+   * each message with it (a view per message costs as much as a small
+   * decode). Other calls use `requestDeserialize`.
+   */
+  readonly decodeRange?: (buffer: Uint8Array, start: number, end: number) => Req;
 }
 
 /** A unary method served by the native transport. */
@@ -68,30 +82,35 @@ function writerSerializer<T>(type: MessageEncoder<T>): (value: T) => Uint8Array 
  * definition's `responseSerialize` is used. The handler is given a call
  * object that offers what grpc-js's offers for its kind except events on
  * unary calls (see `OffloadServerOptions.nativeRoutes`); a client-streaming
- * handler gets a `NativeReadableCall` and the callback.
+ * handler gets a `NativeReadableCall` and the callback. `options.decodeRange`
+ * lets a client-streaming call decode each message in place.
  * Throws a TypeError for a bidirectional method.
  */
 export function createNativeRoute<Req, Res>(
   definition: MethodDefinition<Req, Res>,
   handler: handleUnaryCall<Req, Res>,
   responseType?: MessageEncoder<Res>,
+  options?: NativeRouteOptions<Req>,
 ): NativeRoute;
 /** A server-streaming method (see the first signature). */
 export function createNativeRoute<Req, Res>(
   definition: MethodDefinition<Req, Res>,
   handler: handleServerStreamingCall<Req, Res>,
   responseType?: MessageEncoder<Res>,
+  options?: NativeRouteOptions<Req>,
 ): NativeRoute;
 /** A client-streaming method (see the first signature). */
 export function createNativeRoute<Req, Res>(
   definition: MethodDefinition<Req, Res>,
   handler: handleClientStreamingCall<Req, Res>,
   responseType?: MessageEncoder<Res>,
+  options?: NativeRouteOptions<Req>,
 ): NativeRoute;
 export function createNativeRoute<Req, Res>(
   definition: MethodDefinition<Req, Res>,
   handler: NativeRouteHandler<Req, Res>,
   responseType?: MessageEncoder<Res>,
+  options: NativeRouteOptions<Req> = {},
 ): NativeRoute {
   if (definition.requestStream && definition.responseStream) {
     throw new TypeError(
@@ -109,6 +128,7 @@ export function createNativeRoute<Req, Res>(
       kind: "clientStream",
       path: definition.path,
       decode,
+      ...(options.decodeRange === undefined ? {} : { decodeRange: options.decodeRange }),
       serialize,
       handler: handler as handleClientStreamingCall<unknown, unknown>,
     };

@@ -2,6 +2,8 @@
 const CHUNK = 512;
 /** A chunk that falls below this many entries is merged into a neighbour that has room. */
 const MERGE_BELOW = CHUNK / 4;
+/** Recent insert positions remembered: runs of increasing ids (clients counting up) that interleave. */
+const HINTS = 8;
 
 /** One sorted run of slots; its first slot's id is its key in the top level. */
 interface Chunk {
@@ -15,7 +17,9 @@ interface Chunk {
  * 512 slots each). Ids are unsigned 64-bit, compared as (high, low) 32-bit
  * halves read from the store, so the order holds no keys of its own. Ids that
  * arrive in increasing order (a switch's counter, a client counting up) are
- * appended in O(1); any other insert or delete costs O(log n + 512).
+ * appended in O(1), and so is an id that goes right after one of the last
+ * few inserted (clients counting up in interleaved ranges); any other insert
+ * or delete costs O(log n + 512).
  * Iterators survive every change: after one, they seek again past the last
  * id they produced, so a walk never repeats or skips an entry that stayed.
  */
@@ -32,6 +36,13 @@ export interface IdOrder {
 export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLow: Uint32Array }): IdOrder {
   const chunks: Chunk[] = [];
   let version = 0;
+  // Where recent inserts put their slots: chunk index and the position after the slot, one entry per
+  // run of increasing ids (a client counting up), replaced round robin. Only a guess: `fitsAt` checks
+  // the order at the spot before using it, so entries that changes made stale cost nothing but the check.
+  const hintChunk = new Int32Array(HINTS);
+  const hintAt = new Int32Array(HINTS);
+  let hintNext = 0;
+  let lastHint = 0;
 
   /** Negative, zero or positive as the id of `slot` is below, equal to or above (high, low). */
   function compare(slot: number, high: number, low: number): number {
@@ -71,29 +82,61 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
     return { slots: new Int32Array(CHUNK), length: 0 };
   }
 
+  /** Puts `slot` at `at` in chunk `index` (which has room); `hint` is the hint entry to move there. */
+  function place(index: number, chunk: Chunk, at: number, slot: number, hint: number): void {
+    if (at < chunk.length) chunk.slots.copyWithin(at + 1, at, chunk.length);
+    chunk.slots[at] = slot;
+    chunk.length++;
+    hintChunk[hint] = index;
+    hintAt[hint] = at + 1;
+  }
+
+  /** True when (high, low) may go at `at` in chunk `index`: there is room, it is above the slot before and below the one after. */
+  function fitsAt(index: number, at: number, high: number, low: number): boolean {
+    const chunk = chunks[index];
+    if (chunk === undefined || at < 1 || at > chunk.length || chunk.length === CHUNK) return false;
+    if (compare(chunk.slots[at - 1] ?? 0, high, low) >= 0) return false;
+    if (at < chunk.length) return compare(chunk.slots[at] ?? 0, high, low) > 0;
+    const next = chunks[index + 1];
+    return next === undefined || compare(next.slots[0] ?? 0, high, low) > 0;
+  }
+
   function insert(slot: number): void {
     version++;
     const high = ids.idHigh[slot] ?? 0;
     const low = ids.idLow[slot] ?? 0;
-    const last = chunks[chunks.length - 1];
+    // The entry that served the last insert first (a batch of one client comes in a row), then the others.
+    for (let k = 0; k < HINTS; k++) {
+      const h = (lastHint + k) % HINTS;
+      const index = hintChunk[h] ?? 0;
+      const at = hintAt[h] ?? 0;
+      if (fitsAt(index, at, high, low)) {
+        lastHint = h;
+        place(index, chunks[index] as Chunk, at, slot, h);
+        return;
+      }
+    }
+    const hint = hintNext;
+    hintNext = (hintNext + 1) % HINTS;
+    lastHint = hint;
+    const lastIndex = chunks.length - 1;
+    const last = chunks[lastIndex];
     if (last === undefined) {
-      const chunk = newChunk();
-      chunk.slots[chunk.length++] = slot;
-      chunks.push(chunk);
+      chunks.push(newChunk());
+      place(0, chunks[0] as Chunk, 0, slot, hint);
       return;
     }
     // Appends (the common case) fill chunks completely.
     if (compare(last.slots[last.length - 1] ?? 0, high, low) < 0) {
       if (last.length === CHUNK) {
-        const chunk = newChunk();
-        chunk.slots[chunk.length++] = slot;
-        chunks.push(chunk);
+        chunks.push(newChunk());
+        place(lastIndex + 1, chunks[lastIndex + 1] as Chunk, 0, slot, hint);
       } else {
-        last.slots[last.length++] = slot;
+        place(lastIndex, last, last.length, slot, hint);
       }
       return;
     }
-    const index = chunkFor(high, low);
+    let index = chunkFor(high, low);
     let chunk = chunks[index] as Chunk;
     if (chunk.length === CHUNK) {
       // Split in half; the new id goes into the half it belongs to.
@@ -103,12 +146,12 @@ export function createIdOrder(ids: { readonly idHigh: Uint32Array; readonly idLo
       right.length = CHUNK - half;
       chunk.length = half;
       chunks.splice(index + 1, 0, right);
-      if (compare(right.slots[0] ?? 0, high, low) <= 0) chunk = right;
+      if (compare(right.slots[0] ?? 0, high, low) <= 0) {
+        chunk = right;
+        index++;
+      }
     }
-    const at = bound(chunk, high, low, false);
-    chunk.slots.copyWithin(at + 1, at, chunk.length);
-    chunk.slots[at] = slot;
-    chunk.length++;
+    place(index, chunk, bound(chunk, high, low, false), slot, hint);
   }
 
   function remove(slot: number): void {

@@ -6,6 +6,8 @@
 export interface Interner {
   /** The index of `value`, adding it if new; counts one more reference. */
   intern(value: string): number;
+  /** Counts one more reference to `index` (held: from `intern` or a `lookup` that found it); answers `index`. */
+  retain(index: number): number;
   /** The index of `value`, or -1 if no session uses it; counts nothing. */
   lookup(value: string): number;
   /** The string at `index`. */
@@ -33,6 +35,10 @@ export function createInterner(): Interner {
       values[index] = value;
       refs[index] = 1;
       indexOf.set(value, index);
+      return index;
+    },
+    retain(index) {
+      refs[index] = (refs[index] ?? 0) + 1;
       return index;
     },
     lookup: (value) => indexOf.get(value) ?? -1,

@@ -336,8 +336,13 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     let high = 0;
     let low = 0;
     if (wanted !== undefined) {
-      high = Number(wanted >> 32n);
-      low = Number(wanted & LOW_MASK);
+      // Ids below 2^32 (the common case) without BigInt arithmetic, which allocates.
+      if (wanted <= LOW_MASK) {
+        low = Number(wanted);
+      } else {
+        high = Number(wanted >> 32n);
+        low = Number(wanted & LOW_MASK);
+      }
       if (slotOf.get(high, low) !== NO_SLOT) return { kind: "alreadyExists", id: wanted };
     }
     const tupleKind = packKind(spec.protocol, spec.ipVersion, spec.action) & KIND_TUPLE_MASK;
@@ -383,8 +388,9 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     copyAddress(s.destinationIp, base, spec.destinationIp);
     s.sourcePort[slot] = spec.sourcePort;
     s.destinationPort[slot] = spec.destinationPort;
-    s.inLif[slot] = key.inLif = lifs.intern(spec.inLif);
-    s.outLif[slot] = key.outLif = lifs.intern(spec.outLif);
+    // Known lifs were looked up above: only their counts change.
+    s.inLif[slot] = key.inLif = known ? lifs.retain(key.inLif) : lifs.intern(spec.inLif);
+    s.outLif[slot] = key.outLif = known ? lifs.retain(key.outLif) : lifs.intern(spec.outLif);
     // A new lif string has just got its index: the hash must use it.
     if (!known) hash = hashTuple(key);
     s.nextHop[slot] = lifs.intern(spec.nextHop);
@@ -413,18 +419,12 @@ export function createMemorySwitch(options: MemorySwitchOptions = {}): MemorySwi
     return { kind: "accepted", session: newSession(wanted ?? idOf(high, low), now) };
   }
 
-  function* liveSlots(): Generator<number> {
-    for (let slot = 0; slot < store.highWater; slot++) if (isLive(slot)) yield slot;
-  }
-
-  function* usedSlots(): Generator<number> {
-    for (let slot = 0; slot < store.highWater; slot++) if (store.state[slot] !== FREE_STATE) yield slot;
-  }
+  const isUsed = (slot: number): boolean => store.state[slot] !== FREE_STATE;
 
   /** After the store grew: both indexes are re-sized (amortised O(1) per add). */
   function rebuildIndex(): void {
-    tuples.rebuild(store.allocated, liveSlots());
-    slotOf.rebuild(store.allocated, usedSlots());
+    tuples.rebuild(store.allocated, store.highWater, isLive);
+    slotOf.rebuild(store.allocated, store.highWater, isUsed);
   }
 
   function takeClosed(max: number): ClosedLease & { settle(deliveredIds: readonly bigint[]): void } {

@@ -25,8 +25,8 @@ export interface TupleIndex {
   insert(slot: number): void;
   /** Removes `slot`, which is in the index. */
   remove(slot: number): void;
-  /** Re-sizes for `slots` slots and re-inserts the given slots. */
-  rebuild(slots: number, members: Iterable<number>): void;
+  /** Re-sizes for `slots` slots and re-inserts each slot below `count` that `isMember` accepts. */
+  rebuild(slots: number, count: number, isMember: (slot: number) => boolean): void;
 }
 
 /** FNV-1a-style 32-bit hash of a tuple, finished with a murmur3 mix. */
@@ -92,10 +92,10 @@ export function createTupleIndex(store: SlotStore, slots: number): TupleIndex {
       }
       backwardShiftDelete(table, mask, i, homeOfCell);
     },
-    rebuild(slots, members) {
+    rebuild(slots, count, isMember) {
       table = new Int32Array(indexTableSizeFor(slots));
       mask = table.length - 1;
-      for (const slot of members) insert(slot);
+      for (let slot = 0; slot < count; slot++) if (isMember(slot)) insert(slot);
     },
   };
 }
