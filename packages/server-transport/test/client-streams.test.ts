@@ -51,6 +51,8 @@ const STRICT = collectMethod("Strict", (b) => {
   if (b.subarray(0, 3).toString("latin1") === "bad") throw new Error("bad message");
   return b;
 });
+// Four framed messages of which the third is one STRICT and BATCHED refuse.
+const okOkBadOk = (): Buffer => Buffer.concat(["ok1", "ok2", "bad", "ok3"].map((text) => frame(Buffer.from(text))));
 // Batched reads the requests with `readBatches` and answers them as "a,b|c" (batches split by "|").
 const BATCHED = collectMethod("Batched", STRICT.requestDeserialize);
 
@@ -286,14 +288,7 @@ describe("native client-streaming calls", () => {
 
   it("ends the call INTERNAL on a malformed message mid-stream, after the ones before it", async () => {
     strictSeen.length = 0;
-    const response = await rawCall(port, STRICT.path, [
-      Buffer.concat([
-        frame(Buffer.from("ok1")),
-        frame(Buffer.from("ok2")),
-        frame(Buffer.from("bad")),
-        frame(Buffer.from("ok3")),
-      ]),
-    ]);
+    const response = await rawCall(port, STRICT.path, [okOkBadOk()]);
     expect(response?.code).toBe(status.INTERNAL);
     expect(decodeURIComponent(response?.message ?? "")).toBe("Error deserializing request: bad message");
     await until(() => strictSeen.includes("cancelled"));
@@ -401,14 +396,7 @@ describe("native client-streaming calls read in batches (readBatches)", () => {
 
   it("a malformed message ends the call INTERNAL after handing over the requests before it; onEnd never runs", async () => {
     batchedSeen.length = 0;
-    const response = await rawCall(port, BATCHED.path, [
-      Buffer.concat([
-        frame(Buffer.from("ok1")),
-        frame(Buffer.from("ok2")),
-        frame(Buffer.from("bad")),
-        frame(Buffer.from("ok3")),
-      ]),
-    ]);
+    const response = await rawCall(port, BATCHED.path, [okOkBadOk()]);
     expect(response?.code).toBe(status.INTERNAL);
     expect(decodeURIComponent(response?.message ?? "")).toBe("Error deserializing request: bad message");
     await until(() => batchedSeen.includes("cancelled"));

@@ -10,7 +10,7 @@ import {
   type OutgoingHttpHeaders,
   type SecureClientSessionOptions,
 } from "node:http2";
-import { connect as connectTls } from "node:tls";
+import { connect as connectTls, type ConnectionOptions } from "node:tls";
 import {
   credentials,
   makeGenericClientConstructor,
@@ -651,6 +651,16 @@ describe("native transport over TLS", () => {
     expect(Buffer.concat(received).length).toBe(0);
   });
 
+  // A TLS 1.2 client of the test server's self-signed certificate, offering h2.
+  const tls12 = (port: number, ca: string): ConnectionOptions => ({
+    host: "127.0.0.1",
+    port,
+    ca,
+    servername: "localhost",
+    ALPNProtocols: ["h2"],
+    maxVersion: "TLSv1.2",
+  });
+
   // RFC 9113 9.2.2: "A deployment of HTTP/2 over TLS 1.2 SHOULD NOT use any of the prohibited cipher suites
   // listed in [Appendix A]", and every HTTP/2 client supports TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256.
   it("over TLS 1.2, negotiates no cipher suite RFC 9113 prohibits, and serves one it requires", async () => {
@@ -658,15 +668,7 @@ describe("native transport over TLS", () => {
     const { port } = await start({ credentials: createTlsCredentials({ key: pem.key, cert: pem.cert }) });
     const handshake = (ciphers: string): Promise<string> =>
       new Promise((resolve) => {
-        const socket = connectTls({
-          host: "127.0.0.1",
-          port,
-          ca: pem.cert,
-          servername: "localhost",
-          ALPNProtocols: ["h2"],
-          maxVersion: "TLSv1.2",
-          ciphers,
-        });
+        const socket = connectTls({ ...tls12(port, pem.cert), ciphers });
         cleanups.push(() => socket.destroy());
         socket.once("secureConnect", () => resolve(socket.getCipher().standardName));
         socket.once("error", () => resolve("refused"));
@@ -682,14 +684,7 @@ describe("native transport over TLS", () => {
   it("closes a TLS 1.2 connection whose client renegotiates", async () => {
     const pem = selfSigned();
     const { port } = await start({ credentials: createTlsCredentials({ key: pem.key, cert: pem.cert }) });
-    const socket = connectTls({
-      host: "127.0.0.1",
-      port,
-      ca: pem.cert,
-      servername: "localhost",
-      ALPNProtocols: ["h2"],
-      maxVersion: "TLSv1.2",
-    });
+    const socket = connectTls(tls12(port, pem.cert));
     cleanups.push(() => socket.destroy());
     socket.on("error", () => undefined);
     socket.on("data", () => undefined);
