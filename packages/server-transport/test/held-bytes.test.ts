@@ -291,6 +291,35 @@ describe("the server-wide budget of held request bytes", () => {
     expect(await heldSettles(server, 0)).toBe(0);
   });
 
+  it("sheds connections whose client-streaming handlers do not read, and their calls are cancelled", async () => {
+    const { server, port } = await start({ maxHeldRequestBytes: 8 * MiB });
+    const cancelledBefore = holdCancelled;
+    const callsBefore = holdCalls.length;
+    const sampler = sampleHeld(server);
+    const clients: RawClient[] = [];
+    await whileServing(port, async () => {
+      for (let i = 0; i < 4; i++) {
+        const client = await raw(port);
+        clients.push(client);
+        // 4 calls of Hold, each sending its stream window (1 MiB) of messages the handler never reads.
+        const frames: Buffer[] = [];
+        for (let id = 1; id < 8; id += 2) frames.push(...partialCall(id, MiB, HOLD.path, false));
+        client.write(...frames);
+        await roundTrip(client, i);
+      }
+    });
+    expect(sampler.stop()).toBeLessThanOrEqual(8 * MiB);
+    expect(holdCalls.length).toBe(callsBefore + 16);
+    const shed = clients.filter((c) => goawayCode(c) === ENHANCE_YOUR_CALM);
+    expect(shed.length).toBe(2);
+    expect(server.transportStats().limitHits.heldRequestBytes).toBe(2);
+    expect(held(server)).toBe(8 * MiB);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(holdCancelled).toBe(cancelledBefore + 8); // the calls of the shed connections
+    for (const client of clients) client.close();
+    expect(await heldSettles(server, 0)).toBe(0);
+  });
+
   it("never sheds a legal client-streaming upload larger than the budget, consumed as it comes", async () => {
     const { server, port } = await start({ maxHeldRequestBytes: 1 * MiB, streamWindowBytes: 256 * 1024 });
     const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
