@@ -286,6 +286,13 @@ export function createProgram(): Command {
     )
     .addOption(
       new Option(
+        "--max-held-request-bytes <bytes>",
+        "native transport: request bytes received and not yet consumed, over all connections; above it the " +
+          "connection holding the most gets GOAWAY ENHANCE_YOUR_CALM (default 268435456)",
+      ).argParser(integerIn(64 * 1024, 2 ** 40)),
+    )
+    .addOption(
+      new Option(
         "--connection-idle-timeout <seconds>",
         "native transport: GOAWAY to a connection without streams for this long (default 300; 0 = never)",
       ).argParser(secondsOrZero),
@@ -338,6 +345,7 @@ interface RawOptions {
   maxResetsPerSecond?: number;
   maxEmptyFramesPerSecond?: number;
   maxQueuedBytes?: number;
+  maxHeldRequestBytes?: number;
   connectionIdleTimeout?: number;
   keepaliveInterval?: number;
   keepaliveTimeout?: number;
@@ -352,6 +360,7 @@ function transportLimits(o: RawOptions): Partial<TransportLimits> {
     maxResetsPerWindow: o.maxResetsPerSecond,
     maxEmptyFramesPerWindow: o.maxEmptyFramesPerSecond,
     maxQueuedBytes: o.maxQueuedBytes,
+    maxHeldRequestBytes: o.maxHeldRequestBytes,
     idleTimeoutMs: o.connectionIdleTimeout,
     keepaliveIntervalMs: o.keepaliveInterval,
     keepaliveTimeoutMs: o.keepaliveTimeout,

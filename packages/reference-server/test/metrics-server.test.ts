@@ -47,6 +47,7 @@ const transport = (open: number): TransportStats => ({
   rstStream: { CANCEL: 4 },
   refusedStreams: 5,
   limitHits: { maxConcurrentStreams: 5, maxHeaderListSize: 1, notHit: undefined },
+  heldRequestBytes: open * 1000,
 });
 
 describeWithPrometheusParser("the /metrics endpoint", () => {
@@ -105,6 +106,7 @@ describeWithPrometheusParser("the /metrics endpoint", () => {
     expect(
       valueOf(families, "offload_transport_limit_hits_total", { server: "sessions", limit: "maxHeaderListSize" }),
     ).toBe(1);
+    expect(valueOf(families, "offload_transport_held_request_bytes", { server: "stats" })).toBe(1000);
   });
 
   it("answers / with a pointer, 404 elsewhere, 405 for other methods, HEAD without a body", async () => {

@@ -57,6 +57,15 @@ export interface TransportLimits {
   readonly streamWindowBytes: number;
   /** The connection's receive window, given back as streams consume; more than it: GOAWAY FLOW_CONTROL_ERROR. */
   readonly connectionWindowBytes: number;
+  /**
+   * Request bytes the whole server may hold received and not yet consumed
+   * (DATA payloads not yet handed to a handler, forwarded, or dropped),
+   * summed over all its connections (`TransportStats.heldRequestBytes`). A
+   * DATA frame that takes the sum over it sheds the connection holding the
+   * most, with GOAWAY ENHANCE_YOUR_CALM (its calls are cancelled and what it
+   * held is let go of), until the sum is within it again.
+   */
+  readonly maxHeldRequestBytes: number;
   /** Time from accept to the client's preface and first SETTINGS, in ms; then the connection is closed. */
   readonly prefaceTimeoutMs: number;
   /** A connection without open streams for this long is sent GOAWAY (NO_ERROR) and closed; 0: never. */
@@ -81,6 +90,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = Object.freeze({
   maxQueuedBytes: 4 * 1024 * 1024,
   streamWindowBytes: 1024 * 1024,
   connectionWindowBytes: 16 * 1024 * 1024,
+  maxHeldRequestBytes: 256 * 1024 * 1024,
   prefaceTimeoutMs: 10_000,
   idleTimeoutMs: 300_000,
   keepaliveIntervalMs: 7_200_000,
@@ -101,6 +111,7 @@ const RANGES: Readonly<Record<keyof TransportLimits, readonly [number, number]>>
   maxQueuedBytes: [64 * 1024, 2 ** 40],
   streamWindowBytes: [65535, 0x7fffffff],
   connectionWindowBytes: [65535, 0x7fffffff],
+  maxHeldRequestBytes: [64 * 1024, 2 ** 40],
   prefaceTimeoutMs: [1, 3_600_000],
   idleTimeoutMs: [0, 2 ** 31 - 1],
   keepaliveIntervalMs: [0, 2 ** 31 - 1],
@@ -137,6 +148,7 @@ export type TransportLimitName =
   | "emptyFrames"
   | "queuedBytes"
   | "flowControl"
+  | "heldRequestBytes"
   | "messageSize"
   | "prefaceTimeout"
   | "idleTimeout"

@@ -3,7 +3,8 @@ import type { TransportLimitName } from "./limits";
 
 /**
  * What one server's HTTP/2 transport refused or counted so far, read live
- * (`OffloadServer.transportStats()`). Counts only grow, except `connections.open`.
+ * (`OffloadServer.transportStats()`). Counts only grow, except the gauges
+ * `connections.open` and `heldRequestBytes`.
  */
 export interface TransportStats {
   /** Connections accepted, open now, and closed at accept because the connection cap was reached. */
@@ -16,6 +17,13 @@ export interface TransportStats {
   readonly refusedStreams: number;
   /** Times each limit refused something, by limit name (see `TransportLimitName`). */
   readonly limitHits: Readonly<Partial<Record<string, number>>>;
+  /**
+   * Request bytes held now (a gauge): received on the native transport's
+   * connections and not yet consumed (handed to a handler, forwarded, or
+   * dropped), against `TransportLimits.maxHeldRequestBytes`. 0 once no
+   * request data is waiting anywhere.
+   */
+  readonly heldRequestBytes: number;
 }
 
 /** A server whose transport reports `TransportStats`. */
@@ -39,6 +47,8 @@ export class TransportCounters {
   open = 0;
   rejected = 0;
   refusedStreams = 0;
+  /** Request bytes held by all connections now (see `TransportStats.heldRequestBytes`). */
+  heldRequestBytes = 0;
   private readonly goaway: Record<string, number> = {};
   private readonly rstStream: Record<string, number> = {};
   private readonly limitHits: Record<string, number> = {};
@@ -63,6 +73,7 @@ export class TransportCounters {
       rstStream: { ...this.rstStream },
       refusedStreams: this.refusedStreams,
       limitHits: { ...this.limitHits },
+      heldRequestBytes: this.heldRequestBytes,
     };
   }
 }

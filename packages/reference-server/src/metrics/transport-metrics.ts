@@ -11,6 +11,7 @@ export const TRANSPORT_METRIC_NAMES = [
   "offload_transport_rst_stream_sent_total",
   "offload_transport_refused_streams_total",
   "offload_transport_limit_hits_total",
+  "offload_transport_held_request_bytes",
 ] as const;
 
 /** The transport counts of one server, labelled `server` (e.g. "sessions", "stats"). */
@@ -40,7 +41,7 @@ function* byName<K extends string>(
 
 /**
  * Registers the transport's counts (connections, GOAWAY and RST_STREAM sent
- * by error code, refused streams, limit hits by limit), read from `read()` on
+ * by error code, refused streams, limit hits by limit, request bytes held), read from `read()` on
  * each scrape: nothing is counted on the hot path here.
  */
 export function registerTransportMetrics(registry: Registry, read: () => readonly LabelledTransportStats[]): void {
@@ -96,4 +97,14 @@ export function registerTransportMetrics(registry: Registry, read: () => readonl
     ["server", "limit"],
     () => byName(read, "limit", (s) => s.limitHits),
   );
+  new Gauge({
+    name: "offload_transport_held_request_bytes",
+    help: "Request bytes received and not yet consumed, over all connections, now (limit: --max-held-request-bytes).",
+    labelNames: ["server"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of totals(read, (s) => s.heldRequestBytes)) this.set(labels, value);
+    },
+  });
 }

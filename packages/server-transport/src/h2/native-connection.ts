@@ -39,6 +39,12 @@ export interface NativeConnectionOptions {
   readonly counters: TransportCounters;
   /** Called once when the connection is closed. */
   readonly onClose?: () => void;
+  /**
+   * Called when a DATA frame took `counters.heldRequestBytes` over
+   * `limits.maxHeldRequestBytes`, once the frame is handled: the server sheds
+   * the connections holding the most (see `heldBytes`, `shed`).
+   */
+  readonly onOverBudget?: () => void;
   /** Takes the requests it recognises as native unary calls before `onStream` sees them. */
   readonly unary?: UnaryRouter;
 }
@@ -156,6 +162,9 @@ export class NativeConnection implements UnaryConnection {
   // Receive flow control of the connection: what the peer may still send, and what was consumed since our last update.
   private receiveWindow: number;
   private receivedUnacked = 0;
+  // Request bytes received and not yet consumed (DATA payloads, padding included until it is given back at once),
+  // also summed over the server in `counters.heldRequestBytes`; let go of when the connection closes.
+  private held = 0;
   // A header block being assembled from HEADERS + CONTINUATION.
   private headerStream = 0;
   private headerFlags = 0;
@@ -266,6 +275,11 @@ export class NativeConnection implements UnaryConnection {
   /** Open streams. */
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  /** Request bytes received and not yet consumed (handed to a handler, forwarded or dropped); 0 once closed. */
+  get heldBytes(): number {
+    return this.held;
   }
 
   /** True once the client's preface and first SETTINGS came: the connection speaks HTTP/2. */
@@ -436,8 +450,12 @@ export class NativeConnection implements UnaryConnection {
     }
   }
 
-  // `bytes` of DATA were consumed (or dropped): the connection window gets them back.
+  // `bytes` of DATA were consumed (or dropped): the connection window gets them back. Once the connection is
+  // closed, what it held was let go of at once (`letGoOfHeld`): later consumption concerns nobody.
   private consumedByConnection(bytes: number): void {
+    if (this.dead) return;
+    this.held -= bytes;
+    this.counters.heldRequestBytes -= bytes;
     this.receivedUnacked += bytes;
     if (this.receivedUnacked >= this.limits.connectionWindowBytes / 2) {
       this.queue(uint32Frame(FrameType.WINDOW_UPDATE, 0, this.receivedUnacked));
@@ -648,6 +666,9 @@ export class NativeConnection implements UnaryConnection {
       this.noteLimitHit("flowControl");
       throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
     }
+    // Held until consumed: every path below gives the bytes back (`consumedByConnection`) or hands them on.
+    this.held += length;
+    this.counters.heldRequestBytes += length;
     const data = flags & Flag.PADDED ? unpad(payload) : payload;
     const endStream = (flags & Flag.END_STREAM) !== 0;
     const stream = this.streams.get(streamId);
@@ -692,6 +713,7 @@ export class NativeConnection implements UnaryConnection {
     stream.receiveData(data);
     if (stream.defersConsumption !== true) this.consumed(stream, data.length);
     if (endStream) stream.receiveEnd();
+    if (this.counters.heldRequestBytes > this.limits.maxHeldRequestBytes) this.options.onOverBudget?.();
   }
 
   private onHeaders(flags: number, streamId: number, payload: Buffer): void {
@@ -1024,6 +1046,7 @@ export class NativeConnection implements UnaryConnection {
     if (this.goingAway && this.streams.size === 0 && !this.dead) {
       this.flush();
       this.dead = true;
+      this.letGoOfHeld();
       this.endSocket();
       this.options.onClose?.();
     }
@@ -1044,7 +1067,14 @@ export class NativeConnection implements UnaryConnection {
     this.out = [];
     for (const stream of [...this.streams.values()]) stream.receiveReset(ErrorCode.CANCEL);
     this.streams.clear();
+    this.letGoOfHeld();
     if (!wasDead) this.options.onClose?.();
+  }
+
+  // The connection is closed: the request bytes it held (partial messages, unread data) count no more.
+  private letGoOfHeld(): void {
+    this.counters.heldRequestBytes -= this.held;
+    this.held = 0;
   }
 }
 

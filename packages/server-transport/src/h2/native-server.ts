@@ -101,6 +101,20 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
     }
     return false;
   };
+  // Over the server's budget of held request bytes: the connection holding the most is shed (GOAWAY
+  // ENHANCE_YOUR_CALM; closing lets go of what it held), then the next, until the sum is within the budget. A
+  // connection whose requests are consumed as they come holds next to nothing and is never the largest for long.
+  const shedLargestHolders = (): void => {
+    while (counters.heldRequestBytes > limits.maxHeldRequestBytes) {
+      let largest: NativeConnection | undefined;
+      for (const connection of connections) {
+        if (largest === undefined || connection.heldBytes > largest.heldBytes) largest = connection;
+      }
+      if (largest === undefined || largest.heldBytes === 0) return;
+      counters.limitHit("heldRequestBytes");
+      largest.shed("too many request bytes held");
+    }
+  };
   const accept = (socket: Socket): void => {
     if (stopping) {
       socket.destroy();
@@ -124,6 +138,7 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       limits,
       counters,
       unary: options.unary,
+      onOverBudget: shedLargestHolders,
       onClose: () => {
         counters.open -= 1;
         connections.delete(connection);

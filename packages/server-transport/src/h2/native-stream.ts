@@ -112,6 +112,9 @@ export class NativeStream extends EventEmitter implements StreamState {
   private headersSent = false;
   private waitForTrailers = false;
   private ending = false;
+  // With `defersConsumption`: request bytes passed to 'data' listeners and not yet `consumed`; given back when
+  // the stream closes (a reader that stops reading, or never reports, cannot keep them counted as held).
+  private unconsumed = 0;
 
   constructor(
     readonly id: number,
@@ -195,12 +198,25 @@ export class NativeStream extends EventEmitter implements StreamState {
 
   /** The peer sent request data. */
   receiveData(chunk: Buffer): void {
-    if (!this.closed && !this.remoteEnded && chunk.length > 0) this.emit("data", chunk);
+    if (chunk.length === 0) return;
+    if (this.closed || this.remoteEnded) {
+      if (this.defersConsumption) this.connection.consumed(this, chunk.length); // dropped
+      return;
+    }
+    if (this.defersConsumption) this.unconsumed += chunk.length;
+    this.emit("data", chunk);
   }
 
-  /** With `defersConsumption`: `bytes` of request data were consumed (passed on). */
+  /**
+   * With `defersConsumption`: `bytes` of request data were consumed (passed
+   * on). Only what was received and not yet reported counts: once the stream
+   * is closed, its data was let go of already.
+   */
   consumed(bytes: number): void {
-    this.connection.consumed(this, bytes);
+    const taken = Math.min(bytes, this.unconsumed);
+    if (taken <= 0) return;
+    this.unconsumed -= taken;
+    this.connection.consumed(this, taken);
   }
 
   /** Counts a refusal of this stream's request by `limit` in the transport's statistics. */
@@ -237,6 +253,9 @@ export class NativeStream extends EventEmitter implements StreamState {
     this.pending.length = 0;
     this.pendingCallbacks.length = 0;
     this.pendingBytes = 0;
+    const unconsumed = this.unconsumed;
+    this.unconsumed = 0;
+    if (unconsumed > 0) this.connection.consumed(this, unconsumed); // dropped with the stream
     this.connection.release(this);
     process.nextTick(() => this.emit("close"));
   }
