@@ -38,6 +38,33 @@ describe("frame decoder", () => {
     expect(decodeAll(bytes)).toEqual(expected);
   });
 
+  it("decodes a message of many KiB from chunks of every size, its buffer grown as the bytes come", () => {
+    const big = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7) % 251));
+    const bytes = Buffer.concat([frame(a), frame(big), frame(a)]);
+    for (const size of [1, 999, 1024, 1025, 4096, 65_536]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      expect(decodeAll(chunks)).toEqual([
+        [false, a.toString("hex")],
+        [false, big.toString("hex")],
+        [false, a.toString("hex")],
+      ]);
+    }
+  });
+
+  it("holds what came of a message, not the length its prefix announces", () => {
+    const decoder = createFrameDecoder(-1);
+    const prefix = Buffer.from([0, 0, 0x40, 0, 0]); // 4 MiB announced
+    const before = process.memoryUsage().arrayBuffers;
+    const decoders = Array.from({ length: 64 }, () => createFrameDecoder(-1));
+    for (const d of decoders) d.push(Buffer.concat([prefix, Buffer.from("x")]), () => undefined);
+    // 64 x 4 MiB would be 256 MiB taken at the prefix.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+    expect(decoders.every((d) => d.pendingBytes === 6)).toBe(true);
+    decoder.push(prefix, () => undefined);
+    expect(decoder.pendingBytes).toBe(5);
+  });
+
   it("reports the bytes of an incomplete message", () => {
     const decoder = createFrameDecoder(-1);
     decoder.push(frame(b).subarray(0, 100), () => undefined);

@@ -15,6 +15,8 @@ import {
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { connect as connectH2, type ClientHttp2Session } from "node:http2";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import {
   createInsecureCredentials,
   createNativeRoute,
@@ -448,5 +450,51 @@ describe("the held-bytes gauge", () => {
     streams[2]!.consumed(40_000); // a late report of a closed stream's data counts for nothing
     expect(native.counters.snapshot().heldRequestBytes).toBe(0);
     expect(client.closed).toBe(false);
+  });
+});
+
+// The collector, for memory measured without garbage (Jest runs without --expose-gc).
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+
+// Heap and ArrayBuffer bytes in use after a full collection.
+function liveBytes(): number {
+  collectGarbage();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
+// HEADERS of a call of `path` on stream `id`, a message announced as 3 MiB, then `bytes` of it a byte per DATA frame.
+function drippedCall(id: number, path: string, bytes: number): Buffer {
+  const prefix = Buffer.alloc(5);
+  prefix.writeUInt32BE(3 * MiB, 1);
+  const frames = [rawFrame(T.HEADERS, F.END_HEADERS, id, requestBlock(path)), rawFrame(T.DATA, 0, id, prefix)];
+  const one = rawFrame(T.DATA, 0, id, Buffer.from("a"));
+  for (let i = 0; i < bytes; i++) frames.push(one);
+  return Buffer.concat(frames);
+}
+
+describe("requests sent a byte per DATA frame", () => {
+  // 4 calls x 100,000 one-byte frames: 400 KB of requests. Kept as a Buffer per frame, they held about 40 MB (a
+  // native unary call), 120 MB (forwarded to grpc-js: a write and a grpc-js chunk per frame); a client-streaming
+  // call's reassembly took the announced 3 MiB at once.
+  it.each([
+    ["a native unary call", UNARY_PATH, true],
+    ["a native client-streaming call", HOLD.path, true],
+    ["a call forwarded to grpc-js", HEALTH_CHECK, false],
+  ])("hold about their own size on %s", async (_, path, heldHere) => {
+    const { server, port } = await start({});
+    const before = liveBytes();
+    await whileServing(port, async () => {
+      const client = await raw(port);
+      for (let id = 1; id < 8; id += 2) client.write(drippedCall(id, path, 100_000));
+      await roundTrip(client, 1);
+      expect(client.closed).toBe(false);
+    });
+    // Held: the 400 KB sent (twice that at most while a buffer grows) and no more than a few MiB besides.
+    expect(liveBytes() - before).toBeLessThan(6 * MiB);
+    // The transport holds them all, or (forwarded) what it gathers before passing on: under 16 KiB a call.
+    if (heldHere) expect(await heldSettles(server, 4 * (5 + 100_000))).toBe(4 * (5 + 100_000));
+    else expect(held(server)).toBeLessThan(4 * 16 * 1024);
   });
 });

@@ -27,6 +27,9 @@ export interface FrameDecoder {
 
 const PREFIX = 5;
 
+// The smallest buffer a message split across chunks starts in (or its length, if smaller).
+const MIN_BODY = 1024;
+
 /**
  * Creates a decoder of the gRPC message framing (1 flag byte, 4-byte
  * big-endian length, the message). `maxLength` caps a message's length
@@ -36,7 +39,10 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
   // From the pool (no ArrayBuffer per call); only bytes written are read (`prefixFill`).
   const prefix = Buffer.allocUnsafe(PREFIX);
   let prefixFill = 0;
+  // A message split across chunks is copied into `body`, grown by doubling up to its `bodyLength`: what is held is
+  // at most twice what came, however large the prefix says the message is.
   let body: Buffer | undefined;
+  let bodyLength = 0;
   let bodyFill = 0;
 
   const checkLength = (length: number): void => {
@@ -78,14 +84,20 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           prefix[0] = flag;
           prefix.writeUInt32BE(length, 1);
           prefixFill = PREFIX;
-          body = Buffer.allocUnsafe(length);
+          body = Buffer.allocUnsafe(Math.min(length, Math.max(chunk.length - at, MIN_BODY)));
+          bodyLength = length;
           bodyFill = 0;
         }
-        const take = Math.min(body.length - bodyFill, chunk.length - at);
+        const take = Math.min(bodyLength - bodyFill, chunk.length - at);
+        if (bodyFill + take > body.length) {
+          const grown = Buffer.allocUnsafe(Math.min(bodyLength, Math.max(bodyFill + take, 2 * body.length)));
+          body.copy(grown, 0, 0, bodyFill);
+          body = grown;
+        }
         chunk.copy(body, bodyFill, at, at + take);
         bodyFill += take;
         at += take;
-        if (bodyFill === body.length) {
+        if (bodyFill === bodyLength) {
           const done = body;
           body = undefined;
           bodyFill = 0;

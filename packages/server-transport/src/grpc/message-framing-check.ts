@@ -59,6 +59,11 @@ export class MessageFramingCheck {
     return undefined;
   }
 
+  /** Whether the bytes taken so far end a message (or none has begun). */
+  get atMessageBoundary(): boolean {
+    return this.prefixSeen === 0 && this.bodyLeft === 0;
+  }
+
   /** The request ended: the status to refuse it with when its last message is incomplete, or undefined. */
   end(): GrpcStatus | undefined {
     const held = this.prefixSeen > 0 ? this.prefixSeen : this.bodyLeft > 0 ? PREFIX + this.length - this.bodyLeft : 0;

@@ -27,6 +27,22 @@ import type { WriteCallback } from "./native-stream";
 const OK_ANSWER = new AnswerBlocks(RESPONSE_HEADERS, statusTrailers(OK_STATUS));
 const PREFIX = 5;
 // The response data queue of a call that has none (most: the answer goes out at once); never added to.
+// The smallest buffer a request gathered from several DATA frames gets.
+const MIN_GATHERED = 256;
+// How much larger than a request's first DATA frame the memory it was read into may be for the request to stay
+// there (while it waits for END_STREAM) instead of being copied out.
+const READ_SLACK = 4096;
+
+// Whether a request's first DATA frame may stay where it was read: it holds a whole message, and keeping it does
+// not keep a much larger socket read alive.
+function keepsInPlace(chunk: Buffer): boolean {
+  return (
+    chunk.length >= PREFIX &&
+    chunk.length >= PREFIX + chunk.readUInt32BE(1) &&
+    chunk.buffer.byteLength <= 4 * chunk.length + READ_SLACK
+  );
+}
+
 const NO_DATA: Buffer[] = [];
 const NO_CALLBACKS: (WriteCallback | undefined)[] = [];
 
@@ -96,8 +112,10 @@ export class NativeUnaryCall implements UnaryCallState {
   request: unknown = undefined;
   cancelled = false;
   private answered = false;
-  private parts: Buffer[] | undefined;
+  // The request's bytes: the first DATA frame's own memory while it may hold the whole message, else a buffer of
+  // the call's own (`gathered`, `received` bytes filled) that frames are copied into.
   private first: Buffer | undefined;
+  private gathered: Buffer | undefined;
   private received = 0;
   private deadlineAt = Infinity;
   private timer: NodeJS.Timeout | undefined;
@@ -183,8 +201,8 @@ export class NativeUnaryCall implements UnaryCallState {
     this.connection.streamConsumed(this, chunk.length);
     const before = this.received;
     this.received += chunk.length;
-    if (this.first === undefined) this.first = chunk;
-    else (this.parts ??= [this.first]).push(chunk);
+    if (this.first === undefined && this.gathered === undefined && keepsInPlace(chunk)) this.first = chunk;
+    else this.gather(chunk, before);
     // The message's length prefix is checked as soon as it is in: a message over the limit is refused before
     // its body comes (RESOURCE_EXHAUSTED), and the bytes held for a call never pass prefix + limit.
     const limit = this.options.maxReceiveMessageLength;
@@ -197,10 +215,25 @@ export class NativeUnaryCall implements UnaryCallState {
         code: status.RESOURCE_EXHAUSTED,
         details: `Received message larger than max (${Math.max(length, this.received - PREFIX)} vs. ${limit})`,
       });
-      this.parts = undefined;
-      this.first = undefined;
+      this.first = this.gathered = undefined;
       this.letGo();
     }
+  }
+
+  // Copies `chunk` after the `filled` bytes received before it into the call's own buffer, grown by doubling: a
+  // request that comes in many DATA frames (a hostile client sends one byte each) holds about its own size, not a
+  // Buffer per frame nor the socket reads the frames were cut from.
+  private gather(chunk: Buffer, filled: number): void {
+    const need = filled + chunk.length;
+    let into = this.gathered;
+    if (into === undefined || into.length < need) {
+      into = Buffer.allocUnsafe(Math.max(need, 2 * (into?.length ?? 0), MIN_GATHERED));
+      if (this.gathered !== undefined) this.gathered.copy(into, 0, 0, filled);
+      else this.first?.copy(into);
+      this.first = undefined;
+      this.gathered = into;
+    }
+    chunk.copy(into, filled);
   }
 
   // The request bytes held are let go of: the connection window gets them back.
@@ -212,9 +245,7 @@ export class NativeUnaryCall implements UnaryCallState {
 
   // The length in the 5-byte prefix of the request's message (at least 5 bytes received).
   private prefixLength(): number {
-    const first = this.first as Buffer;
-    if (first.length >= PREFIX) return first.readUInt32BE(1);
-    return Buffer.concat(this.parts ?? [first]).readUInt32BE(1);
+    return ((this.first ?? this.gathered) as Buffer).readUInt32BE(1);
   }
 
   receiveEnd(): void {
@@ -254,9 +285,8 @@ export class NativeUnaryCall implements UnaryCallState {
   }
 
   private run(): void {
-    const body = this.parts ? Buffer.concat(this.parts) : this.first;
-    this.parts = undefined;
-    this.first = undefined;
+    const body = this.first ?? this.gathered?.subarray(0, this.received);
+    this.first = this.gathered = undefined;
     this.letGo(); // decoded below, in this turn
     const path = this.route.path;
     if (body === undefined || body.length === 0) {
@@ -428,8 +458,7 @@ export class NativeUnaryCall implements UnaryCallState {
       this.answered = true;
       this.tracker?.ended(cutOffCode(this.deadlineAt));
     }
-    this.parts = undefined;
-    this.first = undefined;
+    this.first = this.gathered = undefined;
     this.letGo();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;

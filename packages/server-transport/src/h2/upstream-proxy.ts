@@ -10,6 +10,7 @@ import {
 import { ErrorCode } from "./frames";
 import type { NativeStream } from "./native-stream";
 import { ResetBudget } from "./reset-budget";
+import { RequestCoalescer } from "./request-coalescer";
 import type { GrpcStatus } from "../grpc/grpc-status";
 import { statusTrailers, trailersOnlyHeaders } from "../grpc/call-context";
 import { MessageFramingCheck } from "../grpc/message-framing-check";
@@ -113,10 +114,11 @@ export function createUpstreamProxy(socketPath: string, maxMessageLength = -1): 
         if (!stream.headersAreSent) stream.respond(trailersOnlyHeaders(status), { endStream: true });
         else stream.sendTrailers(statusTrailers(status));
       };
+      const coalescer = new RequestCoalescer((bytes) => upstream.write(bytes, () => stream.consumed(bytes.length)));
       stream.on("data", (chunk: Buffer) => {
         const problem = framing.push(chunk);
         if (problem === undefined) {
-          upstream.write(chunk, () => stream.consumed(chunk.length));
+          coalescer.push(chunk, framing.atMessageBoundary);
         } else {
           stream.consumed(chunk.length);
           refuse(problem);
@@ -124,8 +126,10 @@ export function createUpstreamProxy(socketPath: string, maxMessageLength = -1): 
       });
       stream.on("end", () => {
         const problem = framing.end();
-        if (problem === undefined) upstream.end();
-        else refuse(problem);
+        if (problem === undefined) {
+          coalescer.flush();
+          upstream.end();
+        } else refuse(problem);
       });
       stream.on("close", () => {
         if (upstream.closed || upstream.destroyed) return;

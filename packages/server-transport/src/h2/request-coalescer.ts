@@ -1,0 +1,44 @@
+// The smallest write a forwarded request's DATA is gathered into, unless a message ends first.
+const FORWARD_CHUNK = 16 * 1024;
+
+/**
+ * Gathers a forwarded request's DATA into writes that each end a message or
+ * carry at least 16 KiB. A client may send a message a byte per DATA frame;
+ * passed on frame by frame, each byte would become a write of Node's http2
+ * client and a Buffer in grpc-js's message reassembly (a hundred bytes of
+ * memory for each byte sent). Frames that end a message, or are large, with
+ * nothing gathered before them, pass on as they are.
+ */
+export class RequestCoalescer {
+  private gathered: Buffer | undefined;
+  private filled = 0;
+
+  /** `write` passes bytes on; it may keep them. */
+  constructor(private readonly write: (bytes: Buffer) => void) {}
+
+  /** Takes the next bytes; `endsMessage`: they end a gRPC message (or a message boundary follows them). */
+  push(chunk: Buffer, endsMessage: boolean): void {
+    if (this.filled === 0 && (endsMessage || chunk.length >= FORWARD_CHUNK)) {
+      this.write(chunk);
+      return;
+    }
+    const need = this.filled + chunk.length;
+    if (this.gathered === undefined || this.gathered.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (this.gathered?.length ?? 0), 1024));
+      this.gathered?.copy(grown, 0, 0, this.filled);
+      this.gathered = grown;
+    }
+    chunk.copy(this.gathered, this.filled);
+    this.filled = need;
+    if (endsMessage || this.filled >= FORWARD_CHUNK) this.flush();
+  }
+
+  /** Passes on what is gathered. */
+  flush(): void {
+    if (this.gathered === undefined || this.filled === 0) return;
+    const bytes = this.gathered.subarray(0, this.filled);
+    this.gathered = undefined;
+    this.filled = 0;
+    this.write(bytes);
+  }
+}
