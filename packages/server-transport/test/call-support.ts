@@ -3,6 +3,7 @@ import type { OffloadTransport } from "../src";
 // every byte (frames, headers, resets), and small helpers around it.
 import { connect, constants as h2, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { sessionsV1 } from "@sessionoffload/offload-api";
+import type { handleClientStreamingCall, MethodDefinition } from "@grpc/grpc-js";
 
 /** What a raw call got back. */
 export interface RawResponse {
@@ -143,3 +144,33 @@ export function testTransport(): OffloadTransport {
 export function onNative(count: number): number {
   return testTransport() === "native" ? count : 0;
 }
+
+/** Raw bytes as they are (a serializer and deserializer of raw-byte test methods). */
+export const identity = (b: Buffer): Buffer => b;
+
+/** A client-streaming test method `/test.Collect/{name}` of raw bytes; `decode` reads each request. */
+export function collectMethod(
+  name: string,
+  decode: (b: Buffer) => Buffer = identity,
+): MethodDefinition<Buffer, Buffer> {
+  return {
+    path: `/test.Collect/${name}`,
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: decode,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
+/** Reads every message as it comes and answers "count:bytes" at the half-close. */
+export const countingSum: handleClientStreamingCall<Buffer, Buffer> = (call, callback) => {
+  let count = 0;
+  let bytes = 0;
+  call.on("data", (message: Buffer) => {
+    count += 1;
+    bytes += message.length;
+  });
+  call.on("end", () => callback(null, Buffer.from(`${count}:${bytes}`, "latin1")));
+};

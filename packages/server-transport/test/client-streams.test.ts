@@ -14,7 +14,6 @@ import {
   Metadata,
   status,
   type handleClientStreamingCall,
-  type MethodDefinition,
   type ServerReadableStream,
   type ServiceError,
 } from "@grpc/grpc-js";
@@ -27,21 +26,9 @@ import {
   type ObservedCall,
   type OffloadServer,
 } from "../src";
-import { frame, rawCall, until } from "./call-support";
+import { collectMethod, frame, identity, rawCall, until } from "./call-support";
 import { F, RawClient, rawFrame, requestBlock, T } from "./native-transport-support";
 
-const identity = (b: Buffer): Buffer => b;
-function collectMethod(name: string, decode: (b: Buffer) => Buffer = identity): MethodDefinition<Buffer, Buffer> {
-  return {
-    path: `/test.Collect/${name}`,
-    requestStream: true,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: decode,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  };
-}
 // Sum answers "count:bytes" at the half-close, with a trailer "x-count".
 const SUM = collectMethod("Sum");
 // Hold keeps its call (not reading) in `held` and never answers by itself.

@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   Client,
   credentials,
-  type handleClientStreamingCall,
   type handleServerStreamingCall,
   type MethodDefinition,
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
 import { createInsecureCredentials, createNativeRoute, createOffloadServer, type OffloadServer } from "../src";
+import { countingSum } from "./call-support";
 import { unaryMethod } from "./native-transport-support";
 
 const SUM_PATH = "/test.Collect/Sum";
@@ -55,15 +55,7 @@ beforeAll(async () => {
         { sum: sumMethod, hold: holdMethod },
         {
           // Answers the number of messages and their total length.
-          sum: ((call, callback) => {
-            let count = 0;
-            let bytes = 0;
-            call.on("data", (message: Buffer) => {
-              count += 1;
-              bytes += message.length;
-            });
-            call.on("end", () => callback(null, Buffer.from(`${count}:${bytes}`, "latin1")));
-          }) satisfies handleClientStreamingCall<Buffer, Buffer>,
+          sum: countingSum,
           // Writes one message and waits for the client to cancel.
           hold: ((call) => {
             call.write(Buffer.from("first"));

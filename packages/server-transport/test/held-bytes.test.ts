@@ -9,12 +9,11 @@ import {
   Client,
   credentials,
   type handleClientStreamingCall,
-  type MethodDefinition,
   type ServerReadableStream,
   type ServiceError,
 } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
-import { connect as connectH2, type ClientHttp2Session } from "node:http2";
+import type { ClientHttp2Session } from "node:http2";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import {
@@ -26,12 +25,11 @@ import {
 } from "../src";
 import { createNativeServer, type NativeStream } from "../src/h2";
 import { resolveTransportLimits } from "../src/limits";
-import { frame, rawCall } from "./call-support";
+import { collectMethod, countingSum, frame, identity, rawCall } from "./call-support";
 import {
   echoHandlers,
   echoService,
   F,
-  grpcMessage,
   RawClient,
   rawFrame,
   requestBlock,
@@ -41,6 +39,9 @@ import {
   UNARY_PATH,
   unaryMethod,
   type EchoState,
+  echo,
+  serveWhile,
+  wellBehavedSession,
 } from "./native-transport-support";
 
 const ENHANCE_YOUR_CALM = 0xb;
@@ -51,32 +52,11 @@ const FRAME = 16_384;
 const LIVENESS_MS = 5000;
 const HEALTH_CHECK = "/grpc.health.v1.Health/Check";
 
-const identity = (b: Buffer): Buffer => b;
-function collectMethod(name: string): MethodDefinition<Buffer, Buffer> {
-  return {
-    path: `/test.Collect/${name}`,
-    requestStream: true,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  };
-}
 // Sum reads every message as it comes and answers "count:bytes" at the half-close.
 const SUM = collectMethod("Sum");
 // Hold never reads its messages and never answers by itself.
 const HOLD = collectMethod("Hold");
 
-const sum: handleClientStreamingCall<Buffer, Buffer> = (call, callback) => {
-  let count = 0;
-  let bytes = 0;
-  call.on("data", (message: Buffer) => {
-    count += 1;
-    bytes += message.length;
-  });
-  call.on("end", () => callback(null, Buffer.from(`${count}:${bytes}`, "latin1")));
-};
 const holdCalls: ServerReadableStream<Buffer, Buffer>[] = [];
 let holdCancelled = 0;
 const hold: handleClientStreamingCall<Buffer, Buffer> = (call) => {
@@ -98,13 +78,13 @@ async function start(limits: Partial<TransportLimits>): Promise<{ server: Offloa
     credentials: createInsecureCredentials(),
     install: (s) => {
       s.addService(echoService, handlers);
-      s.addService({ Sum: SUM, Hold: HOLD }, { Sum: sum, Hold: hold });
+      s.addService({ Sum: SUM, Hold: HOLD }, { Sum: countingSum, Hold: hold });
     },
     addOns: [new HealthImplementation({ "": "SERVING" })],
     nativeRoutes: [
       createNativeRoute(unaryMethod, handlers.unary),
       createNativeRoute(streamMethod, handlers.stream),
-      createNativeRoute(SUM, sum),
+      createNativeRoute(SUM, countingSum),
       createNativeRoute(HOLD, hold),
     ],
     limits,
@@ -182,61 +162,16 @@ function partialUnaries(streams: number): Buffer[] {
   return frames;
 }
 
-/** A well-behaved client on its own connection (Node's http2). */
+/** A well-behaved client on its own connection (Node's http2), closed after the test. */
 function wellBehaved(port: number): ClientHttp2Session {
-  const s = connectH2(`http://127.0.0.1:${port}`);
-  s.on("error", () => undefined);
+  const s = wellBehavedSession(port);
   cleanups.push(() => s.destroy());
   return s;
 }
 
-/** One echo call on `s`: resolves with its latency in ms, rejects unless it answered "ok" with grpc-status 0. */
-function echo(s: ClientHttp2Session): Promise<number> {
-  const started = performance.now();
-  return new Promise<number>((resolve, reject) => {
-    const req = s.request({
-      ":method": "POST",
-      ":path": UNARY_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
-    const data: Buffer[] = [];
-    let code: string | undefined;
-    req.on("data", (chunk: Buffer) => data.push(chunk));
-    req.on("trailers", (trailers) => (code = String(trailers["grpc-status"])));
-    req.on("error", reject);
-    req.on("close", () => {
-      const body = Buffer.concat(data);
-      if (code === "0" && body.subarray(5).toString() === "ok") resolve(performance.now() - started);
-      else reject(new Error(`echo failed: status ${code}, ${body.length} bytes`));
-    });
-    req.end(grpcMessage("ok"));
-  });
-}
-
-/** Runs `attack` while a well-behaved connection keeps calling: each call must be answered within LIVENESS_MS. */
-async function whileServing(port: number, attack: () => Promise<void>): Promise<number> {
-  const s = wellBehaved(port);
-  await echo(s);
-  let done = false;
-  let calls = 0;
-  let slowest = 0;
-  const prober = (async () => {
-    while (!done) {
-      slowest = Math.max(slowest, await echo(s));
-      calls += 1;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  try {
-    await attack();
-  } finally {
-    done = true;
-    await prober;
-  }
-  slowest = Math.max(slowest, await echo(s));
-  expect(slowest).toBeLessThan(LIVENESS_MS);
-  return calls + 1;
+// Runs `attack` while a well-behaved connection keeps calling (see `serveWhile`).
+function whileServing(port: number, attack: () => Promise<void>): Promise<{ calls: number; grewBy: number }> {
+  return serveWhile(wellBehaved(port), attack, LIVENESS_MS);
 }
 
 describe("the server-wide budget of held request bytes", () => {

@@ -4,7 +4,7 @@
 // keeps being answered while it runs, and the server's memory stays bounded.
 import { afterEach, describe, expect, it } from "@jest/globals";
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from "@grpc/grpc-js";
-import { connect as connectH2, type ClientHttp2Session } from "node:http2";
+import type { ClientHttp2Session } from "node:http2";
 import { connect as connectNet } from "node:net";
 import { execFile, spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -26,6 +26,9 @@ import {
   T,
   UNARY_PATH,
   type EchoServerOptions,
+  echo,
+  serveWhile,
+  wellBehavedSession,
 } from "./native-transport-support";
 import { DEFAULT_TRANSPORT_LIMITS, resolveTransportLimits } from "../src/limits";
 
@@ -54,68 +57,16 @@ async function raw(port: number, options?: Parameters<typeof RawClient.connect>[
   return client;
 }
 
-/** A well-behaved client on its own connection (Node's http2). */
+/** A well-behaved client on its own connection (Node's http2), closed after the test. */
 function wellBehaved(port: number): ClientHttp2Session {
-  const s = connectH2(`http://127.0.0.1:${port}`);
-  s.on("error", () => undefined);
+  const s = wellBehavedSession(port);
   cleanups.push(() => s.destroy());
   return s;
 }
 
-/** One echo call on `s`: resolves with its latency in ms, rejects unless it answered "ok" with grpc-status 0. */
-function echo(s: ClientHttp2Session): Promise<number> {
-  const started = performance.now();
-  return new Promise<number>((resolve, reject) => {
-    const req = s.request({
-      ":method": "POST",
-      ":path": UNARY_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
-    const data: Buffer[] = [];
-    let code: string | undefined;
-    req.on("data", (chunk: Buffer) => data.push(chunk));
-    req.on("trailers", (trailers) => (code = String(trailers["grpc-status"])));
-    req.on("error", reject);
-    req.on("close", () => {
-      const body = Buffer.concat(data);
-      if (code === "0" && body.subarray(5).toString() === "ok") resolve(performance.now() - started);
-      else reject(new Error(`echo failed: status ${code}, ${body.length} bytes`));
-    });
-    req.end(grpcMessage("ok"));
-  });
-}
-
-/**
- * Runs `attack` while a well-behaved connection keeps calling: every one of
- * its calls must be answered within LIVENESS_MS; answers how many it made
- * and the heap + RSS growth across the attack, in bytes.
- */
-async function whileServing(port: number, attack: () => Promise<void>): Promise<{ calls: number; grewBy: number }> {
-  const s = wellBehaved(port);
-  await echo(s); // connected and warm
-  global.gc?.();
-  const before = process.memoryUsage();
-  let done = false;
-  let calls = 0;
-  let slowest = 0;
-  const prober = (async () => {
-    while (!done) {
-      slowest = Math.max(slowest, await echo(s));
-      calls += 1;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  })();
-  try {
-    await attack();
-  } finally {
-    done = true;
-    await prober;
-  }
-  slowest = Math.max(slowest, await echo(s));
-  const after = process.memoryUsage();
-  expect(slowest).toBeLessThan(LIVENESS_MS);
-  return { calls: calls + 1, grewBy: Math.max(after.rss - before.rss, after.heapUsed - before.heapUsed) };
+// Runs `attack` while a well-behaved connection keeps calling (see `serveWhile`).
+function whileServing(port: number, attack: () => Promise<void>): Promise<{ calls: number; grewBy: number }> {
+  return serveWhile(wellBehaved(port), attack, LIVENESS_MS);
 }
 
 function goawayCode(client: RawClient): Promise<number | undefined> {

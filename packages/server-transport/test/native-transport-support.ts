@@ -1,9 +1,10 @@
 // Test support of the native transport tests: a test service served on the fast
 // path (raw bytes in and out), and a raw HTTP/2 client over a net socket that
 // writes frames by hand and collects every frame the server sends.
+import { expect } from "@jest/globals";
 import { createInsecureCredentials, type OffloadCredentials } from "../src";
 import { EventEmitter } from "node:events";
-import type { ClientHttp2Session } from "node:http2";
+import { connect as connectH2, type ClientHttp2Session } from "node:http2";
 import { connect as connectNet, type Socket } from "node:net";
 import { createRequire } from "node:module";
 import {
@@ -406,4 +407,70 @@ export function postUnary(
     req.on("close", () => resolve({ data: Buffer.concat(chunks), status }));
     req.end(grpcMessage(body));
   });
+}
+
+/** A well-behaved client on its own connection to `port` (Node's http2), its errors ignored. */
+export function wellBehavedSession(port: number): ClientHttp2Session {
+  const s = connectH2(`http://127.0.0.1:${port}`);
+  s.on("error", () => undefined);
+  return s;
+}
+
+/** One echo call on `s`: resolves with its latency in ms, rejects unless it answered "ok" with grpc-status 0. */
+export function echo(s: ClientHttp2Session): Promise<number> {
+  const started = performance.now();
+  return new Promise<number>((resolve, reject) => {
+    const req = s.request({
+      ":method": "POST",
+      ":path": UNARY_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    const data: Buffer[] = [];
+    let code: string | undefined;
+    req.on("data", (chunk: Buffer) => data.push(chunk));
+    req.on("trailers", (trailers) => (code = String(trailers["grpc-status"])));
+    req.on("error", reject);
+    req.on("close", () => {
+      const body = Buffer.concat(data);
+      if (code === "0" && body.subarray(5).toString() === "ok") resolve(performance.now() - started);
+      else reject(new Error(`echo failed: status ${code}, ${body.length} bytes`));
+    });
+    req.end(grpcMessage("ok"));
+  });
+}
+
+/**
+ * Runs `attack` while the well-behaved session `s` keeps making echo calls:
+ * every one of them must be answered within `livenessMs`; answers how many
+ * it made and the heap + RSS growth across the attack, in bytes.
+ */
+export async function serveWhile(
+  s: ClientHttp2Session,
+  attack: () => Promise<void>,
+  livenessMs: number,
+): Promise<{ calls: number; grewBy: number }> {
+  await echo(s); // connected and warm
+  global.gc?.();
+  const before = process.memoryUsage();
+  let done = false;
+  let calls = 0;
+  let slowest = 0;
+  const prober = (async () => {
+    while (!done) {
+      slowest = Math.max(slowest, await echo(s));
+      calls += 1;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  })();
+  try {
+    await attack();
+  } finally {
+    done = true;
+    await prober;
+  }
+  slowest = Math.max(slowest, await echo(s));
+  const after = process.memoryUsage();
+  expect(slowest).toBeLessThan(livenessMs);
+  return { calls: calls + 1, grewBy: Math.max(after.rss - before.rss, after.heapUsed - before.heapUsed) };
 }
