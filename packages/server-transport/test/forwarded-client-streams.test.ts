@@ -10,14 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from "@jest/globals";
 import {
   Client,
   credentials,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type MethodDefinition,
   type ServiceError,
   status,
 } from "@grpc/grpc-js";
 import { createInsecureCredentials, createNativeRoute, createOffloadServer, type OffloadServer } from "../src";
-import { countingSum } from "./call-support";
-import { unaryMethod } from "./native-transport-support";
+import { countingSum, frame } from "./call-support";
+import { F, RawClient, rawFrame, requestBlock, T, unaryMethod } from "./native-transport-support";
 
 const SUM_PATH = "/test.Collect/Sum";
 const identity = (b: Buffer): Buffer => b;
@@ -39,6 +40,9 @@ const holdMethod: MethodDefinition<Buffer, Buffer> = {
   responseStream: true,
 };
 
+const ECHO_PATH = "/test.Collect/Echo";
+const echoMethod: MethodDefinition<Buffer, Buffer> = { ...sumMethod, path: ECHO_PATH, responseStream: true };
+
 // Far above the 1,000-reset burst even on a slow machine (33 more a second).
 const CALLS = 3000;
 const CONCURRENCY = 8;
@@ -46,13 +50,14 @@ const MESSAGES = 16;
 
 let server: OffloadServer;
 let client: Client;
+let port: number;
 
 beforeAll(async () => {
   server = createOffloadServer({
     credentials: createInsecureCredentials(),
     install: (s) =>
       s.addService(
-        { sum: sumMethod, hold: holdMethod },
+        { sum: sumMethod, hold: holdMethod, echo: echoMethod },
         {
           // Answers the number of messages and their total length.
           sum: countingSum,
@@ -60,6 +65,11 @@ beforeAll(async () => {
           hold: ((call) => {
             call.write(Buffer.from("first"));
           }) satisfies handleServerStreamingCall<Buffer, Buffer>,
+          // Writes each message back as it comes.
+          echo: ((call) => {
+            call.on("data", (message: Buffer) => call.write(message));
+            call.on("end", () => call.end());
+          }) satisfies handleBidiStreamingCall<Buffer, Buffer>,
         },
       ),
     // The clients' own cancels are not what is tested: the native transport lets them all through.
@@ -67,7 +77,7 @@ beforeAll(async () => {
     nativeRoutes: [createNativeRoute(unaryMethod, (call, callback) => callback(null, call.request))],
   });
   expect(server.transport).toBe("native");
-  const port = await server.listen("127.0.0.1:0");
+  port = await server.listen("127.0.0.1:0");
   client = new Client(`127.0.0.1:${port}`, credentials.createInsecure());
 });
 
@@ -135,4 +145,31 @@ describe("calls forwarded to grpc-js", () => {
     expect(Object.fromEntries(counts)).toEqual({ "hold CANCELLED": 2000, [`${MESSAGES}:${MESSAGES * 100}`]: 1000 });
     expect(server.nativeCalls.forwarded - before).toBe(3000);
   }, 120_000);
+
+  // The transport gathers a forwarded request's small DATA frames into larger writes, but never holds back a
+  // complete message: here the first message and the start of the second come in one frame, and the client
+  // sends the rest of the second only once the first is answered.
+  it("passes on a complete message at once when the start of the next comes with it (bidirectional)", async () => {
+    const raw = await RawClient.connect(port);
+    try {
+      const first = frame(Buffer.from("first"));
+      const second = frame(Buffer.from("second"));
+      raw.write(
+        rawFrame(T.HEADERS, F.END_HEADERS, 1, requestBlock(ECHO_PATH)),
+        rawFrame(T.DATA, 0, 1, Buffer.concat([first, second.subarray(0, 3)])),
+      );
+      const echoes = (text: string): boolean =>
+        raw.frames.some((f) => f.type === T.DATA && f.stream === 1 && f.payload.includes(Buffer.from(text)));
+      // Held back, the first message would wait for bytes the client sends only after its answer: give up after 10 s.
+      const giveUpAt = Date.now() + 10_000;
+      while (!echoes("first") && !raw.closed && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 5));
+      expect(echoes("first")).toBe(true);
+      expect(echoes("second")).toBe(false);
+      raw.write(rawFrame(T.DATA, F.END_STREAM, 1, second.subarray(3)));
+      const response = await raw.response(1);
+      expect(response.data.includes(Buffer.from("second"))).toBe(true);
+    } finally {
+      raw.close();
+    }
+  });
 });

@@ -95,6 +95,19 @@ describe("message framing check (forwarded requests)", () => {
     }
   });
 
+  it("counts the messages completed, an empty one included, as their last byte passes", () => {
+    const three = Buffer.concat([valid, frame(Buffer.alloc(0))]);
+    const first = frame(Buffer.from([2, 1, 2])).length;
+    const check = new MessageFramingCheck(undefined, -1);
+    const counts = [...three].map((byte) => {
+      check.push(Buffer.of(byte));
+      return check.messagesEnded;
+    });
+    expect(counts.indexOf(1)).toBe(first - 1);
+    expect(counts.indexOf(2)).toBe(valid.length - 1);
+    expect(counts.at(-1)).toBe(3);
+  });
+
   it("passes a compressed flag when the call declared a grpc-encoding", () => {
     const check = new MessageFramingCheck("gzip", -1);
     expect(check.push(Buffer.from([1, 0, 0, 0, 1, 9]))).toBeUndefined();

@@ -17,6 +17,7 @@ export class MessageFramingCheck {
   private prefixSeen = 0;
   private length = 0;
   private bodyLeft = 0;
+  private ended = 0;
   private readonly compressionDeclared: boolean;
 
   /** `encoding`: the request's grpc-encoding header, if any; `maxLength`: the largest message (-1: no limit). */
@@ -35,6 +36,7 @@ export class MessageFramingCheck {
         const take = Math.min(this.bodyLeft, chunk.length - at);
         this.bodyLeft -= take;
         at += take;
+        if (this.bodyLeft === 0) this.ended += 1;
         continue;
       }
       const byte = chunk[at++] as number;
@@ -54,14 +56,15 @@ export class MessageFramingCheck {
         }
         this.prefixSeen = 0;
         this.bodyLeft = this.length;
+        if (this.length === 0) this.ended += 1;
       }
     }
     return undefined;
   }
 
-  /** Whether the bytes taken so far end a message (or none has begun). */
-  get atMessageBoundary(): boolean {
-    return this.prefixSeen === 0 && this.bodyLeft === 0;
+  /** How many messages the bytes taken so far have completed. */
+  get messagesEnded(): number {
+    return this.ended;
   }
 
   /** The request ended: the status to refuse it with when its last message is incomplete, or undefined. */

@@ -2,12 +2,15 @@
 const FORWARD_CHUNK = 16 * 1024;
 
 /**
- * Gathers a forwarded request's DATA into writes that each end a message or
- * carry at least 16 KiB. A client may send a message a byte per DATA frame;
- * passed on frame by frame, each byte would become a write of Node's http2
- * client and a Buffer in grpc-js's message reassembly (a hundred bytes of
- * memory for each byte sent). Frames that end a message, or are large, with
- * nothing gathered before them, pass on as they are.
+ * Gathers a forwarded request's DATA into writes that each complete a
+ * message or carry at least 16 KiB. A client may send a message a byte per
+ * DATA frame; passed on frame by frame, each byte would become a write of
+ * Node's http2 client and a Buffer in grpc-js's message reassembly (a
+ * hundred bytes of memory for each byte sent). No complete message is held
+ * back: bytes that complete one go out with all gathered before them (a
+ * client of a bidirectional call may wait for its answer). Frames that
+ * complete a message, or are large, with nothing gathered before them, pass
+ * on as they are.
  */
 export class RequestCoalescer {
   private gathered: Buffer | undefined;
@@ -16,9 +19,9 @@ export class RequestCoalescer {
   /** `write` passes bytes on; it may keep them. */
   constructor(private readonly write: (bytes: Buffer) => void) {}
 
-  /** Takes the next bytes; `endsMessage`: they end a gRPC message (or a message boundary follows them). */
-  push(chunk: Buffer, endsMessage: boolean): void {
-    if (this.filled === 0 && (endsMessage || chunk.length >= FORWARD_CHUNK)) {
+  /** Takes the next bytes; `completesMessage`: a gRPC message ends in them. */
+  push(chunk: Buffer, completesMessage: boolean): void {
+    if (this.filled === 0 && (completesMessage || chunk.length >= FORWARD_CHUNK)) {
       this.write(chunk);
       return;
     }
@@ -30,7 +33,7 @@ export class RequestCoalescer {
     }
     chunk.copy(this.gathered, this.filled);
     this.filled = need;
-    if (endsMessage || this.filled >= FORWARD_CHUNK) this.flush();
+    if (completesMessage || this.filled >= FORWARD_CHUNK) this.flush();
   }
 
   /** Passes on what is gathered. */

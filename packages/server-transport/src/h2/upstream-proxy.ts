@@ -116,9 +116,10 @@ export function createUpstreamProxy(socketPath: string, maxMessageLength = -1): 
       };
       const coalescer = new RequestCoalescer((bytes) => upstream.write(bytes, () => stream.consumed(bytes.length)));
       stream.on("data", (chunk: Buffer) => {
+        const endedBefore = framing.messagesEnded;
         const problem = framing.push(chunk);
         if (problem === undefined) {
-          coalescer.push(chunk, framing.atMessageBoundary);
+          coalescer.push(chunk, framing.messagesEnded !== endedBefore);
         } else {
           stream.consumed(chunk.length);
           refuse(problem);
