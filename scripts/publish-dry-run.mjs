@@ -87,9 +87,11 @@ for (const { dir, pkg } of manifests) {
   const files = new Set(result.files.map((f) => f.path));
   for (const required of ["package.json", "README.md", "CHANGELOG.md", "LICENSE"])
     if (!files.has(required)) problem(name, `${required} is not in the tarball`);
+  // The commands' own files (outside dist/, so that npm links them before a build: test/bin-links.test.ts).
+  const commands = new Set(Object.values(pkg.bin ?? {}).map((f) => f.replace(/^\.\//, "")));
   for (const f of files) {
-    if (["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(f)) continue;
-    if (!f.startsWith("dist/")) problem(name, `ships ${f} (only dist/ and the documents)`);
+    if (["package.json", "README.md", "CHANGELOG.md", "LICENSE"].includes(f) || commands.has(f)) continue;
+    if (!f.startsWith("dist/")) problem(name, `ships ${f} (only dist/, the commands and the documents)`);
     if (f.endsWith(".map")) problem(name, `ships a source map ${f}`);
     if (f.endsWith(".ts") && !f.endsWith(".d.ts")) problem(name, `ships a source ${f}`);
     if (/(^|\/)(test|__tests__)\//.test(f)) problem(name, `ships a test ${f}`);
