@@ -1,3 +1,5 @@
+import { grownBuffer } from "../grown-buffer";
+
 /** A length-prefixed gRPC message longer than the receive limit. */
 export class MessageTooLargeError extends Error {
   override readonly name = "MessageTooLargeError";
@@ -84,16 +86,12 @@ export function createFrameDecoder(maxLength: number): FrameDecoder {
           prefix[0] = flag;
           prefix.writeUInt32BE(length, 1);
           prefixFill = PREFIX;
-          body = Buffer.allocUnsafe(Math.min(length, Math.max(chunk.length - at, MIN_BODY)));
+          body = grownBuffer(undefined, 0, chunk.length - at, MIN_BODY, length);
           bodyLength = length;
           bodyFill = 0;
         }
         const take = Math.min(bodyLength - bodyFill, chunk.length - at);
-        if (bodyFill + take > body.length) {
-          const grown = Buffer.allocUnsafe(Math.min(bodyLength, Math.max(bodyFill + take, 2 * body.length)));
-          body.copy(grown, 0, 0, bodyFill);
-          body = grown;
-        }
+        body = grownBuffer(body, bodyFill, bodyFill + take, MIN_BODY, bodyLength);
         chunk.copy(body, bodyFill, at, at + take);
         bodyFill += take;
         at += take;

@@ -17,6 +17,7 @@ import { cutOffCode, type NativeCallStarter } from "../observed-call";
 import type { NativeRoute, NativeUnaryRoute } from "../grpc/route";
 import { errorToStatus, messageOf, OK_STATUS, type GrpcStatus } from "../grpc/grpc-status";
 import { parseGrpcTimeout } from "../grpc/grpc-timeout";
+import { grownBuffer } from "../grown-buffer";
 import { ErrorCode, Flag, FRAME_HEADER_BYTES, FrameType, headerFrames, writeFrameHeader } from "./frames";
 import type { HeaderFields } from "./hpack-decoder";
 import { AnswerBlocks, encodeHeaderBlock } from "./hpack-encoder";
@@ -26,7 +27,6 @@ import type { WriteCallback } from "./native-stream";
 // The header blocks of a plain successful answer, encoded once.
 const OK_ANSWER = new AnswerBlocks(RESPONSE_HEADERS, statusTrailers(OK_STATUS));
 const PREFIX = 5;
-// The response data queue of a call that has none (most: the answer goes out at once); never added to.
 // The smallest buffer a request gathered from several DATA frames gets.
 const MIN_GATHERED = 256;
 // How much larger than a request's first DATA frame the memory it was read into may be for the request to stay
@@ -43,6 +43,7 @@ function keepsInPlace(chunk: Buffer): boolean {
   );
 }
 
+// The response data queue of a call that has none (most: the answer goes out at once); never added to.
 const NO_DATA: Buffer[] = [];
 const NO_CALLBACKS: (WriteCallback | undefined)[] = [];
 
@@ -224,15 +225,10 @@ export class NativeUnaryCall implements UnaryCallState {
   // request that comes in many DATA frames (a hostile client sends one byte each) holds about its own size, not a
   // Buffer per frame nor the socket reads the frames were cut from.
   private gather(chunk: Buffer, filled: number): void {
-    const need = filled + chunk.length;
-    let into = this.gathered;
-    if (into === undefined || into.length < need) {
-      into = Buffer.allocUnsafe(Math.max(need, 2 * (into?.length ?? 0), MIN_GATHERED));
-      if (this.gathered !== undefined) this.gathered.copy(into, 0, 0, filled);
-      else this.first?.copy(into);
-      this.first = undefined;
-      this.gathered = into;
-    }
+    // The first frame, kept where it was read, is always copied out: it holds just the `filled` bytes.
+    const into = grownBuffer(this.gathered ?? this.first, filled, filled + chunk.length, MIN_GATHERED);
+    this.first = undefined;
+    this.gathered = into;
     chunk.copy(into, filled);
   }
 

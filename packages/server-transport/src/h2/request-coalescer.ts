@@ -1,5 +1,9 @@
+import { grownBuffer } from "../grown-buffer";
+
 // The smallest write a forwarded request's DATA is gathered into, unless a message ends first.
 const FORWARD_CHUNK = 16 * 1024;
+// The smallest buffer it is gathered in.
+const MIN_GATHERED = 1024;
 
 /**
  * Gathers a forwarded request's DATA into writes that each complete a
@@ -26,11 +30,7 @@ export class RequestCoalescer {
       return;
     }
     const need = this.filled + chunk.length;
-    if (this.gathered === undefined || this.gathered.length < need) {
-      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (this.gathered?.length ?? 0), 1024));
-      this.gathered?.copy(grown, 0, 0, this.filled);
-      this.gathered = grown;
-    }
+    this.gathered = grownBuffer(this.gathered, this.filled, need, MIN_GATHERED);
     chunk.copy(this.gathered, this.filled);
     this.filled = need;
     if (completesMessage || this.filled >= FORWARD_CHUNK) this.flush();
